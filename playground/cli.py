@@ -1,0 +1,171 @@
+"""The ``playground`` command.
+
+    playground [gui] [PROJECT]                   open the app (default preset: spiral_mlp)
+    playground train PROJECT [--steps N] [--seed S] [--json]
+    playground summary PROJECT [--json]
+    playground screenshot PROJECT -o FILE.png [--steps N]
+    playground presets
+
+PROJECT is a path to a project ``.json`` or a preset name (``playground presets``).
+Exit status: 0 on success, 2 on bad input (the message names what is wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+DEFAULT_PRESET = "spiral_mlp"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="playground", description="DL Playground: learn deep "
+                                "learning by building it.")
+    sub = p.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open the app")
+    g.add_argument("project", nargs="?", default=None, help="path or preset name")
+    t = sub.add_parser("train", help="train headless")
+    t.add_argument("project")
+    t.add_argument("--steps", type=int, default=None, help="steps (default: the project's)")
+    t.add_argument("--seed", type=int, default=None, help="seed (default: the project's)")
+    t.add_argument("--json", action="store_true", help="last line: JSON of final metrics")
+    s = sub.add_parser("summary", help="per-node shapes, params and MACs")
+    s.add_argument("project")
+    s.add_argument("--json", action="store_true")
+    sh = sub.add_parser("screenshot", help="render the main window to a PNG")
+    sh.add_argument("project")
+    sh.add_argument("-o", "--output", required=True, help="PNG file to write")
+    sh.add_argument("--steps", type=int, default=0, help="training steps before the shot")
+    sub.add_parser("presets", help="list the presets")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"playground: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_train(args) -> int:
+    from playground.graph import GraphFormatError
+    from playground.project import ProjectError, load
+    from playground.session import Session, SessionError
+
+    try:
+        project = load(args.project)
+        if args.seed is not None:
+            if args.seed < 0:
+                return _fail(f"--seed must be ≥ 0, got {args.seed}")
+            project.training.seed = args.seed
+        steps = project.training.steps if args.steps is None else args.steps
+        if steps < 1:
+            return _fail(f"--steps must be ≥ 1, got {steps}")
+        session = Session(project)
+    except (ProjectError, GraphFormatError, SessionError) as exc:
+        return _fail(str(exc))
+    _limit_blas_threads()
+    print(f"training {project.name}: {steps} steps, {project.training.optimizer} "
+          f"lr={project.training.lr:g}, batch {project.training.batch_size}", flush=True)
+    t0 = time.perf_counter()
+    every = max(1, steps // 10)
+
+    def progress(m):
+        if m["step"] % every == 0 or m["step"] == steps:
+            parts = [f"step {m['step']:>6}", f"loss {m['loss']:.4f}"]
+            if "accuracy" in m:
+                parts.append(f"acc {m['accuracy']:.3f}")
+            print("  ".join(parts), flush=True)
+        return "diverged" in m
+
+    final = session.train(steps, callback=progress)
+    seconds = time.perf_counter() - t0
+    final["seconds"] = round(seconds, 3)
+    final["steps_per_sec"] = round(session.step_count / seconds, 1) if seconds > 0 else 0.0
+    if "diverged" in final:
+        print("the loss is not finite: lower the learning rate", file=sys.stderr)
+    order = ["step", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "steps_per_sec"]
+    out = {k: final[k] for k in order if k in final}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in out.items()))
+    return 1 if "diverged" in final else 0
+
+
+def _limit_blas_threads() -> None:
+    """Small models train faster on one BLAS thread (measured: see benchmarks/)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    threadpool_limits(1)
+
+
+def cmd_summary(args) -> int:
+    from playground.graph import GraphFormatError, GraphModel, summary
+    from playground.project import ProjectError, load
+
+    try:
+        model = GraphModel.from_dict(load(args.project).graph)
+    except (ProjectError, GraphFormatError) as exc:
+        return _fail(str(exc))
+    s = summary(model)
+    print(json.dumps(s.to_json()) if args.json else s.to_text())
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from playground.project import load, preset_names
+
+    for name in preset_names():
+        notes = load(name).notes
+        first = notes.split(". ")[0].strip() if notes else ""
+        print(f"{name:<16} {first}")
+    return 0
+
+
+def cmd_screenshot(args) -> int:
+    from playground.project import ProjectError, resolve
+
+    try:
+        resolve(args.project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    if args.steps < 0:
+        return _fail(f"--steps must be ≥ 0, got {args.steps}")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # renders without a screen
+    from playground.ui.app import screenshot
+
+    path = screenshot(args.project, args.output, steps=args.steps)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from playground.project import ProjectError, resolve
+
+    project = args.project or DEFAULT_PRESET
+    try:
+        resolve(project)
+    except ProjectError as exc:
+        return _fail(str(exc))
+    from playground.ui.app import run_gui
+
+    return run_gui(project)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "gui"
+    if command == "gui" and not hasattr(args, "project"):
+        args.project = None
+    handler = {"gui": cmd_gui, "train": cmd_train, "summary": cmd_summary,
+               "screenshot": cmd_screenshot, "presets": cmd_presets}[command]
+    return handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

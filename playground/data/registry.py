@@ -1,0 +1,201 @@
+"""The dataset registry: :data:`DATASETS`, :func:`names`, :func:`load`."""
+
+from __future__ import annotations
+
+import math
+import operator
+from os import PathLike
+from typing import Any
+
+import numpy as np
+
+from . import toys
+from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
+from .digits import load_digits
+
+__all__ = ["DATASETS", "names", "load", "N_SAMPLES_RANGE", "NOISE_RANGE", "CENTERS_RANGE"]
+
+N_SAMPLES_RANGE = (4, 100_000)
+NOISE_RANGE = (0.0, 1.0)
+CENTERS_RANGE = (2, 10)
+
+_TOY_RANGES = {"n_samples": N_SAMPLES_RANGE, "noise": NOISE_RANGE}
+
+
+def _toy(name, title, description, n_samples, noise, **extra):
+    defaults = {"n_samples": n_samples, "noise": noise}
+    ranges = dict(_TOY_RANGES)
+    if "centers" in extra:
+        defaults["centers"] = extra["centers"]
+        ranges["centers"] = CENTERS_RANGE
+    return DatasetInfo(
+        name=name,
+        title=title,
+        description=description,
+        defaults=defaults,
+        ranges=ranges,
+        is_2d=True,
+        num_classes=extra.get("centers", 2),
+    )
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        _toy("xor", "XOR", "Points in the four quadrants; class = sign of x*y. "
+             "Not linearly separable: needs a hidden layer.", 200, 0.05),
+        _toy("circles", "Circles", "Two concentric rings (radius 1 and 0.5). "
+             "Separable by distance from the origin.", 200, 0.1),
+        _toy("moons", "Moons", "Two interleaving half circles.", 200, 0.1),
+        _toy("spirals", "Spirals", "Two interleaved spirals of 1.75 turns. "
+             "The hardest toy: needs depth or good features.", 300, 0.05),
+        _toy("blobs", "Blobs", "Gaussian blobs around fixed centres on a circle; "
+             "'noise' is each blob's standard deviation.", 200, 0.2, centers=3),
+        DatasetInfo(
+            name="digits",
+            title="Handwritten digits (8x8)",
+            description="1,797 real 8x8 scans of handwritten digits 0-9 (UCI optdigits), "
+            "pixels scaled to [0, 1]; fixed 359-scan held-out split.",
+            defaults={},
+            ranges={},
+            is_2d=False,
+            num_classes=10,
+        ),
+    )
+}
+"""Registry key -> :class:`DatasetInfo`, in palette order."""
+
+_TOY_MAKERS = {
+    "xor": toys.make_xor,
+    "circles": toys.make_circles,
+    "moons": toys.make_moons,
+    "spirals": toys.make_spirals,
+    "blobs": toys.make_blobs,
+}
+_CLASS_NAMES = {
+    "xor": ("x*y < 0", "x*y > 0"),
+    "circles": ("outer", "inner"),
+    "moons": ("upper", "lower"),
+    "spirals": ("spiral 0", "spiral 1"),
+}
+_TRAIN, _VAL = 0, 1
+
+
+def names() -> list[str]:
+    """Registry keys, in palette order."""
+    return list(DATASETS)
+
+
+def _info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}"
+        ) from None
+
+
+def _int_param(param: str, value: Any, lo: int, hi: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{param} must be an integer in [{lo}, {hi}], got {value!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{param} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+def _float_param(param: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{param} must be a number in [{lo}, {hi}], got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ValueError(f"{param} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+def _check_seed(seed: Any) -> int:
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        s = operator.index(seed)
+    except TypeError:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}") from None
+    if s < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {s}")
+    return s
+
+
+def load(
+    name: str,
+    *,
+    n_samples: int | None = None,
+    noise: float | None = None,
+    seed: int = 0,
+    centers: int | None = None,
+    path: str | PathLike[str] | None = None,
+) -> Dataset:
+    """Build or read dataset ``name``.
+
+    2-D toys (``xor``, ``circles``, ``moons``, ``spirals``, ``blobs``): train and val both hold
+    ``n_samples`` points, drawn independently from the same distribution with generators seeded
+    by ``(seed, 0)`` and ``(seed, 1)``; inputs float32 (n_samples, 2) roughly in [-1, 1]^2,
+    classes balanced to within one point. Same arguments give identical arrays.
+
+    ``digits``: read from the asset file (``path``, default
+    ``<repo>/assets/digits/digits.npz``); fixed train (1,438) / val (359) split; ``n_samples``,
+    ``noise``, ``seed`` and ``centers`` are ignored.
+
+    Args:
+        name: a key of :data:`DATASETS` (see :func:`names`).
+        n_samples: points per split, integer in ``N_SAMPLES_RANGE`` = [4, 100000];
+            None = the dataset's default (``DATASETS[name].defaults``).
+        noise: standard deviation of the Gaussian jitter added to each coordinate, in input
+            units, in ``NOISE_RANGE`` = [0, 1]; for ``blobs`` the blob standard deviation.
+            None = the dataset's default.
+        seed: non-negative integer.
+        centers: ``blobs`` only: number of blobs = classes, in [2, 10]; None = 3.
+        path: ``digits`` only: the ``.npz`` to read.
+
+    Raises:
+        UnknownDatasetError: (a KeyError and a ValueError) unknown ``name``; lists valid names.
+        ValueError: a parameter out of range or of the wrong type (message names it and the
+            allowed range), or ``centers``/``path`` given to a dataset that does not take it.
+        FileNotFoundError, DatasetFileError: ``digits`` asset missing or invalid (names the path).
+    """
+    info = _info(name)
+    if centers is not None and "centers" not in info.defaults:
+        raise ValueError(f"dataset {name!r} has no parameter 'centers' (only 'blobs' does)")
+    if name == "digits":
+        return load_digits(path)
+    if path is not None:
+        raise ValueError(f"dataset {name!r} has no parameter 'path' (only 'digits' does)")
+
+    d = info.defaults
+    n = _int_param("n_samples", d["n_samples"] if n_samples is None else n_samples,
+                   *N_SAMPLES_RANGE)
+    sigma = _float_param("noise", d["noise"] if noise is None else noise, *NOISE_RANGE)
+    s = _check_seed(seed)
+    make = _TOY_MAKERS[name]
+    kwargs: dict[str, int] = {}
+    if name == "blobs":
+        kwargs["centers"] = _int_param(
+            "centers", d["centers"] if centers is None else centers, *CENTERS_RANGE
+        )
+    num_classes = kwargs.get("centers", 2)
+
+    def split(which: int) -> Split:
+        x, y = make(n, sigma, np.random.default_rng([s, which]), **kwargs)
+        return Split(input=x, target=y)
+
+    return Dataset(
+        name=name,
+        train=split(_TRAIN),
+        val=split(_VAL),
+        num_classes=num_classes,
+        feature_shape=(2,),
+        image_shape=None,
+        class_names=_CLASS_NAMES.get(name, tuple(f"blob {i}" for i in range(num_classes))),
+    )

@@ -1,0 +1,80 @@
+"""Ring buffers of training metrics: bounded memory however long a run goes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RingBuffer:
+    """The last ``capacity`` (step, value) pairs of one metric, float64.
+
+    ``steps()`` and ``values()`` return copies in time order, ready for plotting.
+    """
+
+    def __init__(self, capacity: int = 20_000):
+        if capacity < 1:
+            raise ValueError(f"capacity must be ≥ 1, got {capacity}")
+        self.capacity = capacity
+        self._steps = np.zeros(capacity, dtype=np.float64)
+        self._values = np.zeros(capacity, dtype=np.float64)
+        self._count = 0  # total appended, ever
+
+    def __len__(self) -> int:
+        return min(self._count, self.capacity)
+
+    def append(self, step: int, value: float) -> None:
+        i = self._count % self.capacity
+        self._steps[i] = step
+        self._values[i] = value
+        self._count += 1
+
+    def _ordered(self, arr: np.ndarray) -> np.ndarray:
+        if self._count <= self.capacity:
+            return arr[: self._count].copy()
+        i = self._count % self.capacity
+        return np.concatenate([arr[i:], arr[:i]])
+
+    def steps(self) -> np.ndarray:
+        return self._ordered(self._steps)
+
+    def values(self) -> np.ndarray:
+        return self._ordered(self._values)
+
+    def last(self) -> float | None:
+        return None if self._count == 0 else float(self._values[(self._count - 1) % self.capacity])
+
+    def clear(self) -> None:
+        self._count = 0
+
+
+class History:
+    """One :class:`RingBuffer` per metric name, created on first use."""
+
+    def __init__(self, capacity: int = 20_000):
+        self.capacity = capacity
+        self._buffers: dict[str, RingBuffer] = {}
+
+    def record(self, step: int, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            if name == "step":
+                continue
+            buf = self._buffers.get(name)
+            if buf is None:
+                buf = self._buffers[name] = RingBuffer(self.capacity)
+            buf.append(step, value)
+
+    def __getitem__(self, name: str) -> RingBuffer:
+        return self._buffers[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._buffers
+
+    def names(self) -> list[str]:
+        return list(self._buffers)
+
+    def copy_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{metric: (steps, values)}`` copies, for an immutable snapshot."""
+        return {n: (b.steps(), b.values()) for n, b in self._buffers.items()}
+
+    def clear(self) -> None:
+        self._buffers.clear()

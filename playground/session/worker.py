@@ -1,0 +1,173 @@
+"""The training worker: a thread that owns the running Session.
+
+The UI never touches the session's arrays. Commands travel to the worker through a queue;
+the worker publishes immutable :class:`Snapshot` objects by swapping one reference, and the
+UI reads the newest one on its own timer (~30 Hz). No per-step signal crosses threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from .session import Session, Snapshot
+
+#: Seconds between snapshots while training (~30 Hz).
+PUBLISH_INTERVAL = 1 / 30
+#: Seconds between decision-boundary refreshes while training (~10 Hz).
+BOUNDARY_INTERVAL = 0.1
+
+
+class TrainingWorker:
+    """Runs ``session`` on a daemon thread.
+
+    Commands (all non-blocking, safe from any thread): :meth:`train`, :meth:`pause`,
+    :meth:`step_batches`, :meth:`reset`, :meth:`set_lr`, :meth:`set_optimizer`,
+    :meth:`set_graph`, :meth:`call` (run a function on the worker thread; returns a Future)
+    and :meth:`stop`.
+
+    Attributes:
+        snapshot: the newest published :class:`Snapshot` (read it; never mutate it).
+        error: the last error message from a command, or "".
+    """
+
+    def __init__(self, session: Session, max_steps: int | None = None):
+        self.session = session
+        self.max_steps = max_steps
+        self._commands: queue.Queue = queue.Queue()
+        self._running = False
+        self._stop = False
+        self._times: deque[float] = deque(maxlen=200)
+        self.error = ""
+        self.snapshot: Snapshot = session.snapshot()
+        self._last_publish = 0.0
+        self._last_boundary = 0.0
+        self._thread = threading.Thread(target=self._loop, name="training-worker", daemon=True)
+        self._thread.start()
+
+    # -- commands (any thread) --------------------------------------------------------
+
+    def train(self) -> None:
+        self._commands.put(("train",))
+
+    def pause(self) -> None:
+        self._commands.put(("pause",))
+
+    def step_batches(self, n: int = 1) -> None:
+        self._commands.put(("step", n))
+
+    def reset(self) -> None:
+        self._commands.put(("reset",))
+
+    def set_lr(self, lr: float) -> None:
+        self._commands.put(("call", lambda s: s.set_lr(lr), None))
+
+    def set_optimizer(self, name: str) -> None:
+        self._commands.put(("call", lambda s: s.set_optimizer(name), None))
+
+    def set_graph(self, graph: dict) -> Future:
+        """Live edit: pause, recompile keeping matching weights, resume if it was running."""
+        return self.call(lambda s: s.set_graph(graph))
+
+    def call(self, fn: Callable[[Session], Any]) -> Future:
+        """Run ``fn(session)`` on the worker thread between steps; the Future has its result
+        or its exception."""
+        fut: Future = Future()
+        self._commands.put(("call", fn, fut))
+        return fut
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._commands.put(("stop",))
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def steps_per_sec(self) -> float:
+        if len(self._times) < 2:
+            return 0.0
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    # -- the thread -------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        now = time.perf_counter()
+        # The decision boundary costs a forward pass over a grid: refresh it at ~10 Hz.
+        fresh = not self._running or now - self._last_boundary >= BOUNDARY_INTERVAL
+        snap = self.session.snapshot(boundary=fresh, running=self._running,
+                                     steps_per_sec=self.steps_per_sec() if self._running else 0.0)
+        if fresh:
+            self._last_boundary = now
+        else:
+            snap = dataclasses.replace(snap, boundary=self.snapshot.boundary)
+        self.snapshot = snap
+        self._last_publish = now
+
+    def _handle(self, cmd: tuple) -> None:
+        kind = cmd[0]
+        if kind == "train":
+            self._running = True
+            self._times.clear()
+        elif kind == "pause":
+            self._running = False
+        elif kind == "step":
+            for _ in range(cmd[1]):
+                self._do_step()
+        elif kind == "reset":
+            self._running = False
+            self.session.reset()
+        elif kind == "call":
+            fn, fut = cmd[1], cmd[2]
+            try:
+                result = fn(self.session)
+            except Exception as exc:  # reported, never raised into the thread's top
+                self.error = str(exc)
+                if fut is not None:
+                    fut.set_exception(exc)
+            else:
+                if fut is not None:
+                    fut.set_result(result)
+        elif kind == "stop":
+            self._stop = True
+
+    def _do_step(self) -> None:
+        try:
+            metrics = self.session.step()
+        except Exception as exc:
+            self._running = False
+            self.error = f"training stopped: {exc}"
+            return
+        self._times.append(time.perf_counter())
+        if "diverged" in metrics:
+            self._running = False
+            self.error = ("training stopped: the loss is not finite (it diverged). Lower the "
+                          "learning rate and press Reset.")
+        if self.max_steps is not None and self.session.step_count >= self.max_steps:
+            self._running = False
+
+    def _loop(self) -> None:
+        while not self._stop:
+            try:
+                cmd = self._commands.get_nowait() if self._running else self._commands.get()
+            except queue.Empty:
+                cmd = None
+            if cmd is not None:
+                self._handle(cmd)
+                self._publish()
+                continue
+            if self._running:
+                self._do_step()
+                if time.perf_counter() - self._last_publish >= PUBLISH_INTERVAL or \
+                        not self._running:
+                    self._publish()

@@ -1,0 +1,108 @@
+"""Project files: validation that names the field, atomic saves, no pickle."""
+
+import json
+
+import numpy as np
+import pytest
+
+from playground import project as proj
+from playground.project import ProjectError, load, save
+
+
+def test_every_preset_loads_and_resolves_by_name():
+    names = proj.preset_names()
+    assert {"xor_mlp", "spiral_mlp", "digits_mlp"} <= set(names)
+    for name in names:
+        p = load(name)
+        assert p.name == name and p.graph["nodes"] and p.notes
+
+
+def test_round_trip_keeps_everything_exactly(tmp_path):
+    p = load("xor_mlp")
+    rng = np.random.default_rng(0)
+    p.weights = {"fc1.weight": rng.standard_normal((8, 2)).astype(np.float32),
+                 "fc1.bias": rng.standard_normal(8).astype(np.float32)}
+    path = save(p, tmp_path / "mine.json")
+    assert path.exists() and path.with_suffix(".npz").exists()
+    q = load(path)
+    assert q.graph == p.graph and q.training == p.training and q.notes == p.notes
+    assert set(q.weights) == set(p.weights)
+    for k in p.weights:
+        np.testing.assert_array_equal(q.weights[k], p.weights[k])
+        assert q.weights[k].dtype == np.float32
+
+
+def _write(tmp_path, obj, name="p.json"):
+    path = tmp_path / name
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def _bad(tmp_path, mutate):
+    raw = json.loads(proj.resolve("xor_mlp").read_text())
+    mutate(raw)
+    path = _write(tmp_path, raw)
+    with pytest.raises(ProjectError) as err:
+        load(path)
+    return err.value
+
+
+def test_truncated_file_is_refused_and_left_as_it_was(tmp_path):
+    text = proj.resolve("xor_mlp").read_text()
+    path = _write(tmp_path, text[: len(text) // 2])
+    with pytest.raises(ProjectError, match=r"not valid JSON \(line \d+, column \d+.*truncated"):
+        load(path)
+    assert path.read_text() == text[: len(text) // 2]
+
+
+@pytest.mark.parametrize("mutate, field, text", [
+    (lambda r: r["training"].update(lr=-1), "training.lr", "training.lr must be a number in "
+                                                           "(0, 10], got -1"),
+    (lambda r: r["training"].update(optimizer="Adamax"), "training.optimizer", "one of SGD, Adam"),
+    (lambda r: r["training"].update(batch_size=2.5), "training.batch_size", "whole number"),
+    (lambda r: r["training"].update(lr_decay=1), "training.lr_decay", "not a training setting"),
+    (lambda r: r.pop("schema_version"), "schema_version", "schema_version is missing"),
+    (lambda r: r.update(schema_version=99), "schema_version", "newer than this app"),
+    (lambda r: r["graph"]["nodes"][1].pop("type"), "graph.nodes[1].type", "is missing"),
+    (lambda r: r["graph"]["nodes"][1].update(pos=[1]), "graph.nodes[1].pos", "two numbers"),
+    (lambda r: r["graph"]["edges"][0].update(dst="nowhere"), "graph.edges[0].dst",
+     "no node has id 'nowhere'"),
+    (lambda r: r["recipe"].update(type="gan"), "recipe.type", "recipe.type must be one of"),
+    (lambda r: r.update(extra=1), "extra", "unknown top-level field 'extra'"),
+])
+def test_bad_fields_are_named(tmp_path, mutate, field, text):
+    err = _bad(tmp_path, mutate)
+    assert err.field == field
+    assert text in err.message
+
+
+def test_weights_file_never_unpickles(tmp_path):
+    p = load("xor_mlp")
+    path = save(p, tmp_path / "x.json")
+    np.savez(path.with_suffix(".npz"), evil=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ProjectError, match="not a readable weights file"):
+        load(path)
+
+
+def test_failed_save_leaves_old_files(tmp_path, monkeypatch):
+    p = load("xor_mlp")
+    p.weights = {"fc1.weight": np.ones((8, 2), np.float32)}
+    path = save(p, tmp_path / "x.json")
+    old_json, old_npz = path.read_bytes(), path.with_suffix(".npz").read_bytes()
+
+    def boom(f, **arrays):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    p.notes = "changed"
+    with pytest.raises(ProjectError, match="cannot save: disk full"):
+        save(p, path)
+    assert path.read_bytes() == old_json
+    assert path.with_suffix(".npz").read_bytes() == old_npz
+    assert [f.name for f in tmp_path.iterdir() if f.name.endswith(".tmp")] == []
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ProjectError, match="no preset of that name. Presets: digits_mlp"):
+        proj.resolve("nope_mlp")

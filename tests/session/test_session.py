@@ -1,0 +1,140 @@
+"""Session: metrics, held-out evaluation, presets reaching their stated results, live edits,
+ring buffers and the worker thread."""
+
+import time
+
+import numpy as np
+import pytest
+
+from playground.project import load
+from playground.session import RingBuffer, Session, SessionError, TrainingWorker
+
+
+def test_step_returns_metrics_and_first_step_evaluates():
+    s = Session(load("xor_mlp"))
+    m = s.step()
+    assert m["step"] == 1
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(m)
+    assert 0.0 <= m["accuracy"] <= 1.0 and m["loss"] > 0
+    m2 = s.step()
+    assert m2["step"] == 2 and "val_loss" not in m2  # held-out only every k steps
+
+
+def test_same_seed_same_run_and_other_seed_differs():
+    def losses(seed):
+        p = load("spiral_mlp")
+        p.training.seed = seed
+        s = Session(p)
+        return [s.step()["loss"] for _ in range(5)]
+    assert losses(0) == losses(0)
+    assert losses(0) != losses(1)
+
+
+def test_reset_restarts_from_the_same_weights():
+    s = Session(load("xor_mlp"))
+    first = s.weights()
+    for _ in range(5):
+        s.step()
+    assert not np.array_equal(s.weights()["fc1.weight"], first["fc1.weight"])
+    s.reset()
+    assert s.step_count == 0 and s.history.names() == []
+    np.testing.assert_array_equal(s.weights()["fc1.weight"], first["fc1.weight"])
+
+
+def test_xor_mlp_solves_xor():
+    s = Session(load("xor_mlp"))
+    final = s.train(400)
+    assert final["val_accuracy"] == 1.0
+    assert final["loss"] < 0.1
+
+
+def test_digits_mlp_reaches_95_percent_held_out():
+    s = Session(load("digits_mlp"))
+    final = s.train(1500)
+    assert final["val_accuracy"] >= 0.95
+
+
+def test_spiral_mlp_learns_the_spirals():
+    s = Session(load("spiral_mlp"))
+    final = s.train(1500)
+    assert final["val_accuracy"] >= 0.95
+    b = s.boundary(res=20)
+    assert b.probs.shape == (20, 20, 2)
+    np.testing.assert_allclose(b.probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_live_edit_keeps_unchanged_layers():
+    s = Session(load("spiral_mlp"))
+    for _ in range(3):
+        s.step()
+    before = s.weights()
+    g = s.model.to_dict()
+    for node in g["nodes"]:
+        if node["id"] == "fc2":
+            node["params"]["out_features"] = 32
+        if node["id"] == "fc3":
+            node["params"]["in_features"] = 32
+    kept = s.set_graph(g)
+    assert set(kept) == {"fc1.weight", "fc1.bias"}
+    after = s.weights()
+    np.testing.assert_array_equal(after["fc1.weight"], before["fc1.weight"])
+    assert after["fc2.weight"].shape == (32, 64)
+    assert s.step()["step"] == 4  # the run goes on
+
+
+def test_live_edit_to_a_broken_graph_keeps_the_old_one():
+    s = Session(load("xor_mlp"))
+    g = s.model.to_dict()
+    g["edges"] = [e for e in g["edges"] if e["dst"] != "loss"]
+    with pytest.raises(SessionError, match="CrossEntropyLoss 'loss' has nothing wired"):
+        s.set_graph(g)
+    assert len(s.model.edges()) == 5
+    assert s.step()["step"] == 1
+
+
+def test_graph_without_loss_is_refused_with_advice():
+    p = load("xor_mlp")
+    p.graph["nodes"] = [n for n in p.graph["nodes"] if n["id"] != "loss"]
+    p.graph["edges"] = [e for e in p.graph["edges"] if e["dst"] != "loss"]
+    with pytest.raises(SessionError, match="no loss node.*Add CrossEntropyLoss or MSELoss"):
+        Session(p)
+
+
+def test_ring_buffer_keeps_the_last_values_in_order():
+    b = RingBuffer(4)
+    for i in range(1, 7):
+        b.append(i, i * 10.0)
+    assert b.steps().tolist() == [3, 4, 5, 6]
+    assert b.values().tolist() == [30, 40, 50, 60]
+    assert len(b) == 4 and b.last() == 60
+
+
+def test_history_records_every_step():
+    s = Session(load("xor_mlp"))
+    s.train(30)
+    steps, loss = s.history.copy_arrays()["loss"]
+    assert steps.tolist() == list(range(1, 31))
+    assert len(s.history["val_loss"]) >= 2
+
+
+def test_worker_trains_pauses_and_publishes_snapshots():
+    w = TrainingWorker(Session(load("xor_mlp")))
+    try:
+        w.train()
+        deadline = time.time() + 10
+        while w.snapshot.step < 50 and time.time() < deadline:
+            time.sleep(0.01)
+        assert w.snapshot.step >= 50 and w.snapshot.running
+        assert w.snapshot.boundary is not None
+        w.pause()
+        time.sleep(0.1)
+        frozen = w.snapshot.step
+        time.sleep(0.1)
+        assert w.snapshot.step == frozen and not w.snapshot.running
+        w.step_batches(3)
+        assert w.call(lambda s: s.step_count).result(5) == frozen + 3
+        snap = w.snapshot
+        assert snap.history["loss"][0][-1] == frozen + 3
+    finally:
+        w.stop()
+    assert not w.alive

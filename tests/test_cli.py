@@ -1,0 +1,37 @@
+"""The public command line, as DESIGN.md fixes it."""
+
+import json
+
+from playground.cli import main
+
+
+def test_train_json_last_line(capsys):
+    assert main(["train", "xor_mlp", "--steps", "300", "--seed", "0", "--json"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert result["step"] == 300
+    assert result["val_accuracy"] == 1.0
+    assert {"loss", "accuracy", "val_loss"} <= set(result)
+
+
+def test_summary_json_format(capsys):
+    assert main(["summary", "digits_mlp", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["total_params"] == 64 * 128 + 128 + 128 * 10 + 10
+    assert out["rows"][1] == {"node": "fc1", "type": "Linear", "output_shape": "(N, 128)",
+                              "params": 8320, "macs": 8192}
+
+
+def test_presets_lists_the_three(capsys):
+    assert main(["presets"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"xor_mlp", "spiral_mlp", "digits_mlp"} <= set(names)
+
+
+def test_bad_project_exits_2_with_a_message(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "graph": {"nodes": [], "edges": []}, '
+                   '"training": {"lr": "fast"}}')
+    assert main(["train", str(bad)]) == 2
+    assert "training.lr must be a number in (0, 10]" in capsys.readouterr().err
+    assert main(["summary", "no_such_thing"]) == 2
