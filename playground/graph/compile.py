@@ -124,15 +124,22 @@ class Program:
         return need
 
     def load_matching(self, state: Mapping[str, np.ndarray]) -> list[str]:
-        """Copy in every entry of ``state`` whose key and shape match a parameter here.
-        Returns the keys copied. Used to keep trained layers across a recompile."""
-        own = dict(self.named_parameters())
+        """Copy in the weights of every node whose id and parameter shapes are unchanged.
+
+        A node is all or nothing: if any of its parameters is missing from ``state`` or has
+        another shape, the node keeps its fresh weights. Returns the keys copied. Used to
+        keep trained layers across a recompile (a live edit) and to load saved weights.
+        """
         kept = []
-        for key, value in state.items():
-            param = own.get(key)
-            if param is not None and param.data.shape == np.shape(value):
-                param.data[...] = value
-                kept.append(key)
+        for call in self.calls:
+            if call.module is None:
+                continue
+            own = {f"{call.node_id}.{n}": p for n, p in call.module.named_parameters()}
+            if own and all(k in state and np.shape(state[k]) == p.data.shape
+                           for k, p in own.items()):
+                for key, param in own.items():
+                    param.data[...] = state[key]
+                kept.extend(own)
         return kept
 
 

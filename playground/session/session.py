@@ -108,8 +108,7 @@ class Session:
                                "Add CrossEntropyLoss or MSELoss and wire the output and the "
                                "Dataset's target into it.")
         self.program = program
-        if keep:
-            program.load_matching(keep)
+        self.kept_weights = program.load_matching(keep) if keep else []
         self.data_node = data_nodes[0]
         self.dataset: datasets.Dataset = dataset_of(self.model.params(self.data_node))
         self.is_2d = self.dataset.feature_shape == (2,)
@@ -155,7 +154,7 @@ class Session:
             self.model = old_model
             self._build(fresh=False, keep=keep)
             raise
-        return [k for k in keep if k in dict(self.program.named_parameters())]
+        return self.kept_weights
 
     def set_lr(self, lr: float) -> None:
         if not lr > 0:

@@ -43,9 +43,10 @@ def test_reset_restarts_from_the_same_weights():
 
 def test_xor_mlp_solves_xor():
     s = Session(load("xor_mlp"))
-    final = s.train(400)
-    assert final["val_accuracy"] == 1.0
-    assert final["loss"] < 0.1
+    final = s.train(500)
+    assert final["accuracy"] == 1.0
+    assert final["val_accuracy"] >= 0.99  # 200 fresh points; one may sit on an axis
+    assert final["loss"] < 0.05
 
 
 def test_digits_mlp_reaches_95_percent_held_out():
