@@ -65,7 +65,6 @@ def cmd_train(args) -> int:
         session = Session(project)
     except (ProjectError, GraphFormatError, SessionError) as exc:
         return _fail(str(exc))
-    _limit_blas_threads()
     print(f"training {project.name}: {steps} steps, {project.training.optimizer} "
           f"lr={project.training.lr:g}, batch {project.training.batch_size}", flush=True)
     t0 = time.perf_counter()
@@ -93,15 +92,6 @@ def cmd_train(args) -> int:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in out.items()))
     return 1 if "diverged" in final else 0
-
-
-def _limit_blas_threads() -> None:
-    """Small models train faster on one BLAS thread (measured: see benchmarks/)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
-        return
-    threadpool_limits(1)
 
 
 def cmd_summary(args) -> int:

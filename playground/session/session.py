@@ -17,6 +17,23 @@ from playground.project import Project, ProjectError, Training
 
 from .history import History
 
+_blas_limited = False
+
+
+def limit_blas_threads() -> None:
+    """Run BLAS on one thread, process-wide, once.
+
+    The course's models are small: on a 2-core machine every preset trains faster on one
+    BLAS thread (digits_mlp ~3,700 vs ~3,300 steps/s), and with the other core busy the
+    two-thread case collapses (~180 vs ~2,500 steps/s in one run while tests ran beside
+    it). Measured by ``benchmarks/bench_train.py``.
+    """
+    global _blas_limited
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+        _blas_limited = True
+
 #: Resolution of the decision-boundary grid, per side.
 BOUNDARY_RES = 80
 
@@ -64,7 +81,8 @@ class Session:
     """Trains a project's graph.
 
     ``Session(project)`` builds the graph, compiles it, loads the project's weights (those
-    whose node id and shape still match) and makes the optimizer.
+    whose node id and shape still match) and makes the optimizer. The first Session limits
+    BLAS to one thread for the process (:func:`limit_blas_threads`).
 
     Raises:
         SessionError: the graph has errors, no Dataset node, or no loss.
@@ -73,6 +91,7 @@ class Session:
     """
 
     def __init__(self, project: Project):
+        limit_blas_threads()
         self.project = project
         self.training: Training = project.training
         self.model = GraphModel.from_dict(project.graph)
