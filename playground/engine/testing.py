@@ -1,0 +1,223 @@
+"""Op registry and central-difference gradient check, for the tests.
+
+``OP_CASES`` lists every differentiable op (including broadcasting, scalar-on-either-side,
+batch-of-1, dim/keepdim and reduction variants). Each case is written against a namespace
+``F`` holding ``functional`` so the same case runs on this engine and, for parity tests,
+on ``torch.nn.functional``: ``case.fn(F, *args)``. ``case.make_args(rng)`` gives the
+arguments; float64 ndarrays among them are the inputs to differentiate, anything else
+(Python scalars, integer targets) is passed through as a constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import functional
+from .grad_mode import no_grad
+from .tensor import Tensor
+
+__all__ = ["OpCase", "OP_CASES", "gradcheck", "numerical_grads"]
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One op under test: ``fn(F, *make_args(rng)) -> Tensor``."""
+
+    name: str
+    fn: Callable[..., Any]
+    make_args: Callable[[np.random.Generator], tuple]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _u(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """Values in +-[0.5, 1.5]: away from 0 (relu's kink, division) and of either sign."""
+    def make(rng):
+        return rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+    return make
+
+
+def _pos(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """Values in [0.5, 1.5] (log, non-integer powers)."""
+    return lambda rng: rng.uniform(0.5, 1.5, shape)
+
+
+def _n(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    return lambda rng: rng.standard_normal(shape)
+
+
+def _args(*makers: Any) -> Callable[[np.random.Generator], tuple]:
+    return lambda rng: tuple(m(rng) if callable(m) else m for m in makers)
+
+
+def _classes(n: int, c: int) -> Callable[[np.random.Generator], np.ndarray]:
+    return lambda rng: rng.integers(0, c, n)
+
+
+_cases: list[OpCase] = []
+
+
+def _case(name: str, fn: Callable[..., Any], *makers: Any) -> None:
+    _cases.append(OpCase(name, fn, _args(*makers)))
+
+
+# -- arithmetic: same shape, broadcasting, scalars on either side, batch of 1 ---------
+for _op, _f in [("add", lambda F, a, b: a + b), ("sub", lambda F, a, b: a - b),
+                ("mul", lambda F, a, b: a * b), ("div", lambda F, a, b: a / b)]:
+    _case(f"{_op}", _f, _u(3, 4), _u(3, 4))
+    _case(f"{_op}_broadcast_(3,1,4)_(2,4)", _f, _u(3, 1, 4), _u(2, 4))
+    _case(f"{_op}_broadcast_(2,1)_(1,3)", _f, _u(2, 1), _u(1, 3))
+    _case(f"{_op}_broadcast_0d", _f, _u(3, 4), _u())
+    _case(f"{_op}_scalar_right", _f, _u(3, 4), 2.5)
+    _case(f"{_op}_scalar_left", _f, -1.5, _u(3, 4))
+    _case(f"{_op}_batch_of_1_(1,4)_(4,)", _f, _u(1, 4), _u(4))
+_case("neg", lambda F, x: -x, _u(3, 4))
+_case("pow_2", lambda F, x: x ** 2, _u(3, 4))
+_case("pow_3.5", lambda F, x: x ** 3.5, _pos(3, 4))
+_case("pow_-1", lambda F, x: x ** -1, _u(3, 4))
+_case("pow_scalar_base", lambda F, x: 2.0 ** x, _u(3, 4))
+_case("pow_tensor_tensor_broadcast", lambda F, a, b: a ** b, _pos(3, 4), _u(4))
+_case("used_twice", lambda F, x: x * x + x, _u(3, 4))
+_case("chain", lambda F, x, w: ((x @ w).tanh() * x.sum(dim=1, keepdim=True)).mean(),
+      _u(3, 4), _u(4, 4))
+
+# -- matmul ---------------------------------------------------------------------------
+_mm = lambda F, a, b: a @ b  # noqa: E731
+_case("matmul_2d", _mm, _n(3, 4), _n(4, 5))
+_case("matmul_batch_of_1", _mm, _n(1, 4), _n(4, 3))
+_case("matmul_batched", _mm, _n(2, 3, 4), _n(2, 4, 5))
+_case("matmul_batched_broadcast_right", _mm, _n(2, 3, 4), _n(4, 5))
+_case("matmul_batched_broadcast_both", _mm, _n(2, 1, 3, 4), _n(3, 4, 2))
+_case("matmul_1d_2d", _mm, _n(4), _n(4, 3))
+_case("matmul_2d_1d", _mm, _n(3, 4), _n(4))
+_case("matmul_1d_1d", _mm, _n(4), _n(4))
+_case("matmul_1d_batched", _mm, _n(4), _n(2, 4, 3))
+_case("matmul_batched_1d", _mm, _n(2, 3, 4), _n(4))
+
+# -- reductions -----------------------------------------------------------------------
+for _op in ("sum", "mean"):
+    _case(f"{_op}_all", lambda F, x, op=_op: getattr(x, op)(), _n(3, 4))
+    _case(f"{_op}_dim0", lambda F, x, op=_op: getattr(x, op)(dim=0), _n(3, 4))
+    _case(f"{_op}_dim1_keepdim", lambda F, x, op=_op: getattr(x, op)(dim=1, keepdim=True),
+          _n(3, 4))
+    _case(f"{_op}_dim-1", lambda F, x, op=_op: getattr(x, op)(dim=-1), _n(2, 3, 4))
+    _case(f"{_op}_dims(0,2)", lambda F, x, op=_op: getattr(x, op)(dim=(0, 2)), _n(2, 3, 4))
+    _case(f"{_op}_dims(0,2)_keepdim",
+          lambda F, x, op=_op: getattr(x, op)(dim=(0, 2), keepdim=True), _n(2, 3, 4))
+    _case(f"{_op}_batch_of_1", lambda F, x, op=_op: getattr(x, op)(dim=0), _n(1, 4))
+
+# -- shape ----------------------------------------------------------------------------
+_case("reshape", lambda F, x: x.reshape(4, -1), _n(2, 3, 4))
+_case("reshape_tuple", lambda F, x: x.reshape((6, 4)), _n(2, 3, 4))
+_case("view", lambda F, x: x.view(-1), _n(3, 4))
+_case("transpose_0_2", lambda F, x: x.transpose(0, 2), _n(2, 3, 4))
+_case("transpose_-1_-2", lambda F, x: x.transpose(-1, -2), _n(2, 3, 4))
+_case("T", lambda F, x: x.T, _n(3, 4))
+_case("flatten", lambda F, x: x.flatten(1), _n(2, 3, 4))
+
+# -- elementwise ----------------------------------------------------------------------
+_case("exp", lambda F, x: x.exp(), _u(3, 4))
+_case("log", lambda F, x: x.log(), _pos(3, 4))
+_case("relu", lambda F, x: F.relu(x), _u(3, 4))
+_case("relu_method", lambda F, x: x.relu(), _u(2, 3, 4))
+_case("sigmoid", lambda F, x: F.sigmoid(x), _n(3, 4))
+_case("sigmoid_method_large", lambda F, x: (x * 10).sigmoid(), _n(3, 4))
+_case("tanh", lambda F, x: F.tanh(x), _n(3, 4))
+_case("tanh_method", lambda F, x: x.tanh(), _n(1, 4))
+
+# -- nn functional --------------------------------------------------------------------
+_case("linear", lambda F, x, w, b: F.linear(x, w, b), _n(5, 3), _n(4, 3), _n(4))
+_case("linear_no_bias", lambda F, x, w: F.linear(x, w), _n(5, 3), _n(4, 3))
+_case("linear_3d_input", lambda F, x, w, b: F.linear(x, w, b), _n(2, 3, 3), _n(4, 3), _n(4))
+_case("linear_1d_input", lambda F, x, w, b: F.linear(x, w, b), _n(3), _n(4, 3), _n(4))
+_case("linear_batch_of_1", lambda F, x, w, b: F.linear(x, w, b), _n(1, 3), _n(4, 3), _n(4))
+for _dim in (0, 1, -1):
+    _case(f"softmax_dim{_dim}", lambda F, x, d=_dim: F.softmax(x, dim=d), _n(2, 3, 4))
+    _case(f"log_softmax_dim{_dim}", lambda F, x, d=_dim: F.log_softmax(x, dim=d),
+          _n(2, 3, 4))
+_case("softmax_large_logits", lambda F, x: F.softmax(x * 50, dim=1), _n(3, 4))
+_case("log_softmax_method", lambda F, x: x.log_softmax(dim=1), _n(3, 4))
+_case("softmax_method", lambda F, x: x.softmax(dim=-1), _n(3, 4))
+for _red in ("mean", "sum", "none"):
+    _case(f"cross_entropy_{_red}",
+          lambda F, x, t, r=_red: F.cross_entropy(x, t, reduction=r), _n(5, 4), _classes(5, 4))
+    _case(f"nll_loss_{_red}",
+          lambda F, x, t, r=_red: F.nll_loss(F.log_softmax(x, dim=1), t, reduction=r),
+          _n(5, 4), _classes(5, 4))
+    _case(f"mse_loss_{_red}",
+          lambda F, x, y, r=_red: F.mse_loss(x, y, reduction=r), _n(3, 4), _n(3, 4))
+_case("cross_entropy_batch_of_1", lambda F, x, t: F.cross_entropy(x, t), _n(1, 4),
+      _classes(1, 4))
+_case("cross_entropy_large_logits", lambda F, x, t: F.cross_entropy(x * 100, t), _n(4, 3),
+      _classes(4, 3))
+_case("mse_loss_constant_target", lambda F, x, y: F.mse_loss(x, y), _n(3, 4),
+      lambda rng: Tensor(rng.standard_normal((3, 4))))
+_case("mlp", lambda F, x, w1, b1, w2, t: F.cross_entropy(
+    F.linear(F.tanh(F.linear(x, w1, b1)), w2), t),
+    _n(4, 3), _n(5, 3), _n(5), _n(2, 5), _classes(4, 2))
+
+OP_CASES: tuple[OpCase, ...] = tuple(_cases)
+del _cases
+
+
+def _eval(case_fn: Callable[..., Any], args: tuple, v: np.ndarray) -> float:
+    with no_grad():
+        out = case_fn(functional, *[Tensor(a) if _is_input(a) else a for a in args])
+    return float(np.sum(out.data * v))
+
+
+def _is_input(a: Any) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.float64
+
+
+def numerical_grads(fn: Callable[..., Any], args: tuple, v: np.ndarray,
+                    eps: float = 1e-6) -> list[np.ndarray]:
+    """Central differences of sum(fn(F, *args) * v) w.r.t. each float64 ndarray in args:
+    (f(x + eps) - f(x - eps)) / (2 eps), element by element."""
+    args = tuple(a.copy() if _is_input(a) else a for a in args)
+    grads = []
+    for a in args:
+        if not _is_input(a):
+            continue
+        num = np.empty_like(a)
+        for idx in np.ndindex(a.shape):
+            orig = a[idx]
+            a[idx] = orig + eps
+            plus = _eval(fn, args, v)
+            a[idx] = orig - eps
+            minus = _eval(fn, args, v)
+            a[idx] = orig
+            num[idx] = (plus - minus) / (2 * eps)
+        grads.append(num)
+    return grads
+
+
+def gradcheck(case: OpCase, seed: int = 0, eps: float = 1e-6, rtol: float = 1e-6,
+              atol: float = 1e-8) -> None:
+    """Check backward against central differences, in float64.
+
+    The output is projected on a fixed random v (L = sum(out * v)), so one backward gives
+    every input's vector-Jacobian product.
+
+    Raises:
+        AssertionError: a gradient differs (``np.testing.assert_allclose``), is missing,
+            or is not float64.
+    """
+    rng = np.random.default_rng(seed)
+    args = case.make_args(rng)
+    tensors = [Tensor(a.copy(), requires_grad=True) if _is_input(a) else a for a in args]
+    out = case.fn(functional, *tensors)
+    assert out.dtype == np.float64, f"{case.name}: output dtype {out.dtype}, want float64"
+    v = rng.standard_normal(out.shape)
+    out.backward(v)
+    expected = numerical_grads(case.fn, args, v, eps)
+    got = [t for t in tensors if isinstance(t, Tensor) and t.requires_grad]
+    for i, (t, num) in enumerate(zip(got, expected)):
+        assert t.grad is not None, f"{case.name}: input {i} got no gradient"
+        assert t.grad.dtype == np.float64, f"{case.name}: grad dtype {t.grad.dtype}"
+        np.testing.assert_allclose(t.grad, num, rtol=rtol, atol=atol,
+                                   err_msg=f"{case.name}: input {i}")
