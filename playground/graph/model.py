@@ -234,27 +234,21 @@ class GraphModel:
         s_spec, d_spec = self.spec(src), self.spec(dst)
         s_name, d_name = self.name(src), self.name(dst)
         s_out, d_in = s_spec.output(src_port), d_spec.input(dst_port)
-        if s_out is None and s_spec.input(src_port) is not None and d_in is None \
-                and d_spec.output(dst_port) is not None:
-            raise PortKindError(
-                f"Cannot wire {s_spec.type} '{s_name}'.{src_port} to {d_spec.type} "
-                f"'{d_name}'.{dst_port}: both are inputs. Drag from an output (right side) "
-                "to an input (left side).", dst, dst_port)
         if s_out is None and s_spec.input(src_port) is None:
             raise UnknownPortError(f"{s_spec.type} '{s_name}' has no port {src_port!r}", src,
                                    src_port)
         if d_in is None and d_spec.output(dst_port) is None:
             raise UnknownPortError(f"{d_spec.type} '{d_name}' has no port {dst_port!r}", dst,
                                    dst_port)
+        ends = f"{s_spec.type} '{s_name}'.{src_port} to {d_spec.type} '{d_name}'.{dst_port}"
+        advice = "Drag from an output (right side) to an input (left side)."
         if s_out is not None and d_in is None:
-            raise PortKindError(
-                f"Cannot wire {s_spec.type} '{s_name}'.{src_port} to {d_spec.type} "
-                f"'{d_name}'.{dst_port}: both are outputs. Drag from an output (right side) "
-                "to an input (left side).", dst, dst_port)
+            raise PortKindError(f"Cannot wire {ends}: both are outputs. {advice}", dst, dst_port)
+        if s_out is None and d_in is not None:
+            raise PortKindError(f"Cannot wire {ends}: both are inputs. {advice}", src, src_port)
         if s_out is None:
-            raise PortKindError(
-                f"Cannot wire from {s_spec.type} '{s_name}'.{src_port}: it is an input. "
-                "Wires go from an output (right side) to an input (left side).", src, src_port)
+            raise PortKindError(f"Cannot wire {ends}: it runs from an input to an output. "
+                                f"Wires go the other way: {advice}", src, src_port)
         if s_out.kind != d_in.kind:
             kinds = {"tensor": "a float tensor", "index": "class indices",
                      "scalar": "a scalar loss"}

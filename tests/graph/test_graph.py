@@ -204,3 +204,13 @@ def test_every_registered_type_has_ports_params_and_docs():
         assert spec.description, spec.type
         for p in spec.params:
             assert p.doc and p.coerce(p.default) == p.default, (spec.type, p.name)
+
+
+def test_input_to_input_and_backwards_wires_are_refused():
+    m = mlp()
+    with pytest.raises(PortKindError) as err:
+        m.connect("act", "input", "fc2", "input")
+    assert err.value.message.startswith("Cannot wire Tanh 'act'.input to Linear 'fc2'.input: "
+                                        "both are inputs.")
+    with pytest.raises(PortKindError, match="runs from an input to an output"):
+        m.connect("fc2", "input", "act", "output")

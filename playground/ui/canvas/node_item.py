@@ -1,0 +1,430 @@
+"""A node on the canvas: a rounded body with a header in its category's colour, input ports
+on the left, output ports (with their tensor shapes) on the right, its params, and the
+reason when it is invalid.
+
+Layout runs when the node's data changes (:meth:`NodeItem.refresh`) and produces cached
+paths and a list of text runs; :meth:`NodeItem.paint` only replays them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QLinearGradient, QPainterPath
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
+
+from playground.graph import GraphModel, format_shape
+
+from .style import (CORNER, ERROR_LINE_HEIGHT, HEADER_HEIGHT, LABEL_INSET, NODE_MIN_WIDTH, PAD,
+                    PARAM_ROW_HEIGHT, PORT_RADIUS, PORT_ROW_HEIGHT, PREVIEW_HEIGHT, CanvasStyle)
+
+if TYPE_CHECKING:
+    from .wire_item import WireItem
+
+NODE_MAX_WIDTH = 300.0
+MAX_ERROR_LINES = 3
+_GLOW_MARGIN = 10.0
+_LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
+_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+
+
+def format_value(value) -> str:
+    """A param value as the node shows it: ``True`` -> ``"true"``, ``0.1`` -> ``"0.1"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def wrap_text(text: str, fm, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap of ``text`` into at most ``max_lines`` lines of ``width`` pixels;
+    the last line is elided with "…" when text remains."""
+    words = text.split()
+    lines: list[str] = []
+    line = ""
+    i = 0
+    while i < len(words):
+        trial = f"{line} {words[i]}" if line else words[i]
+        if fm.horizontalAdvance(trial) <= width or not line:
+            line = trial
+            i += 1
+            continue
+        lines.append(line)
+        line = ""
+        if len(lines) == max_lines:
+            break
+    if line and len(lines) < max_lines:
+        lines.append(line)
+        line = ""
+    if i < len(words) or line:
+        rest = " ".join([lines[-1], *words[i:]]) if lines else " ".join(words[i:])
+        lines[-1] = fm.elidedText(rest, Qt.ElideRight, width)
+    return [fm.elidedText(l, Qt.ElideRight, width) for l in lines]
+
+
+class PortItem(QGraphicsItem):
+    """A port circle, a child of its :class:`NodeItem`. Its hit area is larger than the circle
+    so that wires are easy to drop on it."""
+
+    HIT_RADIUS = 10.0
+
+    def __init__(self, node: "NodeItem", name: str, output: bool, kind: str, doc: str):
+        super().__init__(node)
+        self.node = node
+        self.name = name
+        self.is_output = output
+        self.kind = kind
+        self.doc = doc
+        self._hot = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CrossCursor)
+        self.setZValue(1)
+
+    @property
+    def node_id(self) -> str:
+        return self.node.node_id
+
+    def set_hot(self, hot: bool) -> None:
+        """Emphasise the port (under the cursor, or a drop target of a wire being drawn)."""
+        if hot != self._hot:
+            self._hot = hot
+            self.update()
+
+    def is_hot(self) -> bool:
+        return self._hot
+
+    def boundingRect(self) -> QRectF:
+        r = self.HIT_RADIUS
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def paint(self, painter, option, widget=None):
+        style = self.node.style
+        r = PORT_RADIUS + (1.5 if self._hot else 0.0)
+        painter.setPen(style.port_hover_pen if self._hot else style.port_outline_pen)
+        painter.setBrush(style.port_color(self.kind))
+        painter.drawEllipse(QPointF(0, 0), r, r)
+
+    def hoverEnterEvent(self, event):
+        self.set_hot(True)
+
+    def hoverLeaveEvent(self, event):
+        self.set_hot(False)
+
+
+class NodeItem(QGraphicsItem):
+    """The view of one model node. It reads the model; it never edits it.
+
+    ``pos()`` is the node's top-left corner and equals ``model.node(id)["pos"]``.
+    """
+
+    def __init__(self, model: GraphModel, node_id: str, style: CanvasStyle):
+        super().__init__()
+        self.model = model
+        self.node_id = node_id
+        self.style = style
+        self.wires: set[WireItem] = set()
+        self._wiring_error = ""
+        self._highlight = False
+        self._preview: list[float] | None = None
+        self._width = NODE_MIN_WIDTH
+        self._height = HEADER_HEIGHT
+        self._rect = QRectF()
+        self._bounds = QRectF()
+        self._body = QPainterPath()
+        self._header = QPainterPath()
+        self._shadow = QPainterPath()
+        self._outer = QPainterPath()
+        self._header_brush = QBrush()
+        self._texts: list[tuple] = []       # (font, color, rect, flags, text)
+        self._dividers: list[float] = []    # y of thin lines between sections
+        self._preview_path = QPainterPath()
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+
+        spec = model.spec(node_id)
+        for p in spec.inputs:
+            self.inputs[p.name] = PortItem(self, p.name, False, p.kind, p.doc)
+        for p in spec.outputs:
+            self.outputs[p.name] = PortItem(self, p.name, True, p.kind, p.doc)
+
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        x, y = model.node(node_id)["pos"]
+        self.setPos(x, y)
+        self.refresh()
+
+    # -- public API ---------------------------------------------------------------------
+
+    def error_text(self) -> str:
+        """The wiring error shown on the node, else its shape-inference message when it is
+        invalid, else ""."""
+        if self._wiring_error:
+            return self._wiring_error
+        state = self.model.state(self.node_id)
+        return state.message if state.status == "error" else ""
+
+    def is_invalid(self) -> bool:
+        return bool(self._wiring_error) or self.model.state(self.node_id).status == "error"
+
+    def is_blocked(self) -> bool:
+        return not self._wiring_error and self.model.state(self.node_id).status == "blocked"
+
+    def set_highlight(self, on: bool) -> None:
+        """Glow (the node being stepped through)."""
+        if on != self._highlight:
+            self._highlight = on
+            self.update()
+
+    def is_highlighted(self) -> bool:
+        return self._highlight
+
+    def set_wiring_error(self, message: str) -> None:
+        """Show a rejected connection's message on the node; "" clears it."""
+        if message != self._wiring_error:
+            self._wiring_error = message
+            self.refresh()
+
+    def set_preview(self, values: Sequence[float] | None) -> None:
+        """Show a sparkline of ``values`` (e.g. the activation mean over steps); None hides it."""
+        values = None if values is None or len(values) == 0 else [float(v) for v in values]
+        if values != self._preview:
+            self._preview = values
+            self.refresh()
+
+    def port(self, name: str, output: bool) -> PortItem:
+        return (self.outputs if output else self.inputs)[name]
+
+    def ports(self) -> Iterable[PortItem]:
+        yield from self.inputs.values()
+        yield from self.outputs.values()
+
+    def port_scene_pos(self, name: str, output: bool) -> QPointF:
+        return self.mapToScene(self.port(name, output).pos())
+
+    def size(self) -> tuple[float, float]:
+        return self._width, self._height
+
+    def set_style(self, style: CanvasStyle) -> None:
+        self.style = style
+        self.refresh()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the model (name, params, state) and lay the node out again."""
+        st = self.style
+        model, nid = self.model, self.node_id
+        spec = model.spec(nid)
+        name = model.name(nid)
+        params = model.params(nid)
+        state = model.state(nid)
+        outputs = state.outputs if state.ok else {}
+
+        # width: wide enough for the header and for each port row
+        width = st.title_fm.horizontalAdvance(spec.type) + st.name_fm.horizontalAdvance(name) \
+            + 3 * PAD + 14
+        ins, outs = list(spec.inputs), list(spec.outputs)
+        rows = max(len(ins), len(outs))
+        for i in range(rows):
+            w = 2 * LABEL_INSET + 14
+            if i < len(ins):
+                w += st.port_fm.horizontalAdvance(ins[i].name)
+            if i < len(outs):
+                w += st.port_fm.horizontalAdvance(outs[i].name)
+                if outs[i].name in outputs:
+                    w += st.shape_fm.horizontalAdvance(format_shape(outputs[outs[i].name])) + 6
+            width = max(width, w)
+        for p in spec.params:
+            value_w = st.param_fm.horizontalAdvance(format_value(params[p.name]))
+            width = max(width, st.param_fm.horizontalAdvance(p.name) + value_w + 2 * PAD + 22)
+        width = min(max(NODE_MIN_WIDTH, width), NODE_MAX_WIDTH)
+        width = float(round(width / 4) * 4)  # tidy edges
+
+        texts: list[tuple] = []
+        dividers: list[float] = []
+        # header: type, then the name, right-aligned and dimmer
+        type_w = st.title_fm.horizontalAdvance(spec.type)
+        texts.append((st.title_font, st.title_color, QRectF(PAD + 3, 0, type_w + 2, HEADER_HEIGHT),
+                      _LEFT, spec.type))
+        name_room = width - type_w - 3 * PAD - 8
+        name_col = QColor(st.title_color)
+        name_col.setAlpha(185)
+        if name_room > 12:
+            texts.append((st.name_font, name_col,
+                          QRectF(width - PAD - 3 - name_room, 0, name_room, HEADER_HEIGHT), _RIGHT,
+                          st.name_fm.elidedText(name, Qt.ElideRight, name_room)))
+
+        # port rows
+        y = HEADER_HEIGHT + 4
+        for i in range(rows):
+            cy = y + PORT_ROW_HEIGHT * (i + 0.5)
+            rect = QRectF(LABEL_INSET, cy - PORT_ROW_HEIGHT / 2, width - 2 * LABEL_INSET,
+                          PORT_ROW_HEIGHT)
+            if i < len(ins):
+                self.inputs[ins[i].name].setPos(0, cy)
+                texts.append((st.port_font, st.text_color, rect, _LEFT, ins[i].name))
+            if i < len(outs):
+                port = outs[i].name
+                self.outputs[port].setPos(width, cy)
+                texts.append((st.port_font, st.text_color, rect, _RIGHT, port))
+                if port in outputs:
+                    shape_rect = QRectF(rect)
+                    shape_rect.setRight(rect.right() - st.port_fm.horizontalAdvance(port) - 6)
+                    texts.append((st.shape_font, st.shape_color, shape_rect, _RIGHT,
+                                  format_shape(outputs[port])))
+        y += rows * PORT_ROW_HEIGHT + 2
+
+        # params: name on the left, value on the right
+        if spec.params:
+            y += 3
+            dividers.append(y)
+            y += 3
+            for p in spec.params:
+                rect = QRectF(PAD + 3, y, width - 2 * PAD - 6, PARAM_ROW_HEIGHT)
+                value = format_value(params[p.name])
+                texts.append((st.param_font, st.dim_color, rect, _LEFT, p.name))
+                room = width - 2 * PAD - 12 - st.param_fm.horizontalAdvance(p.name)
+                texts.append((st.param_font, st.text_color, rect, _RIGHT,
+                              st.param_fm.elidedText(value, Qt.ElideRight, room)))
+                y += PARAM_ROW_HEIGHT
+
+        # the reason it is invalid (or blocked), short; the tooltip has all of it
+        message, color = "", st.error_color
+        if self.is_invalid():
+            message = self._short(self.error_text(), spec.type, name)
+        elif state.status == "blocked":
+            message, color = state.message, st.blocked_color
+        if message:
+            y += 3
+            dividers.append(y)
+            y += 3
+            for line in wrap_text(("⚠ " if color is st.error_color else "") + message,
+                                  st.error_fm, width - 2 * PAD - 4, MAX_ERROR_LINES):
+                texts.append((st.error_font, color,
+                              QRectF(PAD + 2, y, width - 2 * PAD - 4, ERROR_LINE_HEIGHT), _LEFT,
+                              line))
+                y += ERROR_LINE_HEIGHT
+
+        # sparkline preview
+        self._preview_path = QPainterPath()
+        if self._preview:
+            y += 4
+            self._preview_path = self._sparkline(self._preview, QRectF(PAD + 2, y,
+                                                                       width - 2 * PAD - 4,
+                                                                       PREVIEW_HEIGHT - 6))
+            y += PREVIEW_HEIGHT - 2
+        height = y + PAD - 1
+
+        if (width, height) != (self._width, self._height) or self._body.isEmpty():
+            self.prepareGeometryChange()
+            self._width, self._height = width, height
+            self._rect = QRectF(0, 0, width, height)
+            self._bounds = self._rect.adjusted(-_GLOW_MARGIN, -_GLOW_MARGIN, _GLOW_MARGIN,
+                                               _GLOW_MARGIN + 4)
+            self._body = QPainterPath()
+            self._body.addRoundedRect(self._rect, CORNER, CORNER)
+            clip = QPainterPath()
+            clip.addRect(QRectF(0, 0, width, HEADER_HEIGHT))
+            self._header = self._body.intersected(clip)
+            self._shadow = self._body.translated(0, 3)
+            self._outer = QPainterPath()
+            self._outer.addRoundedRect(self._rect.adjusted(-3.5, -3.5, 3.5, 3.5), CORNER + 3,
+                                       CORNER + 3)
+            for wire in self.wires:  # the ports moved with the edges
+                wire.update_path()
+        base = st.category_color(spec.category)
+        grad = QLinearGradient(0, 0, 0, HEADER_HEIGHT)
+        grad.setColorAt(0.0, base.lighter(118))
+        grad.setColorAt(1.0, base)
+        self._header_brush = QBrush(grad)
+        self._texts = texts
+        self._dividers = dividers
+        self.setToolTip(self._tooltip(spec, name, state))
+        self.update()
+
+    @staticmethod
+    def _short(message: str, type_name: str, name: str) -> str:
+        prefix = f"{type_name} '{name}' "
+        return message[len(prefix):] if message.startswith(prefix) else message
+
+    def _tooltip(self, spec, name, state) -> str:
+        if self.is_invalid():
+            return self.error_text()
+        if state.status == "blocked":
+            return state.message
+        return f"{spec.type} '{name}': {spec.description}"
+
+    @staticmethod
+    def _sparkline(values: list[float], rect: QRectF) -> QPainterPath:
+        lo, hi = min(values), max(values)
+        span = (hi - lo) or 1.0
+        n = max(len(values) - 1, 1)
+        path = QPainterPath()
+        for i, v in enumerate(values):
+            pt = QPointF(rect.left() + rect.width() * i / n,
+                         rect.bottom() - rect.height() * (v - lo) / span)
+            path.lineTo(pt) if i else path.moveTo(pt)
+        return path
+
+    # -- Qt -----------------------------------------------------------------------------
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self._body
+
+    def paint(self, painter, option: QStyleOptionGraphicsItem, widget=None):
+        st = self.style
+        selected = bool(option.state & QStyle.State_Selected)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(Qt.NoBrush)
+        if self._highlight:
+            for pen in st.glow_pens:
+                painter.strokePath(self._body, pen)
+        else:
+            painter.fillPath(self._shadow, st.shadow_brush)
+        painter.fillPath(self._body, st.body_brush)
+        painter.fillPath(self._header, self._header_brush)
+
+        if lod > 0.4:
+            painter.setPen(st.divider_pen)
+            for y in self._dividers:
+                painter.drawLine(QPointF(1, y), QPointF(self._width - 1, y))
+            for font, color, rect, flags, text in self._texts:
+                painter.setFont(font)
+                painter.setPen(color)
+                painter.drawText(rect, flags, text)
+            if not self._preview_path.isEmpty():
+                painter.setPen(st.preview_pen)
+                painter.drawPath(self._preview_path)
+
+        invalid = self.is_invalid()
+        if invalid:
+            painter.strokePath(self._body, st.error_pen)
+            if selected:
+                painter.strokePath(self._outer, st.selection_pen)
+        elif selected:
+            painter.strokePath(self._body, st.selection_pen)
+        elif self.is_blocked():
+            painter.strokePath(self._body, st.blocked_pen)
+        else:
+            painter.strokePath(self._body, st.border_pen)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            for wire in self.wires:
+                wire.update_path()
+        elif change == QGraphicsItem.ItemSelectedHasChanged:
+            self.setZValue(1 if value else 0)  # a selected node is drawn over the others
+        return super().itemChange(change, value)

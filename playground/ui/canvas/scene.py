@@ -1,0 +1,287 @@
+"""CanvasScene: the Qt mirror of a GraphModel.
+
+The scene changes only in response to the model's psygnal events (node_added -> a NodeItem,
+edge_added -> a WireItem, states_changed -> shapes and errors, ...). User gestures become
+undo commands pushed on the undo stack (see :mod:`.interactions`), which edit the model,
+whose events then update the scene. psygnal calls back synchronously on the emitting thread;
+the model is only edited on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QGraphicsScene
+
+from playground.graph import Edge, GraphModel
+
+from ..theme import Theme, current_theme
+from .interactions import Interaction, MoveNodesInteraction, NewWireInteraction
+from .node_item import NodeItem, PortItem
+from .style import CanvasStyle
+from .wire_item import WireItem
+
+GRID = 24.0
+GRID_MAJOR_EVERY = 5
+SCENE_EXTENT = 50_000.0
+
+
+class CanvasScene(QGraphicsScene):
+    """Items for every node and wire of ``model``; gestures push onto ``undo_stack``.
+
+    Signals:
+        message(str): a message for the status bar (e.g. why a wire was refused).
+    """
+
+    message = Signal(str)
+
+    def __init__(self, model: GraphModel, undo_stack: QUndoStack, theme: Theme | None = None,
+                 parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.undo_stack = undo_stack
+        self.style = CanvasStyle(theme or current_theme())
+        self._nodes: dict[str, NodeItem] = {}
+        self._wires: dict[Edge, WireItem] = {}
+        self._interaction: Interaction | None = None
+        self._attached = False
+        self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
+        self.setItemIndexMethod(QGraphicsScene.NoIndex)  # few items, many moves
+        self.attach()
+        # if Qt deletes the scene without detach() (its view was deleted), stop listening
+        signals = self._signals()
+
+        def _on_destroyed(*_):
+            for signal, slot in signals:
+                signal.disconnect(slot, missing_ok=True)
+
+        self.destroyed.connect(_on_destroyed)
+
+    # -- model connection ---------------------------------------------------------------
+
+    def _signals(self):
+        m = self.model
+        return ((m.node_added, self._on_node_added), (m.node_removed, self._on_node_removed),
+                (m.edge_added, self._on_edge_added), (m.edge_removed, self._on_edge_removed),
+                (m.states_changed, self._on_states_changed), (m.node_moved, self._on_node_moved),
+                (m.param_changed, self._on_param_changed),
+                (m.node_renamed, self._on_node_renamed))
+
+    def attach(self) -> None:
+        """Subscribe to the model and build items for what it holds (done by __init__)."""
+        if self._attached:
+            return
+        for signal, slot in self._signals():
+            signal.connect(slot)
+        self._attached = True
+        for node_id in self.model.nodes():
+            self._on_node_added(node_id)
+        for edge in self.model.edges():
+            self._on_edge_added(edge)
+
+    def detach(self) -> None:
+        """Unsubscribe from the model and drop all items (call before the scene goes)."""
+        if not self._attached:
+            return
+        self.set_interaction(None)
+        for signal, slot in self._signals():
+            signal.disconnect(slot)
+        self._attached = False
+        for edge in list(self._wires):
+            self._on_edge_removed(edge)
+        for node_id in list(self._nodes):
+            self._on_node_removed(node_id)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def node_item(self, node_id: str) -> NodeItem | None:
+        return self._nodes.get(node_id)
+
+    def wire_item(self, edge: Edge) -> WireItem | None:
+        return self._wires.get(edge)
+
+    def node_items(self) -> list[NodeItem]:
+        return list(self._nodes.values())
+
+    def wire_items(self) -> list[WireItem]:
+        return list(self._wires.values())
+
+    def port_scene_pos(self, node_id: str, port_name: str, output: bool) -> QPointF:
+        """Scene position of a port's centre. Raises KeyError for an unknown node or port."""
+        return self._nodes[node_id].port_scene_pos(port_name, output)
+
+    def port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(pos, Qt.IntersectsItemShape, Qt.DescendingOrder):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos, Qt.IntersectsItemShape, Qt.DescendingOrder):
+            if isinstance(item, NodeItem):
+                return item
+            if isinstance(item, PortItem):
+                return item.node
+        return None
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, WireItem)]
+
+    def items_rect(self) -> QRectF:
+        """Bounding rect of the nodes (empty when there are none)."""
+        rect = QRectF()
+        for item in self._nodes.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # -- errors shown on nodes ----------------------------------------------------------
+
+    def show_wiring_error(self, node_id: str, message: str) -> None:
+        """Mark ``node_id`` red with ``message`` until the next successful edit, and emit
+        ``message`` for the status bar."""
+        item = self._nodes.get(node_id)
+        if item is not None:
+            item.set_wiring_error(message)
+        self.message.emit(message)
+
+    def clear_wiring_errors(self) -> None:
+        for item in self._nodes.values():
+            item.set_wiring_error("")
+
+    # -- model events -------------------------------------------------------------------
+
+    def _on_node_added(self, node_id: str) -> None:
+        item = NodeItem(self.model, node_id, self.style)
+        self._nodes[node_id] = item
+        self.addItem(item)
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self._nodes.pop(node_id, None)
+        if item is not None:
+            if isinstance(self._interaction, NewWireInteraction) and \
+                    self._interaction.fixed.node is item:
+                self._interaction.cancel()
+            self.removeItem(item)
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        wire = WireItem(edge, self._nodes[edge.src], self._nodes[edge.dst], self.style)
+        self._wires[edge] = wire
+        self.addItem(wire)
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        wire = self._wires.pop(edge, None)
+        if wire is not None:
+            wire.detach()
+            self.removeItem(wire)
+
+    def _on_states_changed(self) -> None:
+        # a successful edit: rejected-wire messages have served their purpose
+        for item in self._nodes.values():
+            item._wiring_error = ""
+            item.refresh()
+        for wire in self._wires.values():
+            wire.refresh()
+
+    def _on_node_moved(self, node_id: str, pos) -> None:
+        item = self._nodes.get(node_id)
+        if item is not None and (item.pos().x(), item.pos().y()) != tuple(pos):
+            item.setPos(pos[0], pos[1])
+
+    def _on_param_changed(self, node_id: str, name: str, value) -> None:
+        item = self._nodes.get(node_id)
+        if item is not None:
+            item.refresh()
+
+    def _on_node_renamed(self, node_id: str, name: str) -> None:
+        self._on_param_changed(node_id, "", name)
+
+    # -- theme ----------------------------------------------------------------------------
+
+    def set_theme(self, theme: Theme) -> None:
+        self.style = CanvasStyle(theme)
+        for item in self._nodes.values():
+            item.set_style(self.style)
+        for wire in self._wires.values():
+            wire.set_style(self.style)
+        self.update()
+
+    # -- interactions -----------------------------------------------------------------
+
+    def interaction(self) -> Interaction | None:
+        return self._interaction
+
+    def set_interaction(self, interaction: Interaction | None) -> None:
+        """Make ``interaction`` the active gesture (None ends the current one)."""
+        self._interaction = interaction
+
+    def cancel_interaction(self) -> None:
+        if self._interaction is not None:
+            self._interaction.cancel()
+
+    def mousePressEvent(self, event):
+        if self._interaction is not None and self._interaction.mouse_press(event):
+            event.accept()
+            return
+        if event.button() == Qt.LeftButton:
+            port = self.port_at(event.scenePos())
+            if port is not None:
+                self.cancel_interaction()
+                self.set_interaction(NewWireInteraction(self, port))
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.LeftButton and self.node_at(event.scenePos()) is not None:
+            nodes = [i for i in self.selectedItems() if isinstance(i, NodeItem)]
+            if nodes:
+                self.set_interaction(MoveNodesInteraction(self, nodes))
+
+    def mouseMoveEvent(self, event):
+        if self._interaction is not None and self._interaction.mouse_move(event):
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        if self._interaction is not None and self._interaction.mouse_release(event):
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event):
+        if self._interaction is not None and self._interaction.key_press(event):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # -- background -----------------------------------------------------------------------
+
+    def drawBackground(self, painter, rect: QRectF):
+        st = self.style
+        painter.fillRect(rect, st.background)
+        scale = painter.worldTransform().m11()
+        step = GRID
+        while step * scale < 9:  # keep lines at least ~9 px apart when zoomed out
+            step *= GRID_MAJOR_EVERY
+        major = step * GRID_MAJOR_EVERY
+        left = math.floor(rect.left() / step) * step
+        top = math.floor(rect.top() / step) * step
+        minor_lines, major_lines = [], []
+        x = left
+        while x < rect.right():
+            line = QLineF(x, rect.top(), x, rect.bottom())
+            (major_lines if abs(math.remainder(x, major)) < 1e-6 else minor_lines).append(line)
+            x += step
+        y = top
+        while y < rect.bottom():
+            line = QLineF(rect.left(), y, rect.right(), y)
+            (major_lines if abs(math.remainder(y, major)) < 1e-6 else minor_lines).append(line)
+            y += step
+        painter.setPen(st.grid_minor_pen)
+        painter.drawLines(minor_lines)
+        painter.setPen(st.grid_major_pen)
+        painter.drawLines(major_lines)

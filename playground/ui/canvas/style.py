@@ -1,0 +1,103 @@
+"""Paint resources of the canvas, made once per theme: colours, pens, brushes, fonts and
+their metrics. Items read them from ``scene.style``; nothing is allocated per paint."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
+
+from ..theme import Theme, category_color
+
+# Node geometry, in scene units (pixels at zoom 1).
+NODE_MIN_WIDTH = 136.0
+HEADER_HEIGHT = 26.0
+PORT_ROW_HEIGHT = 21.0
+PARAM_ROW_HEIGHT = 17.0
+ERROR_LINE_HEIGHT = 14.0
+PREVIEW_HEIGHT = 26.0
+PAD = 7.0
+CORNER = 7.0
+PORT_RADIUS = 5.0
+LABEL_INSET = 12.0  # port label distance from the node's edge
+
+
+def _font(point_size: float, bold: bool = False, family: str | None = None) -> QFont:
+    font = QFont(family) if family else QFont()
+    font.setPointSizeF(point_size)
+    font.setBold(bold)
+    font.setHintingPreference(QFont.PreferNoHinting)
+    return font
+
+
+class CanvasStyle:
+    """Everything the canvas paints with, derived from one :class:`~playground.ui.theme.Theme`."""
+
+    def __init__(self, theme: Theme):
+        self.theme = theme
+        c = QColor
+        self.background = c(theme.canvas_background)
+        self.grid_minor_pen = QPen(c(theme.grid_minor), 0)
+        self.grid_major_pen = QPen(c(theme.grid_major), 0)
+
+        self.body_brush = QBrush(c(theme.node_body))
+        self.border_pen = QPen(c(theme.node_border), 1.0)
+        self.shadow_brush = QBrush(c(theme.node_shadow))
+        self.selection_pen = QPen(c(theme.selection), 2.0)
+        self.error_color = c(theme.error)
+        self.error_pen = QPen(self.error_color, 2.0)
+        self.blocked_pen = QPen(c(theme.blocked), 1.5, Qt.DashLine)
+        self.glow_color = c(theme.glow)
+        self.glow_pens = []
+        for width, alpha in ((14.0, 28), (9.0, 55), (5.0, 110), (2.0, 255)):
+            col = QColor(self.glow_color)
+            col.setAlpha(alpha)
+            self.glow_pens.append(QPen(col, width))
+        self.divider_pen = QPen(c(theme.node_border), 1.0)
+        self.preview_pen = QPen(self.glow_color, 1.5)
+
+        self.title_color = c(theme.node_title)
+        self.text_color = c(theme.node_text)
+        self.dim_color = c(theme.node_dim_text)
+        self.shape_color = c(theme.shape_text)
+        self.blocked_color = c(theme.blocked)
+
+        self.port_colors = {"tensor": c(theme.port_tensor), "index": c(theme.port_index),
+                            "scalar": c(theme.port_scalar)}
+        self.port_outline_pen = QPen(c(theme.node_body), 2.0)
+        self.port_hover_pen = QPen(c(theme.node_title), 2.0)
+
+        self.wire_color = c(theme.wire)
+        self.wire_label_brush = QBrush(c(theme.wire_label_bg))
+        self.wire_label_text = c(theme.wire_label_text)
+        self.selection_color = c(theme.selection)
+
+        self.rubber_band = c(theme.rubber_band)
+
+        self.title_font = _font(9.5, bold=True)
+        self.name_font = _font(8.5)
+        self.port_font = _font(8.5)
+        self.param_font = _font(8.0)
+        self.shape_font = _font(8.0, family="monospace")
+        self.shape_font.setStyleHint(QFont.Monospace)
+        self.error_font = _font(8.0)
+        self.label_font = _font(7.5, family="monospace")
+        self.label_font.setStyleHint(QFont.Monospace)
+
+        self.title_fm = QFontMetricsF(self.title_font)
+        self.name_fm = QFontMetricsF(self.name_font)
+        self.port_fm = QFontMetricsF(self.port_font)
+        self.param_fm = QFontMetricsF(self.param_font)
+        self.shape_fm = QFontMetricsF(self.shape_font)
+        self.error_fm = QFontMetricsF(self.error_font)
+        self.label_fm = QFontMetricsF(self.label_font)
+
+        self._category: dict[str, QColor] = {}
+
+    def category_color(self, category: str) -> QColor:
+        col = self._category.get(category)
+        if col is None:
+            col = self._category[category] = category_color(category)
+        return col
+
+    def port_color(self, kind: str) -> QColor:
+        return self.port_colors.get(kind, self.wire_color)

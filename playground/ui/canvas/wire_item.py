@@ -1,0 +1,155 @@
+"""A wire: a cubic Bézier from an output port to an input port, with the tensor shape it
+carries written at its middle ("(N, 64)"). Red when the node it feeds is invalid."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyle
+
+from playground.graph import Edge, format_shape
+
+from .style import CanvasStyle
+
+if TYPE_CHECKING:
+    from .node_item import NodeItem
+
+WIRE_WIDTH = 2.2
+_HIT_WIDTH = 12.0
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """The Bézier from an output at ``start`` to an input at ``end``: it leaves ``start``
+    heading right and enters ``end`` heading right, like Blender's noodles."""
+    dx = end.x() - start.x()
+    handle = max(abs(dx) * 0.5, 40.0) if dx >= 0 else min(60.0 + abs(dx) * 0.25, 160.0)
+    handle = max(handle, min(abs(end.y() - start.y()) * 0.3, 80.0))
+    path = QPainterPath(start)
+    path.cubicTo(start + QPointF(handle, 0), end - QPointF(handle, 0), end)
+    return path
+
+
+class WireItem(QGraphicsItem):
+    """The view of one :class:`~playground.graph.Edge`. Lives in scene coordinates."""
+
+    def __init__(self, edge: Edge, src: "NodeItem", dst: "NodeItem", style: CanvasStyle):
+        super().__init__()
+        self.edge = edge
+        self.src_item = src
+        self.dst_item = dst
+        self.style = style
+        self._label = "?"
+        self._invalid = False
+        self._hover = False
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self._pen = QPen()
+        self._hover_pen = QPen()
+        self._selected_pen = QPen()
+        self._label_pen = QPen()
+        self.setFlag(QGraphicsItem.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(-1)
+        src.wires.add(self)
+        dst.wires.add(self)
+        self.refresh()
+
+    # -- public API ---------------------------------------------------------------------
+
+    def label_text(self) -> str:
+        """The shape of the tensor on the wire, e.g. "(N, 8)"; "?" while it is unknown."""
+        return self._label
+
+    def is_invalid(self) -> bool:
+        """True when the node the wire feeds is invalid (the wire is drawn red)."""
+        return self._invalid
+
+    def detach(self) -> None:
+        self.src_item.wires.discard(self)
+        self.dst_item.wires.discard(self)
+
+    def set_style(self, style: CanvasStyle) -> None:
+        self.style = style
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the shape on the wire and the state of its destination."""
+        model, e, st = self.src_item.model, self.edge, self.style
+        state = model.state(e.src)
+        shape = state.outputs.get(e.src_port) if state.ok else None
+        self._label = format_shape(shape) if shape is not None else "?"
+        self._invalid = model.state(e.dst).status == "error"
+        port = model.spec(e.src).output(e.src_port)
+        color = st.error_color if self._invalid else st.port_color(port.kind if port else "")
+        self._pen = QPen(color, WIRE_WIDTH, Qt.SolidLine, Qt.RoundCap)
+        self._hover_pen = QPen(color.lighter(130), WIRE_WIDTH + 1.0, Qt.SolidLine, Qt.RoundCap)
+        self._selected_pen = QPen(st.selection_color, WIRE_WIDTH + 1.2, Qt.SolidLine, Qt.RoundCap)
+        border = QColor(color)
+        border.setAlpha(150)
+        self._label_pen = QPen(border, 1.0)
+        self.setToolTip(f"{model.name(e.src)}.{e.src_port} → {model.name(e.dst)}.{e.dst_port}: "
+                        f"{self._label}")
+        self.update_path()
+
+    def update_path(self) -> None:
+        """Follow the ports (after a node moved or was laid out again)."""
+        start = self.src_item.port_scene_pos(self.edge.src_port, True)
+        end = self.dst_item.port_scene_pos(self.edge.dst_port, False)
+        self.prepareGeometryChange()
+        self._path = wire_path(start, end)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(_HIT_WIDTH)
+        self._shape = stroker.createStroke(self._path)
+        fm = self.style.label_fm
+        w, h = fm.horizontalAdvance(self._label) + 10, fm.height() + 3
+        mid = self._path.pointAtPercent(0.5)
+        chord = end - start
+        if abs(chord.x()) < w + 36 and abs(chord.y()) < h:
+            mid -= QPointF(0, h / 2 + 6)  # short and flat: sit above it, keep the wire visible
+        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        self._shape.addRect(self._label_rect)
+        self._bounds = self._path.boundingRect().united(self._label_rect).adjusted(-4, -4, 4, 4)
+        self.update()
+
+    def path(self) -> QPainterPath:
+        return self._path
+
+    def label_rect(self) -> QRectF:
+        return self._label_rect
+
+    # -- Qt -----------------------------------------------------------------------------
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self._shape
+
+    def paint(self, painter, option, widget=None):
+        st = self.style
+        selected = bool(option.state & QStyle.State_Selected)
+        pen = self._selected_pen if selected else self._hover_pen if self._hover else self._pen
+        painter.setBrush(Qt.NoBrush)
+        painter.setPen(pen)
+        painter.drawPath(self._path)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
+            return
+        painter.setPen(st.selection_pen if selected else self._label_pen)
+        painter.setBrush(st.wire_label_brush)
+        r = self._label_rect.height() / 2
+        painter.drawRoundedRect(self._label_rect, r, r)
+        painter.setFont(st.label_font)
+        painter.setPen(st.error_color if self._invalid else st.wire_label_text)
+        painter.drawText(self._label_rect, Qt.AlignCenter, self._label)
+
+    def hoverEnterEvent(self, event):
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event):
+        self._hover = False
+        self.update()
