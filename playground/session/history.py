@@ -43,6 +43,9 @@ class RingBuffer:
     def last(self) -> float | None:
         return None if self._count == 0 else float(self._values[(self._count - 1) % self.capacity])
 
+    def last_step(self) -> int | None:
+        return None if self._count == 0 else int(self._steps[(self._count - 1) % self.capacity])
+
     def clear(self) -> None:
         self._count = 0
 
@@ -68,6 +71,11 @@ class History:
 
     def __contains__(self, name: str) -> bool:
         return name in self._buffers
+
+    def last_step(self, name: str) -> int | None:
+        """The step of ``name``'s newest value, or None if it has none."""
+        buf = self._buffers.get(name)
+        return None if buf is None else buf.last_step()
 
     def names(self) -> list[str]:
         return list(self._buffers)

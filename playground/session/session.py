@@ -273,7 +273,10 @@ class Session:
             if callback is not None and callback(metrics):
                 break
         final = dict(self.metrics)
-        final.update(self.evaluate())
+        val = self.evaluate()
+        if val and self.history.last_step("val_loss") != self.step_count:
+            self.history.record(self.step_count, val)
+        final.update(val)
         final["step"] = self.step_count
         self.metrics.update(final)
         return final

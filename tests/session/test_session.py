@@ -110,12 +110,15 @@ def test_ring_buffer_keeps_the_last_values_in_order():
     assert len(b) == 4 and b.last() == 60
 
 
-def test_history_records_every_step():
-    s = Session(load("xor_mlp"))
-    s.train(30)
+def test_history_records_every_step_and_evaluates_every_k():
+    p = load("xor_mlp")
+    p.training.eval_every = 10
+    s = Session(p)
+    s.train(35)
     steps, loss = s.history.copy_arrays()["loss"]
-    assert steps.tolist() == list(range(1, 31))
-    assert len(s.history["val_loss"]) >= 2
+    assert steps.tolist() == list(range(1, 36))
+    # the first step, every 10th, and the final evaluation at the end of train()
+    assert s.history["val_loss"].steps().tolist() == [1, 10, 20, 30, 35]
 
 
 def test_worker_trains_pauses_and_publishes_snapshots():

@@ -1,0 +1,709 @@
+"""The main window: canvas in the centre; palette, inspector and plot docks; training.
+
+The window holds one document :class:`GraphModel`, one :class:`QUndoStack` and a
+:class:`CanvasView` on them. Training runs in a :class:`TrainingWorker` that owns its own
+:class:`Session` (built from a copy of the document); a 30 Hz timer reads the worker's
+newest snapshot and feeds the plots. Edits of the document while training are sent to the
+worker as a new graph (it keeps the weights of unchanged nodes); a graph with errors pauses
+training and the first error goes to the status bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel,
+                               QMainWindow, QMessageBox, QStyle, QToolBar, QWidget)
+
+from playground.graph import GraphFormatError, GraphModel, dataset_of
+from playground.project import Project, ProjectError, Training, load, preset_names, save
+from playground.project.format import presets_dir
+from playground.session import Session, SessionError, Snapshot, TrainingWorker
+
+from .canvas import CanvasView
+from .inspector import InspectorWidget, LogSpinBox
+from .palette import PaletteWidget
+from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
+from .theme import DARK, LIGHT, Theme, apply_theme, current_theme
+
+APP_NAME = "DL Playground"
+#: Refresh rate of the plots and the status bar while a worker exists (ms).
+TICK_MS = 33
+#: Delay before an edit of the document reaches the worker (coalesces bursts of edits).
+SYNC_MS = 40
+PROJECT_FILTER = "DL Playground projects (*.json);;All files (*)"
+
+
+def plot_colors(theme: Theme) -> dict:
+    """The plots' colours for ``theme``."""
+    base = DARK_PLOT if theme.dark else LIGHT_PLOT
+    return dict(base, background=theme.plot_background, foreground=theme.plot_foreground)
+
+
+class MainWindow(QMainWindow):
+    """The app's window.
+
+    Args:
+        project: a :class:`Project`, a path or preset name, or None for an empty graph.
+
+    Attributes:
+        model: the document graph (the canvas, inspector and undo commands work on it).
+        undo_stack: the one undo stack.
+        canvas: the :class:`CanvasView`.
+        node_palette, inspector, curves, boundary: the dock widgets' contents.
+        project: the document's file-level data (name, training settings, path, the
+            weights it was loaded with).
+        session, worker: the training session and its thread, or None until first needed.
+    """
+
+    def __init__(self, project: Project | str | Path | None = None, parent=None):
+        super().__init__(parent)
+        self.model = GraphModel()
+        self.undo_stack = QUndoStack(self)
+        self.project = Project()
+        self.session: Session | None = None
+        self.worker: TrainingWorker | None = None
+        self.last_message = ""
+        self._loading = False
+        self._session_stale = False
+        self._wants_training = False     # the user pressed Train and not Pause since
+        self._paused_for_errors = False  # training waits for the graph to be fixed
+        self._pending_sync: Future | None = None
+        self._train_marker: Future | None = None
+        self._last_snapshot: Snapshot | None = None
+        self._last_worker_error = ""
+        self._saved_step = 0
+        self._dataset_key: tuple | None = None
+        self._theme = current_theme()
+
+        self.canvas = CanvasView(self.model, self.undo_stack, self)
+        self.setCentralWidget(self.canvas)
+        self._make_docks()
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._on_tick)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setSingleShot(True)
+        self._sync_timer.setInterval(SYNC_MS)
+        self._sync_timer.timeout.connect(self._sync_graph)
+
+        self.canvas.selected_node_changed.connect(self.inspector.set_node)
+        self.canvas.message.connect(self._on_canvas_message)
+        self.node_palette.add_requested.connect(self._on_palette_add_requested)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        for signal in (self.model.node_added, self.model.node_removed, self.model.edge_added,
+                       self.model.edge_removed, self.model.param_changed):
+            signal.connect(self._on_graph_edited)
+        self.model.states_changed.connect(self._on_states_changed)
+
+        self.resize(1600, 1000)
+        if project is not None:
+            proj = project if isinstance(project, Project) else load(project)
+            self._set_document(proj)
+        else:
+            self._set_document(Project())
+
+    # ------------------------------------------------------------------ construction
+
+    def _make_docks(self) -> None:
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        colors = plot_colors(self._theme)
+        self.node_palette = PaletteWidget(parent=self)
+        self.inspector = InspectorWidget(self.model, self.undo_stack, self)
+        self.curves = CurvesWidget(self, colors)
+        self.boundary = BoundaryWidget(self, colors)
+        self.palette_dock = self._dock("Palette", self.node_palette,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.boundary_dock = self._dock("Decision boundary", self.boundary,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.curves_dock = self._dock("Training curves", self.curves,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.inspector_dock, self.boundary_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [180, 420],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.boundary_dock, self.curves_dock],
+                         [420, 480, 260], Qt.Orientation.Vertical)
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower() + "_dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None,
+                owner: QWidget | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.triggered.connect(lambda *_: slot())
+        (owner or self).addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.new_action = self._action("&New", self.new_project, [QKeySequence.StandardKey.New])
+        self.open_action = self._action("&Open…", self.open_project_dialog,
+                                        [QKeySequence.StandardKey.Open])
+        self.save_action = self._action("&Save", self.save_project,
+                                        [QKeySequence.StandardKey.Save])
+        self.save_as_action = self._action("Save &As…", self.save_project_as_dialog,
+                                           ["Ctrl+Shift+S"])
+        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        # The canvas handles the Delete and Backspace keys itself (only when it has focus and
+        # no gesture is under way), so the action shows the key but does not bind it.
+        self.delete_action = self._action("&Delete\tDel", self.canvas.delete_selected,
+                                          tip="Delete the selected nodes and wires")
+        self.zoom_fit_action = self._action("&Zoom to Fit", self.canvas.zoom_to_fit, ["Ctrl+0"])
+        self.train_action = self._action("Train", self.train, ["Ctrl+Return", "F5"],
+                                         "Train continuously (Ctrl+Return, F5)", sp.SP_MediaPlay)
+        self.pause_action = self._action("Pause", self.pause, ["F6"], "Pause training (F6)",
+                                         sp.SP_MediaPause)
+        self.step_action = self._action("Step", self.step_one_batch, ["F10"],
+                                        "Train on one batch (F10)", sp.SP_MediaSkipForward)
+        self.reset_action = self._action("Reset", self.reset_training, ["Ctrl+R"],
+                                         "Fresh weights and an empty history (Ctrl+R)",
+                                         sp.SP_BrowserReload)
+        self.pause_action.setEnabled(False)
+        self.theme_group = QActionGroup(self)
+        self.dark_action = QAction("&Dark theme", self, checkable=True)
+        self.light_action = QAction("&Light theme", self, checkable=True)
+        for action, theme in ((self.dark_action, DARK), (self.light_action, LIGHT)):
+            self.theme_group.addAction(action)
+            action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
+        (self.dark_action if self._theme.dark else self.light_action).setChecked(True)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.open_action)
+        self.presets_menu = file_menu.addMenu("&Presets")
+        for name in preset_names():
+            action = self.presets_menu.addAction(name)
+            action.triggered.connect(lambda _=False, n=name: self.open_project(n))
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.delete_action)
+        train_menu = bar.addMenu("&Train")
+        for action in (self.train_action, self.pause_action, self.step_action,
+                       self.reset_action):
+            train_menu.addAction(action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.zoom_fit_action)
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.curves_dock,
+                     self.boundary_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(self.dark_action)
+        view_menu.addAction(self.light_action)
+
+    def _make_toolbar(self) -> None:
+        bar = QToolBar("Training", self)
+        bar.setObjectName("training_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.train_action, self.pause_action, self.step_action,
+                       self.reset_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Optimizer ", bar))
+        self.optimizer_combo = QComboBox(bar)
+        self.optimizer_combo.addItems(["SGD", "Adam"])
+        self.optimizer_combo.setToolTip("The optimizer (applies at once, also while training)")
+        bar.addWidget(self.optimizer_combo)
+        bar.addWidget(QLabel("  Learning rate ", bar))
+        self.lr_spin = LogSpinBox(bar)
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(1e-5, 10.0)
+        self.lr_spin.setKeyboardTracking(False)
+        self.lr_spin.setToolTip("Learning rate; the arrows step through 1, 2, 5 × 10^k")
+        bar.addWidget(self.lr_spin)
+        self.optimizer_combo.currentTextChanged.connect(self._on_optimizer_changed)
+        self.lr_spin.valueChanged.connect(self._on_lr_changed)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _make_status_bar(self) -> None:
+        status = self.statusBar()
+        self.step_label = QLabel("step 0")
+        self.loss_label = QLabel("loss —")
+        self.acc_label = QLabel("")
+        self.speed_label = QLabel("")
+        for w in (self.step_label, self.loss_label, self.acc_label, self.speed_label):
+            w.setMinimumWidth(90)
+            w.setContentsMargins(8, 0, 8, 0)
+            status.addPermanentWidget(w)
+
+    # -------------------------------------------------------------------- document
+
+    def _document_project(self, weights=None) -> Project:
+        """The document as a Project (its own copy of the graph and settings)."""
+        return Project(name=self.project.name, graph=self.model.to_dict(),
+                       training=dataclasses.replace(self.project.training),
+                       recipe=dict(self.project.recipe), notes=self.project.notes,
+                       weights=weights, path=self.project.path)
+
+    def _set_document(self, project: Project) -> None:
+        """Show ``project``: replaces the graph, clears undo, stops training.
+
+        Raises GraphFormatError (naming the field) before touching anything when the
+        project's graph cannot be built."""
+        GraphModel.from_dict(project.graph)  # validate first: a bad file changes nothing
+        self._stop_worker()
+        self._loading = True
+        try:
+            self.inspector.set_node("")
+            self.model.clear()
+            for node in project.graph.get("nodes", []):
+                self.model.add_node(node["type"], node.get("params", {}),
+                                    tuple(node.get("pos", (0, 0))), node["id"],
+                                    node.get("name"))
+            for e in project.graph.get("edges", []):
+                self.model.connect(e["src"], e["src_port"], e["dst"], e["dst_port"])
+        finally:
+            self._loading = False
+        self.project = project
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._saved_step = 0
+        self._set_training_controls(project.training)
+        self._refresh_points(force=True)
+        self.curves.update_from(None)
+        self.boundary.clear_boundary()
+        self._show_metrics(None)
+        self._update_title()
+        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+
+    def _set_training_controls(self, training: Training) -> None:
+        for widget, setter, value in ((self.optimizer_combo, self.optimizer_combo.setCurrentText,
+                                       training.optimizer),
+                                      (self.lr_spin, self.lr_spin.setValue, training.lr)):
+            blocked = widget.blockSignals(True)
+            setter(value)
+            widget.blockSignals(blocked)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.project.name}[*] — {APP_NAME}")
+        self.setWindowModified(self.is_dirty())
+
+    def current_step(self) -> int:
+        if self._last_snapshot is not None:
+            return self._last_snapshot.step
+        return 0
+
+    def is_dirty(self) -> bool:
+        """Unsaved edits (the undo stack is not clean) or unsaved training."""
+        return not self.undo_stack.isClean() or self.current_step() != self._saved_step
+
+    def confirm_discard(self) -> bool:
+        """Ask before unsaved changes are lost: True to go on. Tests replace this."""
+        if not self.is_dirty():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to '{self.project.name}'?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def show_error(self, title: str, text: str) -> None:
+        """A modal error box (tests patch ``QMessageBox.critical``)."""
+        QMessageBox.critical(self, title, text)
+
+    # ------------------------------------------------------------------ file actions
+
+    def new_project(self) -> bool:
+        if not self.confirm_discard():
+            return False
+        self._set_document(Project())
+        self.show_message("New project")
+        return True
+
+    def open_project_dialog(self) -> bool:
+        start = str(self.project.path.parent) if self.project.path else str(Path.cwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
+        return self.open_project(path) if path else False
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project file or preset. A bad file shows an error box naming the field
+        and leaves the current project as it was. Returns whether it opened."""
+        if not self.confirm_discard():
+            return False
+        try:
+            project = load(path)
+            self._set_document(project)
+        except (ProjectError, GraphFormatError) as exc:
+            where = f"\n\nField: {exc.field}" if getattr(exc, "field", "") else ""
+            self.show_error("Cannot open project", f"{exc.message}{where}")
+            self.show_message(f"Could not open {path}: {exc.message}")
+            return False
+        self.show_message(f"Opened {project.path or path}")
+        return True
+
+    def _is_preset(self, path: Path | None) -> bool:
+        return path is not None and path.resolve().parent == presets_dir().resolve()
+
+    def save_project(self) -> bool:
+        """Save to the project's file; asks for a file for new projects and presets."""
+        if self.project.path is None or self._is_preset(self.project.path):
+            return self.save_project_as_dialog()
+        return self.save_project_as(self.project.path)
+
+    def save_project_as_dialog(self) -> bool:
+        start = str(self.project.path
+                    if self.project.path and not self._is_preset(self.project.path)
+                    else Path.cwd() / f"{self.project.name}.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", start, PROJECT_FILTER)
+        return self.save_project_as(path) if path else False
+
+    def save_project_as(self, path: str | Path) -> bool:
+        """Write the graph, training settings and trained weights (atomically)."""
+        path = Path(path)
+        try:
+            weights = self.current_weights()
+        except Exception as exc:  # the worker failed to hand them over
+            self.show_error("Cannot save project", f"Could not read the trained weights: {exc}")
+            return False
+        project = self._document_project(weights)
+        if path.with_suffix(".json") != self.project.path:
+            project.name = path.stem
+        try:
+            saved = save(project, path)
+        except ProjectError as exc:
+            self.show_error("Cannot save project", exc.message)
+            return False
+        self.project.name = project.name
+        self.project.path = saved
+        self.project.weights = weights
+        self.undo_stack.setClean()
+        self._saved_step = self.current_step()
+        self._update_title()
+        self.show_message(f"Saved {saved}")
+        return True
+
+    def current_weights(self) -> dict | None:
+        """The trained weights: from the worker, else the session, else the loaded file."""
+        if self.worker is not None:
+            return self.worker.call(lambda s: s.weights()).result(timeout=30)
+        if self.session is not None:
+            return self.session.weights()
+        return self.project.weights
+
+    # -------------------------------------------------------------------- training
+
+    def _ensure_session(self) -> Session | None:
+        if self.session is not None:
+            if self._session_stale:
+                try:
+                    self.session.set_graph(self.model.to_dict())
+                except (SessionError, GraphFormatError) as exc:
+                    self.show_message(f"Cannot train: {exc}")
+                    return None
+                self._session_stale = False
+            return self.session
+        errors = self.model.errors()
+        if errors:
+            self.show_message(f"Cannot train: {next(iter(errors.values()))}")
+            return None
+        try:
+            self.session = Session(self._document_project(self.project.weights))
+        except (SessionError, GraphFormatError, ProjectError, ValueError, KeyError) as exc:
+            self.show_message(f"Cannot train: {exc}")
+            return None
+        self._session_stale = False
+        return self.session
+
+    def _ensure_worker(self) -> TrainingWorker | None:
+        if self.worker is not None:
+            return self.worker
+        session = self._ensure_session()
+        if session is None:
+            return None
+        self.worker = TrainingWorker(session)
+        self._last_worker_error = ""
+        self._timer.start()
+        return self.worker
+
+    def train(self) -> None:
+        """Start (or resume) training on the worker thread."""
+        if self.model.errors():
+            first = next(iter(self.model.errors().values()))
+            self.show_message(f"Cannot train: {first}")
+            return
+        worker = self._ensure_worker()
+        if worker is None:
+            return
+        self._wants_training = True
+        self._paused_for_errors = False
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        """Tell the worker to train. The marker future completes once the worker has taken
+        the command, after which a worker that is not running has stopped by itself."""
+        self.worker.train()
+        self._train_marker = self.worker.call(lambda session: None)
+        self._set_running(True)
+
+    def pause(self) -> None:
+        self._wants_training = False
+        self._paused_for_errors = False
+        if self.worker is not None:
+            self.worker.pause()
+        self._set_running(False)
+
+    def step_one_batch(self) -> None:
+        worker = self._ensure_worker()
+        if worker is not None:
+            worker.step_batches(1)
+
+    def reset_training(self) -> None:
+        """Fresh weights from the seed and an empty history."""
+        self._wants_training = False
+        self._paused_for_errors = False
+        if self.worker is not None:
+            self.worker.reset()
+        elif self.session is not None:
+            self.session.reset()
+            self._show_snapshot(self.session.snapshot())
+        self._set_running(False)
+        self.show_message("Reset: fresh weights")
+
+    def train_steps_sync(self, steps: int) -> Snapshot | None:
+        """Train ``steps`` steps on this thread (no worker; for screenshots and scripts) and
+        show the final snapshot. Returns it, or None if the graph cannot train."""
+        if self.worker is not None:
+            raise RuntimeError("a worker owns the session; use train()/pause()")
+        session = self._ensure_session()
+        if session is None:
+            return None
+        if steps > 0:
+            session.train(steps)
+        snap = session.snapshot()
+        self._show_snapshot(snap)
+        return snap
+
+    def _set_running(self, running: bool) -> None:
+        self.train_action.setEnabled(not running)
+        self.pause_action.setEnabled(running)
+
+    def _stop_worker(self) -> None:
+        self._timer.stop()
+        self._sync_timer.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        self.worker = None
+        self.session = None
+        self._pending_sync = None
+        self._train_marker = None
+        self._last_snapshot = None
+        self._wants_training = False
+        self._paused_for_errors = False
+        self._set_running(False)
+
+    def shutdown(self) -> None:
+        """Stop the worker without asking anything (closing, tests, screenshots)."""
+        self._stop_worker()
+
+    # -------------------------------------------------------------- live graph edits
+
+    def _on_graph_edited(self, *_: Any) -> None:
+        if self._loading:
+            return
+        if self.worker is not None:
+            self._sync_timer.start()
+        elif self.session is not None:
+            self._session_stale = True
+
+    def _sync_graph(self) -> None:
+        """Send the edited document to the worker; pause while it has errors."""
+        worker = self.worker
+        if worker is None:
+            return
+        errors = self.model.errors()
+        if errors:  # the worker keeps its last valid graph until this one is fixed
+            if self._wants_training:
+                self._paused_for_errors = True
+                worker.pause()
+                self._set_running(False)
+                self.show_message(f"Paused: {next(iter(errors.values()))}")
+            return
+        self._pending_sync = worker.set_graph(self.model.to_dict())
+        if self._paused_for_errors and self._wants_training:
+            self._paused_for_errors = False
+            self._start_worker()
+            self.show_message("Graph fixed: training resumed")
+
+    def _on_states_changed(self) -> None:
+        if not self._loading:
+            self._refresh_points()
+
+    def _refresh_points(self, force: bool = False) -> None:
+        """Show the Dataset node's training points in the boundary plot."""
+        data = [n for n in self.model.nodes() if self.model.spec(n).type == "Dataset"]
+        params = self.model.params(data[0]) if data else None
+        key = tuple(sorted(params.items())) if params else None
+        if key == self._dataset_key and not force:
+            return
+        self._dataset_key = key
+        ds = None
+        if params is not None:
+            try:
+                ds = dataset_of(params)
+            except Exception:
+                ds = None
+        if ds is not None and ds.feature_shape == (2,):
+            self.boundary.set_points(ds.train.input, ds.train.target)
+        else:
+            self.boundary.set_points(None, None)
+        self.boundary.clear_boundary()
+
+    # --------------------------------------------------------------------- views
+
+    def _on_tick(self) -> None:
+        worker = self.worker
+        if worker is None:
+            return
+        fut = self._pending_sync
+        if fut is not None and fut.done():
+            self._pending_sync = None
+            exc = fut.exception()
+            if exc is not None:
+                worker.pause()
+                if self._wants_training:
+                    self._paused_for_errors = True
+                self._set_running(False)
+                self.show_message(f"Paused: {exc}")
+                self._last_worker_error = worker.error
+        if worker.error != self._last_worker_error:
+            self._last_worker_error = worker.error
+            if worker.error:
+                self.show_message(worker.error)
+        marker = self._train_marker
+        if self._wants_training and not self._paused_for_errors and self._pending_sync is None \
+                and (marker is None or marker.done()) and not worker.running:
+            # The worker stopped by itself (an error, or the loss diverged).
+            self._wants_training = False
+            self._set_running(False)
+            if worker.error:
+                self.show_message(worker.error)
+        snap = worker.snapshot
+        if snap is not self._last_snapshot:
+            self._show_snapshot(snap)
+
+    def _show_snapshot(self, snap: Snapshot) -> None:
+        self._last_snapshot = snap
+        self.curves.update_from(snap)
+        self.boundary.update_from(snap)
+        self._show_metrics(snap)
+        self.setWindowModified(self.is_dirty())
+
+    def _show_metrics(self, snap: Snapshot | None) -> None:
+        m = snap.metrics if snap is not None else {}
+        self.step_label.setText(f"step {snap.step if snap else 0:,}")
+        self.loss_label.setText(f"loss {m['loss']:.4f}" if "loss" in m else "loss —")
+        acc = []
+        if "accuracy" in m:
+            acc.append(f"acc {m['accuracy']:.1%}")
+        if "val_accuracy" in m:
+            acc.append(f"held-out {m['val_accuracy']:.1%}")
+        self.acc_label.setText("  ".join(acc))
+        self.speed_label.setText(f"{snap.steps_per_sec:,.0f} steps/s"
+                                 if snap is not None and snap.running else "")
+
+    def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
+        self.last_message = text
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Switch between the dark and light themes."""
+        self._theme = theme
+        app = QApplication.instance()
+        if app is not None:
+            apply_theme(app, theme)
+        if hasattr(self.canvas, "set_theme"):
+            self.canvas.set_theme(theme)
+        colors = plot_colors(theme)
+        self.curves.set_colors(colors)
+        self.boundary.set_colors(colors)
+        (self.dark_action if theme.dark else self.light_action).setChecked(True)
+
+    # ------------------------------------------------------------------- handlers
+
+    def _on_palette_add_requested(self, type_name: str) -> None:
+        pos = QPointF(self.canvas.mapToScene(self.canvas.viewport().rect().center()))
+        scene = self.canvas.canvas_scene
+        for _ in range(20):  # step off nodes already there, so repeated adds do not stack
+            if scene.node_at(pos) is None:
+                break
+            pos += QPointF(36, 36)
+        self.canvas.add_node_at(type_name, pos)
+
+    def _on_canvas_message(self, text: str) -> None:
+        if text:
+            self.show_message(text)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(self.is_dirty())
+
+    def _on_optimizer_changed(self, name: str) -> None:
+        self.project.training.optimizer = name
+        if self.worker is not None:
+            self.worker.set_optimizer(name)
+        elif self.session is not None:
+            self.session.set_optimizer(name)
+        self.show_message(f"Optimizer: {name}")
+
+    def _on_lr_changed(self, lr: float) -> None:
+        if lr <= 0:
+            return
+        self.project.training.lr = float(lr)
+        if self.worker is not None:
+            self.worker.set_lr(lr)
+        elif self.session is not None:
+            self.session.set_lr(lr)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt override
+        if not self.confirm_discard():
+            event.ignore()
+            return
+        self.shutdown()
+        self.canvas.detach()  # later edits of the model must not reach a dead scene
+        event.accept()
