@@ -10,7 +10,9 @@ training and the first error goes to the status bar.
 
 from __future__ import annotations
 
+
 import dataclasses
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ from .theme import DARK, LIGHT, Theme, apply_theme, current_theme
 APP_NAME = "DL Playground"
 #: Refresh rate of the plots and the status bar while a worker exists (ms).
 TICK_MS = 33
+#: While training, the curves are redrawn at most this often (ms): painting them takes the
+#: interpreter lock from the training thread (benchmarks/bench_app_train.py).
+CURVES_MS = 100
 #: Delay before an edit of the document reaches the worker (coalesces bursts of edits).
 SYNC_MS = 40
 PROJECT_FILTER = "DL Playground projects (*.json);;All files (*)"
@@ -89,6 +94,7 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
 
+        self._curves_shown_at = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._on_tick)
@@ -630,7 +636,10 @@ class MainWindow(QMainWindow):
 
     def _show_snapshot(self, snap: Snapshot) -> None:
         self._last_snapshot = snap
-        self.curves.update_from(snap)
+        now = time.monotonic()
+        if not snap.running or now - self._curves_shown_at >= CURVES_MS / 1000:
+            self._curves_shown_at = now
+            self.curves.update_from(snap)
         self.boundary.update_from(snap)
         self._show_metrics(snap)
         self.setWindowModified(self.is_dirty())

@@ -69,6 +69,33 @@ def boundary_image(probs: np.ndarray, mid: str = DARK_PLOT["mid"],
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+#: Most points a curve is given; longer histories are decimated (min/max per bin) first.
+MAX_CURVE_POINTS = 1000
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE_POINTS
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Peak-preserving decimation: at most ``max_points`` (x, y) pairs, keeping each bin's
+    min and max so that spikes stay visible. Shorter inputs come back unchanged.
+
+    Painting costs grow with the points given, and the UI thread's time is taken from the
+    training thread (one interpreter lock), so long runs are drawn from ~1,000 points.
+    """
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    bins = max_points // 2
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    starts = edges[:-1]
+    finite = np.where(np.isfinite(y), y, np.nan)
+    lo = np.fmin.reduceat(finite, starts)
+    hi = np.fmax.reduceat(finite, starts)
+    xs = np.repeat(x[starts], 2)
+    ys = np.empty(2 * bins)
+    ys[0::2], ys[1::2] = lo, hi
+    return xs, ys
+
+
 def moving_average(values: np.ndarray, window: int | None = None) -> np.ndarray:
     """Trailing mean over ``window`` points (by default ~2% of the run, 1 to 50), the same
     length as ``values``; the first points average what there is."""
@@ -170,9 +197,11 @@ class CurvesWidget(QWidget):
             steps, values = history.get(key, (np.zeros(0), np.zeros(0)))
             steps = np.asarray(steps, dtype=np.float64)
             values = np.asarray(values, dtype=np.float64)
-            curve.setData(steps, values)
+            curve.setData(*decimate(steps, values))
             if key in self.smoothed:
-                self.smoothed[key].setData(steps, moving_average(values))
+                smooth = moving_average(values)
+                stride = max(1, len(smooth) // MAX_CURVE_POINTS)
+                self.smoothed[key].setData(steps[::stride], smooth[::stride])
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) arrays last given to a curve (``loss``, ``val_loss``, ``accuracy``,
