@@ -278,3 +278,17 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
             an unknown reduction.
     """
     return MseLoss.apply(input, _target(target), reduction=reduction)
+
+
+# -- the other families, one module each; their public names join this namespace --------
+from . import activation as _activation  # noqa: E402
+from . import attention as _attention  # noqa: E402
+from . import conv as _conv  # noqa: E402
+from . import loss as _loss  # noqa: E402
+from . import norm as _norm  # noqa: E402
+from . import recurrent as _recurrent  # noqa: E402
+
+for _family in (_conv, _norm, _recurrent, _attention, _activation, _loss):
+    globals().update({_name: getattr(_family, _name) for _name in _family.__all__})
+    __all__ += _family.__all__
+del _family

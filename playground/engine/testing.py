@@ -19,7 +19,8 @@ from . import functional
 from .grad_mode import no_grad
 from .tensor import Tensor
 
-__all__ = ["OpCase", "OP_CASES", "gradcheck", "numerical_grads"]
+__all__ = ["OpCase", "OP_CASES", "ExpansionCase", "EXPANSIONS", "gradcheck",
+           "numerical_grads"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,25 @@ class OpCase:
 
     name: str
     fn: Callable[..., Any]
+    make_args: Callable[[np.random.Generator], tuple]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ExpansionCase:
+    """A fused op against its reference expansion into primitive ops.
+
+    ``fused(*args)`` and ``reference(*args)`` take the same arguments (float64 ndarrays
+    among ``make_args(rng)`` become Tensors with requires_grad; anything else passes as a
+    constant) and must agree in value and in every input's gradient. The reference is what
+    the canvas shows when a student opens the op.
+    """
+
+    name: str
+    fused: Callable[..., Any]
+    reference: Callable[..., Any]
     make_args: Callable[[np.random.Generator], tuple]
 
     def __repr__(self) -> str:
@@ -160,7 +180,18 @@ _case("mlp", lambda F, x, w1, b1, w2, t: F.cross_entropy(
     F.linear(F.tanh(F.linear(x, w1, b1)), w2), t),
     _n(4, 3), _n(5, 3), _n(5), _n(2, 5), _classes(4, 2))
 
-OP_CASES: tuple[OpCase, ...] = tuple(_cases)
+# -- the other op families register their cases in cases/<family>.py --------------------
+from .cases import activation as _c_activation  # noqa: E402
+from .cases import attention as _c_attention  # noqa: E402
+from .cases import conv as _c_conv  # noqa: E402
+from .cases import loss as _c_loss  # noqa: E402
+from .cases import norm as _c_norm  # noqa: E402
+from .cases import recurrent as _c_recurrent  # noqa: E402
+
+_FAMILIES = (_c_conv, _c_norm, _c_recurrent, _c_attention, _c_activation, _c_loss)
+OP_CASES: tuple[OpCase, ...] = tuple(_cases) + tuple(c for m in _FAMILIES for c in m.OP_CASES)
+#: Fused op vs its reference expansion into primitive ops (see ExpansionCase).
+EXPANSIONS: tuple = tuple(e for m in _FAMILIES for e in m.EXPANSIONS)
 del _cases
 
 

@@ -1,0 +1,5 @@
+"""nn modules: activation modules, Dropout, Embedding."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

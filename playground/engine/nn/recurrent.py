@@ -1,0 +1,5 @@
+"""nn modules: RNN, LSTM, GRU."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
