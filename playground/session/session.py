@@ -100,6 +100,7 @@ class Session:
         self._eval_every = self.training.eval_every
         self._eval_cost = 0.0
         self._step_cost = 0.0
+        self.dataset: datasets.Dataset | None = None
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -129,11 +130,13 @@ class Session:
         self.program = program
         self.kept_weights = program.load_matching(keep) if keep else []
         self.data_node = data_nodes[0]
-        self.dataset: datasets.Dataset = dataset_of(self.model.params(self.data_node))
+        dataset = dataset_of(self.model.params(self.data_node))
+        if fresh or dataset is not self.dataset:  # a live edit keeps the batch order going
+            self.dataset: datasets.Dataset = dataset
+            self.loader = datasets.Loader(dataset.train, batch_size=min(
+                self.training.batch_size, len(dataset.train)),
+                rng=np.random.default_rng(self.training.seed))
         self.is_2d = self.dataset.feature_shape == (2,)
-        self._rng = np.random.default_rng(self.training.seed)
-        self.loader = datasets.Loader(self.dataset.train, batch_size=min(
-            self.training.batch_size, len(self.dataset.train)), rng=self._rng)
         # The first CrossEntropyLoss gives accuracy and the decision boundary.
         ce = [n for n in program.losses if program.call(n).spec.type == "CrossEntropyLoss"]
         self.logits_node = None
