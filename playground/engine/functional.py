@@ -16,7 +16,9 @@ from . import ops
 from .tensor import Function, Tensor
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
-           "nll_loss", "mse_loss"]
+           "nll_loss", "mse_loss", "pad"]
+
+pad = ops.pad
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -247,26 +249,52 @@ def _target(target: Any) -> Any:
     return target if isinstance(target, (Tensor, np.ndarray)) else np.asarray(target)
 
 
+def _per_position(fn, input: Tensor, target: Any, reduction: str) -> Tensor:
+    """Apply a class-index loss ``fn`` (over (N, C)) to input (N, C, d1, ..., dk) and target
+    (N, d1, ..., dk): C moves last, every position becomes a row, and 'none' gets the
+    (N, d1, ..., dk) shape back. 'mean' averages over all N·d1···dk positions, as PyTorch."""
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    if input.ndim <= 2:
+        return fn.apply(input, _target(target), reduction=reduction)
+    target = _target(target)
+    tshape = tuple(target.shape)
+    want = (input.shape[0],) + tuple(input.shape[2:])
+    if tshape != want:
+        raise ValueError(
+            f"{fn.__name__}: input of shape {tuple(input.shape)} (N, C, d1, ...) needs a "
+            f"target of shape {want} (N, d1, ...), got {tshape}")
+    c = input.shape[1]
+    dims = (0,) + tuple(range(2, input.ndim)) + (1,)
+    flat = input.permute(*dims).reshape(-1, c)
+    flat_target = target.reshape(-1) if isinstance(target, Tensor) else np.reshape(target, -1)
+    out = fn.apply(flat, flat_target, reduction=reduction)
+    return out.reshape(*want) if reduction == "none" else out
+
+
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy between logits and class indices (log-sum-exp, stable).
 
     Args:
-        input: logits (N, C).
-        target: class indices (N,), integer dtype, each in 0..C-1 (Tensor or ndarray).
-        reduction: 'mean' (over N), 'sum' or 'none' (per-sample losses (N,)).
+        input: logits (N, C), or (N, C, d1, ..., dk) for a class per position (a sequence
+            of L tokens is (N, C, L), as PyTorch).
+        target: class indices (N,) or (N, d1, ..., dk), integer dtype, each in 0..C-1
+            (Tensor or ndarray).
+        reduction: 'mean' (over N, or over every position), 'sum' or 'none' (per-sample
+            losses (N,) or (N, d1, ..., dk)).
 
     Raises:
-        TypeError: target is not integer class indices of shape (N,).
-        ValueError: input is not (N, C), N differs, or an unknown reduction.
+        TypeError: target is not integer class indices.
+        ValueError: the target's shape does not match the input's, or an unknown reduction.
         IndexError: a target class is outside 0..C-1.
     """
-    return CrossEntropy.apply(input, _target(target), reduction=reduction)
+    return _per_position(CrossEntropy, input, target, reduction)
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of the target class, for log-probabilities (e.g. the output
     of ``log_softmax(x, dim=1)``). Shapes and errors as :func:`cross_entropy`."""
-    return NllLoss.apply(input, _target(target), reduction=reduction)
+    return _per_position(NllLoss, input, target, reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:

@@ -3,7 +3,16 @@ place (without recording on the tape) from the engine's generator and returns it
 
 Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
 fan_out = out * prod(kernel); e.g. Linear weight (out_features, in_features) has
-fan_in = in_features.
+fan_in = in_features, Conv2d weight (out_channels, in_channels, kH, kW) has
+fan_in = in_channels * kH * kW.
+
+Variances (gain from :func:`calculate_gain`):
+
+* Xavier / Glorot: Var = gain^2 * 2 / (fan_in + fan_out)   (Glorot & Bengio 2010)
+* Kaiming / He:    Var = gain^2 / fan, fan_in or fan_out    (He et al. 2015)
+* LeCun:           Var = 1 / fan_in                         (LeCun et al. 1998)
+
+A uniform U(-a, a) has Var = a^2 / 3, so the uniform variants use a = sqrt(3 Var).
 """
 
 from __future__ import annotations
@@ -15,7 +24,8 @@ from . import _random
 from .tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "lecun_normal_"]
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -80,12 +90,12 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with samples of U(a, b)."""
+    """Fill with samples of U(a, b): mean (a + b) / 2, Var = (b - a)^2 / 12."""
     return _fill(tensor, _random.generator().uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with samples of N(mean, std^2)."""
+    """Fill with samples of N(mean, std^2): Var = std^2."""
     return _fill(tensor, _random.generator().normal(mean, std, size=tensor.shape))
 
 
@@ -95,7 +105,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill with 0."""
+    """Fill with 0 (Var = 0; the usual init for biases)."""
     return _fill(tensor, 0)
 
 
@@ -119,8 +129,10 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
-    """Glorot/Xavier normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
-    Source: Glorot & Bengio (2010).
+    """Glorot/Xavier normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)),
+    so Var = gain^2 * 2 / (fan_in + fan_out). Source: Glorot & Bengio (2010),
+    "Understanding the difficulty of training deep feedforward neural networks", eq. 12
+    (the compromise between keeping forward and backward variances).
 
     Raises:
         ValueError: the tensor has fewer than 2 dims.
@@ -141,6 +153,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     Raises:
         ValueError: the tensor has fewer than 2 dims, or a bad mode/nonlinearity.
     """
+    if tensor.data.size == 0:
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(fan)
@@ -149,7 +163,27 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
-    """He/Kaiming normal: N(0, std^2) with std = gain / sqrt(fan). Source: He et al.
-    (2015), eq. 10 and 14. Arguments and errors as :func:`kaiming_uniform_`."""
+    """He/Kaiming normal: N(0, std^2) with std = gain / sqrt(fan), so Var = gain^2 / fan
+    (2 / fan_in for ReLU). Source: He et al. (2015), "Delving Deep into Rectifiers", eq. 10
+    and 14. Arguments and errors as :func:`kaiming_uniform_`."""
+    if tensor.data.size == 0:
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def lecun_normal_(tensor: Tensor) -> Tensor:
+    """LeCun normal: N(0, std^2) with std = 1 / sqrt(fan_in), so Var = 1 / fan_in. It
+    keeps a layer's output variance equal to its input's for a linear (or SELU) unit.
+    Source: LeCun, Bottou, Orr & Mueller (1998), "Efficient BackProp", sec. 4.6; the
+    default of SELU networks (Klambauer et al. 2017).
+
+    PyTorch has no ``lecun_normal_``; this equals
+    ``kaiming_normal_(tensor, mode='fan_in', nonlinearity='linear')`` (gain 1), which is
+    how to write it in torch. (JAX's ``lecun_normal`` draws from a truncated normal
+    instead.)
+
+    Raises:
+        ValueError: the tensor has fewer than 2 dims.
+    """
+    return kaiming_normal_(tensor, mode="fan_in", nonlinearity="linear")

@@ -6,6 +6,8 @@ records the op on the output's ``grad_fn``. That chain of ``grad_fn`` nodes is t
 
 :func:`backward_steps` walks the tape from a root in reverse topological order and yields
 one :class:`BackwardStep` per op. ``Tensor.backward()`` is that same generator, exhausted.
+With ``jacobians=True`` each step also carries the op's local Jacobians, computed from the
+op's own backward (:func:`local_jacobians`); training never asks for them.
 
 Design notes:
     * ``.data`` and ``.grad`` are plain ``np.ndarray``; ``.grad`` has ``.data``'s shape and
@@ -31,8 +33,9 @@ import numpy as np
 
 from .grad_mode import _mode
 
-__all__ = ["Tensor", "tensor", "Function", "BackwardStep", "backward_steps", "unbroadcast",
-           "zeros", "ones", "randn", "rand"]
+__all__ = ["Tensor", "tensor", "Function", "BackwardStep", "backward_steps",
+           "local_jacobians", "JACOBIAN_MAX_SIZE", "unbroadcast", "zeros", "ones", "randn",
+           "rand"]
 
 
 # ----------------------------------------------------------------------------- Function
@@ -80,18 +83,30 @@ class Function:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 needs.append(x.requires_grad)
-            else:  # a constant; numpy scalars become Python ones, which keep float32
-                arrays.append(x.item() if isinstance(x, np.generic) else x)
+            elif isinstance(x, np.generic):  # numpy scalars become Python ones (keep f32)
+                arrays.append(x.item())
                 needs.append(False)
-        record = _mode.enabled and True in needs
+            else:  # a constant
+                arrays.append(x)
+                needs.append(False)
+        record = True in needs and _mode.enabled
         ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
         y = cls.forward(ctx, *arrays, **kwargs)
         if type(y) is not np.ndarray:  # numpy returns scalars from 0-d ops
             y = np.asarray(y)
+        t = _new_tensor(Tensor)  # _result, inlined: this is the hottest path
+        t.data = y
+        t.grad = None
+        t._retains_grad = False
+        t._hooks = None
         if record:
             ctx.inputs = inputs
-            return _result(y, True, ctx)
-        return _result(y, False, None)
+            t.requires_grad = True
+            t._ctx = ctx
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        return t
 
     @staticmethod
     def forward(ctx, *arrays, **kwargs):  # pragma: no cover - abstract
@@ -331,10 +346,10 @@ class Tensor:
         """
         deque(backward_steps(self, gradient, retain_graph), maxlen=0)
 
-    def backward_steps(self, gradient: Any = None, retain_graph: bool = False
-                       ) -> Iterator["BackwardStep"]:
+    def backward_steps(self, gradient: Any = None, retain_graph: bool = False,
+                       jacobians: bool = False) -> Iterator["BackwardStep"]:
         """``backward()`` one op at a time; see :func:`backward_steps`."""
-        return backward_steps(self, gradient, retain_graph)
+        return backward_steps(self, gradient, retain_graph, jacobians)
 
     def detach(self) -> "Tensor":
         """A new leaf sharing ``data``, with ``requires_grad=False``."""
@@ -461,15 +476,174 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """Merge dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) for
-        ``start_dim=1``."""
+        ``start_dim=1``. A 0-d tensor becomes shape (1,).
+
+        Raises:
+            IndexError: a dim out of range; ValueError: start_dim after end_dim.
+        """
         shape = self.data.shape
         nd = len(shape)
         if nd == 0:
-            return self.reshape(1)
-        s, e = start_dim % nd, end_dim % nd
+            return _ops.Flatten.apply(self, shape=(1,))
+        s, e = _ops._dim(start_dim, nd, "flatten"), _ops._dim(end_dim, nd, "flatten")
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        return self.reshape(shape[:s] + (-1,) + shape[e + 1:])
+        n = 1
+        for k in shape[s:e + 1]:
+            n *= k
+        return _ops.Flatten.apply(self, shape=shape[:s] + (n,) + shape[e + 1:])
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        """Insert a size-1 dim at ``dim`` (in [-ndim-1, ndim]): (3, 4) -> (3, 1, 4) for 1.
+
+        Raises:
+            IndexError: dim out of range.
+        """
+        shape = self.data.shape
+        d = _ops._dim(dim, len(shape) + 1, "unsqueeze")
+        return _ops.Unsqueeze.apply(self, shape=shape[:d] + (1,) + shape[d:])
+
+    def squeeze(self, dim: int | tuple | None = None) -> "Tensor":
+        """Remove size-1 dims: all of them (``dim=None``), or those among ``dim`` (an int
+        or a tuple) that have size 1; a listed dim of another size stays, as torch.
+
+        Raises:
+            IndexError: a dim out of range.
+        """
+        shape = self.data.shape
+        if dim is None:
+            drop = {d for d, n in enumerate(shape) if n == 1}
+        else:
+            dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+            drop = {d for d in (_ops._dim(d, len(shape), "squeeze") for d in dims)
+                    if shape and shape[d] == 1}
+        new = tuple(n for d, n in enumerate(shape) if d not in drop)
+        return _ops.Squeeze.apply(self, shape=new)
+
+    def permute(self, *dims) -> "Tensor":
+        """Reorder dims: ``x.permute(2, 0, 1)`` (or a tuple) maps (H, W, C) -> (C, H, W);
+        output dim i is input dim ``dims[i]``.
+
+        Raises:
+            ValueError: ``dims`` is not a permutation of the tensor's dims.
+        """
+        if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
+            dims = tuple(dims[0])
+        nd = self.data.ndim
+        if len(dims) != nd:
+            raise ValueError(f"permute: the tensor has {nd} dims but {len(dims)} were given "
+                             f"({dims})")
+        dims = tuple(_ops._dim(d, nd, "permute") for d in dims)
+        if len(set(dims)) != nd:
+            raise ValueError(f"permute: dims {dims} repeat a dim; each dim appears once")
+        return _ops.Permute.apply(self, dims=dims)
+
+    def expand(self, *sizes) -> "Tensor":
+        """Broadcast to ``sizes`` without copying: size-1 dims stretch, -1 keeps a dim,
+        new dims may be added in front. (3, 1) -> (2, 3, 4) with ``expand(2, -1, 4)``.
+
+        Raises:
+            ValueError: fewer sizes than dims, -1 for a new dim, or a non-1 dim asked to
+                change size.
+        """
+        if len(sizes) == 1 and not isinstance(sizes[0], (int, np.integer)):
+            sizes = tuple(sizes[0])
+        shape = self.data.shape
+        lead = len(sizes) - len(shape)
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes given for a tensor of {len(shape)} "
+                             "dims; give at least one per dim")
+        new = []
+        for i, n in enumerate(sizes):
+            n = int(n)
+            if i < lead:
+                if n < 0:
+                    raise ValueError(f"expand: size {n} for the new leading dim {i}; -1 "
+                                     "only keeps an existing dim")
+            else:
+                old = shape[i - lead]
+                if n == -1:
+                    n = old
+                elif old != 1 and n != old:
+                    raise ValueError(f"expand: dim {i - lead} has size {old}, which can't "
+                                     f"become {n} (only size-1 dims expand); sizes {sizes}")
+            new.append(n)
+        return _ops.Expand.apply(self, shape=tuple(new))
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        """``expand(other.shape)``."""
+        return self.expand(other.shape)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        """``reshape(other.shape)``."""
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Cut along ``dim`` into pieces of ``split_size_or_sections`` (an int: the last
+        piece may be smaller) or of the listed sizes, which must sum to the dim's size.
+        Each piece is a view with its own gradient.
+
+        Raises:
+            ValueError: a size < 1 (or < 0 in a list), or listed sizes that don't sum to
+                the dim's size.
+        """
+        d = _ops._dim(dim, self.data.ndim, "split")
+        n = self.data.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size < 1 and not (size == 0 and n == 0):
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [size] * (n // size) + [n % size] if n else [0]
+            if sizes[-1] == 0 and len(sizes) > 1:
+                sizes.pop()
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if any(k < 0 for k in sizes) or sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} must be non-negative and sum to "
+                                 f"{n}, the size of dim {dim}")
+        lead = (slice(None),) * d
+        pieces = []
+        start = 0
+        for k in sizes:
+            pieces.append(_ops.Split.apply(self, index=lead + (slice(start, start + k),)))
+            start += k
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """Cut into ``chunks`` pieces along ``dim`` of ceil(n / chunks) each; the last may
+        be smaller and there may be fewer pieces, as torch.
+
+        Raises:
+            ValueError: chunks < 1.
+        """
+        if chunks < 1:
+            raise ValueError(f"chunk expects chunks to be at least 1, got {chunks}")
+        n = self.data.shape[_ops._dim(dim, self.data.ndim, "chunk")]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def __getitem__(self, index) -> "Tensor":
+        """numpy/torch indexing with gradient: ints, slices, None, ``...`` (a view) and
+        integer arrays/lists/Tensors or boolean masks (a copy; an element picked twice
+        gets both gradients).
+
+        Raises:
+            IndexError: an index out of range or of a non-integer type.
+        """
+        return _ops.GetItem.apply(self, index=_index(index))
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def t(self) -> "Tensor":
+        """Transpose of a tensor with at most 2 dims (as ``.T``)."""
+        return self.T
+
+    def contiguous(self) -> "Tensor":
+        return self
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         """Swap two dims."""
@@ -490,11 +664,208 @@ class Tensor:
     def tanh(self):
         return _ops.Tanh.apply(self)
 
+    def sqrt(self):
+        return _ops.Sqrt.apply(self)
+
+    def abs(self):
+        return _ops.Abs.apply(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """Clip into [min, max] elementwise (either bound may be None). The gradient is 1
+        where min <= x <= max, bounds included, as torch; 0 outside.
+
+        Raises:
+            ValueError: both bounds None. TypeError: a bound is a Tensor that requires
+                grad (bounds are constants here).
+        """
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        return _ops.Clamp.apply(self, min=_bound(min), max=_bound(max))
+
+    clip = clamp
+
+    def where(self, condition: Any, other: Any) -> "Tensor":
+        """``self`` where ``condition``, else ``other`` (see ``engine.where``)."""
+        return _ops.where(condition, self, other)
+
+    def max(self, dim: int | None = None, keepdim: bool = False):
+        """The largest element as a 0-d tensor (gradient split evenly between ties), or,
+        with ``dim``, the named tuple ``(values, indices)`` along it: values with
+        gradient to the first maximum of each slice, indices int64 without gradient.
+
+        Raises:
+            IndexError: dim out of range.
+        """
+        if dim is None:
+            return _ops.Max.apply(self)
+        if isinstance(dim, Tensor):
+            raise TypeError("max(other) (the elementwise maximum) is not supported; use "
+                            "where(a > b, a, b)")
+        d = _ops._dim(dim, self.data.ndim, "max")
+        idx = self.data.argmax(axis=d, keepdims=True)
+        values = _ops.Max.apply(self, dim=d, keepdim=keepdim, indices=idx)
+        return _ops.max_return(values, _result(idx if keepdim else idx.squeeze(d), False,
+                                               None))
+
+    def min(self, dim: int | None = None, keepdim: bool = False):
+        """The smallest element, or ``(values, indices)`` along ``dim``; see :meth:`max`."""
+        if dim is None:
+            return _ops.Min.apply(self)
+        if isinstance(dim, Tensor):
+            raise TypeError("min(other) (the elementwise minimum) is not supported; use "
+                            "where(a < b, a, b)")
+        d = _ops._dim(dim, self.data.ndim, "min")
+        idx = self.data.argmin(axis=d, keepdims=True)
+        values = _ops.Min.apply(self, dim=d, keepdim=keepdim, indices=idx)
+        return _ops.min_return(values, _result(idx if keepdim else idx.squeeze(d), False,
+                                               None))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Index of the largest element, int64, no gradient: into the flattened tensor
+        without ``dim``, else along it (the first on ties)."""
+        return _arg(np.argmax, self.data, dim, keepdim, "argmax")
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Index of the smallest element; see :meth:`argmax`."""
+        return _arg(np.argmin, self.data, dim, keepdim, "argmin")
+
+    # -- comparisons: bool tensors, never recorded (masks for where and indexing) -------
+
+    __hash__ = object.__hash__  # identity, as torch: tensors are dict keys (optimizers)
+
+    def __eq__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data == o)
+
+    def __ne__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data != o)
+
+    def __lt__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data < o)
+
+    def __le__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data <= o)
+
+    def __gt__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data > o)
+
+    def __ge__(self, other):
+        o = _cmp_operand(other)
+        return NotImplemented if o is NotImplemented else _bool(self.data >= o)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # -- dtype and copies -----------------------------------------------------------
+
+    def to(self, *args: Any, dtype: Any = None) -> "Tensor":
+        """This tensor in another dtype: ``x.to(np.float64)``, ``x.to(other_tensor)``;
+        a device ('cpu') is accepted and changes nothing. The same tensor when nothing
+        changes. A floating result keeps the gradient path; an integer or bool one is
+        detached, as torch.
+
+        Raises:
+            ValueError: a device other than the CPU.
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.data.dtype
+            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps"):
+                if not a.startswith("cpu"):
+                    raise ValueError(f"to({a!r}): this engine runs on the CPU only")
+            else:
+                dtype = a
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind == "f":
+            return _ops.Cast.apply(self, dtype=dtype)
+        return _result(self.data.astype(dtype), False, None)
+
+    def float(self) -> "Tensor":
+        """As float32 (see :meth:`to`)."""
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        """As float64 (see :meth:`to`)."""
+        return self.to(np.float64)
+
+    def long(self) -> "Tensor":
+        """As int64, without gradient (see :meth:`to`)."""
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        """As int32, without gradient (see :meth:`to`)."""
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        """As bool, without gradient (see :meth:`to`)."""
+        return self.to(np.bool_)
+
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays on the tape (gradient flows through)."""
+        return _ops.Clone.apply(self)
+
     def softmax(self, dim: int):
         return _functional.Softmax.apply(self, dim=dim)
 
     def log_softmax(self, dim: int):
         return _functional.LogSoftmax.apply(self, dim=dim)
+
+
+def _index(index: Any) -> tuple:
+    """An index as a tuple numpy takes: Tensors become their arrays, lists arrays, numpy
+    integers ints (so that basic indexing is recognised)."""
+    if type(index) is not tuple:
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        elif isinstance(i, np.integer):
+            i = int(i)
+        out.append(i)
+    return tuple(out)
+
+
+def _bound(b: Any) -> Any:
+    if isinstance(b, Tensor):
+        if b.requires_grad:
+            raise TypeError("clamp: a bound that requires grad is not supported; bounds "
+                            "are constants (use where() for a learned bound)")
+        return b.data
+    return b.item() if isinstance(b, np.generic) else b
+
+
+def _cmp_operand(other: Any) -> Any:
+    if isinstance(other, Tensor):
+        return other.data
+    if isinstance(other, (int, float, np.ndarray, np.generic)):
+        return other
+    if isinstance(other, (list, tuple)):
+        return np.asarray(other)
+    return NotImplemented
+
+
+def _bool(a: Any) -> "Tensor":
+    return _result(a if type(a) is np.ndarray else np.asarray(a), False, None)
+
+
+def _arg(fn: Callable, data: np.ndarray, dim: int | None, keepdim: bool, name: str
+         ) -> "Tensor":
+    if dim is None:
+        i = np.asarray(fn(data), dtype=np.int64)
+        return _result(i.reshape((1,) * data.ndim) if keepdim else i, False, None)
+    d = _ops._dim(dim, data.ndim, name)
+    return _result(np.asarray(fn(data, axis=d, keepdims=keepdim), dtype=np.int64), False,
+                   None)
 
 
 class RemovableHandle:
@@ -565,8 +936,13 @@ class BackwardStep(NamedTuple):
         upstream: dL/d(output), of output's shape (after the output's hooks ran).
         downstream: dL/d(input) per input, None where the input needs no gradient.
         inputs: the op's inputs as given (Tensors and constants).
-        jacobian: the local Jacobian d(output)/d(input) per input when small; reserved,
-            currently always None.
+        jacobian: with ``backward_steps(..., jacobians=True)``, the local Jacobian
+            d(output)/d(input) per input: an ndarray of shape (output.size, input.size),
+            row i = dL/d(input) for upstream = the i-th one-hot vector, so that
+            ``downstream[k].ravel() == jacobian[k].T @ upstream.ravel()``. None for an input
+            that needs no gradient or when output.size or input.size exceeds
+            ``JACOBIAN_MAX_SIZE`` (4096). The field itself is None without
+            ``jacobians=True``.
     """
 
     fn: Function
@@ -578,14 +954,11 @@ class BackwardStep(NamedTuple):
     jacobian: tuple | None = None
 
 
-def _grad_parents(t: Tensor) -> Iterator[Tensor]:
-    fn = t._ctx
-    if fn.inputs is None:
-        raise RuntimeError(
-            f"Trying to backward through the graph a second time (at {fn!r}); its graph "
-            "was freed by the first backward(). Pass retain_graph=True to the first "
-            "backward() if you need to go through it twice.")
-    return compress(fn.inputs, fn.needs_input_grad)
+def _freed(fn: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {fn!r}); its graph "
+        "was freed by the first backward(). Pass retain_graph=True to the first "
+        "backward() if you need to go through it twice.")
 
 
 def _toposort(root: Tensor) -> tuple[list[Tensor], dict[int, int]]:
@@ -593,17 +966,23 @@ def _toposort(root: Tensor) -> tuple[list[Tensor], dict[int, int]]:
     how many times each leaf that requires grad is used (to know when its grad is done)."""
     order: list[Tensor] = []
     leaf_uses: dict[int, int] = {}
+    fn = root._ctx
+    if fn.inputs is None:
+        raise _freed(fn)
     seen = {id(root)}
-    stack = [(root, _grad_parents(root))]
+    stack = [(root, compress(fn.inputs, fn.needs_input_grad))]
     while stack:
         t, parents = stack[-1]
-        for x in parents:
-            if x._ctx is None:
+        for x in parents:  # the inputs that need a gradient
+            fn = x._ctx
+            if fn is None:
                 k = id(x)
                 leaf_uses[k] = leaf_uses.get(k, 0) + 1
             elif id(x) not in seen:
+                if fn.inputs is None:
+                    raise _freed(fn)
                 seen.add(id(x))
-                stack.append((x, _grad_parents(x)))
+                stack.append((x, compress(fn.inputs, fn.needs_input_grad)))
                 break
         else:
             stack.pop()
@@ -637,7 +1016,7 @@ def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
                                f"this tensor has shape {root.shape}. Pass "
                                "backward(gradient=...) with an array of that shape.")
-        return np.ones_like(root.data)
+        return np.ones(root.data.shape, root.data.dtype)
     g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
     if g.shape != root.data.shape:
         raise RuntimeError(f"backward(gradient=...) has shape {g.shape} but the tensor has "
@@ -645,8 +1024,42 @@ def _initial_gradient(root: Tensor, gradient: Any) -> np.ndarray:
     return g
 
 
-def backward_steps(root: Tensor, gradient: Any = None, retain_graph: bool = False
-                   ) -> Iterator[BackwardStep]:
+#: Largest output or input size (elements) for which a local Jacobian is computed.
+JACOBIAN_MAX_SIZE = 4096
+
+
+def local_jacobians(fn: Function, upstream: np.ndarray, inputs: tuple, needs: tuple,
+                    max_size: int = JACOBIAN_MAX_SIZE) -> tuple:
+    """The local Jacobians d(output)/d(input) of the op ``fn``, one per input.
+
+    Exact and generic: row i of each Jacobian is the op's own ``backward`` applied to the
+    i-th one-hot upstream vector (J[i, :] = backward(e_i)), so it costs output.size
+    backward calls. Each is an ndarray (output.size, input.size) in the upstream's dtype,
+    or None for an input that needs no gradient or when either size exceeds
+    ``max_size``. ``upstream`` gives the output's shape and dtype only.
+    """
+    n_out = upstream.size
+    want = [need and n_out <= max_size and x.data.size <= max_size
+            for x, need in zip(inputs, needs)]
+    if not any(want):
+        return (None,) * len(inputs)
+    jac = [np.zeros((n_out, x.data.size), upstream.dtype) if w else None
+           for x, w in zip(inputs, want)]
+    shape, dtype = upstream.shape, upstream.dtype
+    for i in range(n_out):
+        e = np.zeros(n_out, dtype)  # fresh each time: backward may keep or return it
+        e[i] = 1
+        out = fn.backward(fn, e.reshape(shape))
+        if type(out) is not tuple:
+            out = (out,)
+        for j, gx in zip(jac, out):
+            if j is not None and gx is not None:
+                j[i] = np.ravel(gx)
+    return tuple(jac)
+
+
+def backward_steps(root: Tensor, gradient: Any = None, retain_graph: bool = False,
+                   jacobians: bool = False) -> Iterator[BackwardStep]:
     """Backpropagate from ``root`` one op at a time; yield a :class:`BackwardStep` per op.
 
     Topologically sorts the ops reachable from root (iteratively: graphs can be deep),
@@ -660,6 +1073,9 @@ def backward_steps(root: Tensor, gradient: Any = None, retain_graph: bool = Fals
         root: the tensor to differentiate, usually the scalar loss.
         gradient: dL/d(root), of root's shape; default 1 for a one-element root.
         retain_graph: keep the graph for another backward.
+        jacobians: also give each step's local Jacobians (:func:`local_jacobians`, in
+            ``BackwardStep.jacobian``). Off by default: they cost output.size extra
+            backward calls per op, and training never asks for them.
 
     Raises:
         RuntimeError: root does not require grad; bad ``gradient``; the graph was freed by
@@ -673,7 +1089,7 @@ def backward_steps(root: Tensor, gradient: Any = None, retain_graph: bool = Fals
     if root._ctx is None:  # a leaf: nothing to walk
         return _leaf_root(root, g)
     order, leaf_uses = _toposort(root)  # eager, so errors surface at the call
-    return _walk(root, g, order, leaf_uses, retain_graph)
+    return _walk(root, g, order, leaf_uses, retain_graph, jacobians)
 
 
 def _leaf_root(root: Tensor, g: np.ndarray) -> Iterator[BackwardStep]:
@@ -684,7 +1100,7 @@ def _leaf_root(root: Tensor, g: np.ndarray) -> Iterator[BackwardStep]:
 
 
 def _walk(root: Tensor, g: np.ndarray, order: list[Tensor], leaf_uses: dict[int, int],
-          retain_graph: bool) -> Iterator[BackwardStep]:
+          retain_graph: bool, jacobians: bool = False) -> Iterator[BackwardStep]:
     grads = {id(root): g}  # dL/dt for non-leaf tensors, summed over their uses so far
     leaf_grads: dict[int, np.ndarray] = {}
     for t in reversed(order):
@@ -732,9 +1148,13 @@ def _walk(root: Tensor, g: np.ndarray, order: list[Tensor], leaf_uses: dict[int,
                     _store_grad(x, acc)
         if not retain_graph:
             fn.inputs = None  # unlink: intermediates become collectable
-        if g is not None:
-            # Local Jacobians (a later issue) go in BackwardStep.jacobian, computed here.
-            yield BackwardStep(fn, type(fn).__name__, t, g, tuple(downstream), inputs)
+        if g is not None:  # tuple.__new__: a NamedTuple's own __new__ is slower
+            yield _new_step(BackwardStep, (
+                fn, type(fn).__name__, t, g, tuple(downstream), inputs,
+                local_jacobians(fn, g, inputs, needs) if jacobians else None))
+
+
+_new_step = tuple.__new__
 
 
 # Ops are defined on top of Function; imported last to close the cycle.

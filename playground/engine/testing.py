@@ -10,6 +10,7 @@ arguments; float64 ndarrays among them are the inputs to differentiate, anything
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ from .grad_mode import no_grad
 from .tensor import Tensor
 
 __all__ = ["OpCase", "OP_CASES", "ExpansionCase", "EXPANSIONS", "gradcheck",
-           "numerical_grads"]
+           "numerical_grads", "check_expansion"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,33 @@ def _args(*makers: Any) -> Callable[[np.random.Generator], tuple]:
 
 def _classes(n: int, c: int) -> Callable[[np.random.Generator], np.ndarray]:
     return lambda rng: rng.integers(0, c, n)
+
+
+def _const(value: Any) -> Callable[[np.random.Generator], Any]:
+    """A fixed argument (an index array, a mask): passed as a constant, never
+    differentiated, converted to a torch tensor by the parity tests."""
+    return lambda rng: value
+
+
+def _mask(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """A random bool mask (a constant condition for ``where`` or a boolean index)."""
+    return lambda rng: rng.random(shape) < 0.5
+
+
+def _top(F: Any) -> Any:
+    """The top-level namespace beside ``F``: ``playground.engine`` for this engine's
+    functional, ``torch`` for ``torch.nn.functional``; it has ``cat``, ``stack``,
+    ``where``, ``max``, ``flatten``, ``permute``, ``clamp``, as torch."""
+    name = F.__name__
+    for suffix in (".nn.functional", ".functional"):
+        if name.endswith(suffix):
+            return sys.modules[name[:-len(suffix)]]
+    raise ValueError(f"no top-level namespace for {name}")
+
+
+def _pad(F: Any) -> Callable[..., Any]:
+    """``F.pad`` (torch's, and ours once functional re-exports it) or ``engine.pad``."""
+    return getattr(F, "pad", None) or _top(F).pad
 
 
 _cases: list[OpCase] = []
@@ -139,6 +167,108 @@ _case("transpose_-1_-2", lambda F, x: x.transpose(-1, -2), _n(2, 3, 4))
 _case("T", lambda F, x: x.T, _n(3, 4))
 _case("flatten", lambda F, x: x.flatten(1), _n(2, 3, 4))
 
+# -- indexing -------------------------------------------------------------------------
+_case("getitem_int", lambda F, x: x[1], _n(3, 4))
+_case("getitem_int_neg", lambda F, x: x[-1, 2], _n(3, 4))
+_case("getitem_slices_step_odd", lambda F, x: x[::2, 1:], _n(5, 3))
+_case("getitem_slice_neg", lambda F, x: x[:, -2:], _n(3, 5))
+_case("getitem_none_ellipsis", lambda F, x: x[..., None, 1], _n(2, 3, 4))
+_case("getitem_batch_of_1", lambda F, x: x[:, 0], _n(1, 4))
+_case("getitem_int_array_repeats", lambda F, x, i: x[i], _n(4, 3),
+      _const(np.array([0, 2, 0, 3, 2])))
+_case("getitem_tensor_index", lambda F, x, i: x[:, i], _n(3, 4),
+      _const(Tensor(np.array([3, 3, 1]))))
+_case("getitem_two_arrays", lambda F, x, i, j: x[i, j], _n(3, 4),
+      _const(np.array([0, 2, 2])), _const(np.array([1, 3, 1])))
+_case("getitem_array_2d_index", lambda F, x, i: x[i], _n(4, 2),
+      _const(np.array([[0, 1], [1, 3]])))
+_case("getitem_bool_mask", lambda F, x, m: x[m], _n(3, 4), _mask(3, 4))
+_case("getitem_bool_rows", lambda F, x, m: x[m, 1:], _n(3, 4),
+      _const(np.array([True, False, True])))
+_case("getitem_mask_from_comparison", lambda F, x: x[x > 0] * 2, _u(3, 5))
+
+# -- joining and cutting --------------------------------------------------------------
+_case("cat_dim0", lambda F, a, b: _top(F).cat([a, b]), _n(2, 3), _n(3, 3))
+_case("cat_dim-1_three", lambda F, a, b, c: _top(F).cat([a, b, c], dim=-1),
+      _n(2, 1), _n(2, 3), _n(2, 2))
+_case("cat_same_tensor_twice", lambda F, a: _top(F).cat([a, a * 2], dim=1), _n(3, 2))
+_case("cat_batch_of_1", lambda F, a, b: _top(F).cat((a, b), 1), _n(1, 2, 3), _n(1, 3, 3))
+_case("stack_dim0", lambda F, a, b: _top(F).stack([a, b]), _n(3, 4), _n(3, 4))
+_case("stack_dim-1", lambda F, a, b, c: _top(F).stack([a, b, c], dim=-1), _n(2, 3),
+      _n(2, 3), _n(2, 3))
+_case("stack_batch_of_1", lambda F, a: _top(F).stack([a, a], 1), _n(1, 3))
+_case("split_int_uneven", lambda F, x: _top(F).cat(
+    [p * (k + 1) for k, p in enumerate(x.split(2, dim=1))], dim=1), _n(3, 5))
+_case("split_sections_dim-1", lambda F, x: (lambda a, b: a * b.sum(dim=-1, keepdim=True))(
+    *x.split([1, 3], -1)), _n(2, 3, 4))
+_case("split_function", lambda F, x: _top(F).split(x, 2)[1].exp(), _n(5, 2))
+_case("chunk_uneven", lambda F, x: _top(F).cat(
+    [p * (k + 1) for k, p in enumerate(x.chunk(3))]), _n(5, 2))
+_case("chunk_dim-1", lambda F, x: (lambda a, b: a * b)(*x.chunk(2, dim=-1)), _n(3, 4))
+
+# -- shape ----------------------------------------------------------------------------
+_case("flatten_all", lambda F, x: x.flatten(), _n(2, 3, 4))
+_case("flatten_1_2", lambda F, x: x.flatten(1, 2), _n(2, 3, 4, 1))
+_case("flatten_neg_dims", lambda F, x: x.flatten(-3, -2), _n(2, 3, 4))
+_case("flatten_function", lambda F, x: _top(F).flatten(x, 1), _n(1, 3, 3))
+_case("unsqueeze_0", lambda F, x: x.unsqueeze(0), _n(3, 4))
+_case("unsqueeze_-1", lambda F, x: x.unsqueeze(-1), _n(3, 4))
+_case("unsqueeze_broadcast", lambda F, x, y: x.unsqueeze(1) * y, _n(3, 4), _n(2, 4))
+_case("squeeze_all", lambda F, x: x.squeeze(), _n(1, 3, 1, 4))
+_case("squeeze_dim-2", lambda F, x: x.squeeze(-2), _n(3, 1, 4))
+_case("squeeze_dim_not_1", lambda F, x: x.squeeze(0), _n(2, 3))
+_case("squeeze_dims_tuple", lambda F, x: x.squeeze((0, 2)), _n(1, 3, 1, 1))
+_case("permute", lambda F, x: x.permute(2, 0, 1), _n(2, 3, 4))
+_case("permute_tuple_neg", lambda F, x: x.permute((-1, 0, 1)) * 2, _n(2, 3, 4))
+_case("permute_function", lambda F, x: _top(F).permute(x, (1, 0)), _n(3, 5))
+_case("expand_-1", lambda F, x: x.expand(3, -1), _n(1, 4))
+_case("expand_new_dims", lambda F, x: x.expand(2, 3, 4), _n(3, 1))
+_case("expand_as", lambda F, x, y: x.expand_as(y) * y, _n(4), _n(3, 4))
+_case("t", lambda F, x: x.t(), _n(3, 4))
+_case("clone", lambda F, x: x.clone() * 2, _n(3, 4))
+
+# -- pad ------------------------------------------------------------------------------
+_case("pad_constant_last_dim", lambda F, x: _pad(F)(x, (1, 2)), _n(2, 3))
+_case("pad_constant_2d_value", lambda F, x: _pad(F)(x, (1, 1, 2, 0), value=0.5),
+      _n(1, 2, 3, 3))
+_case("pad_constant_negative_crops", lambda F, x: _pad(F)(x, (-1, 1, 1, -2)), _n(2, 4, 5))
+_case("pad_reflect", lambda F, x: _pad(F)(x, (2, 1, 1, 1), mode="reflect"),
+      _n(1, 1, 3, 4))
+_case("pad_replicate", lambda F, x: _pad(F)(x, (1, 2, 2, 1), mode="replicate"),
+      _n(1, 2, 3, 3))
+_case("pad_circular", lambda F, x: _pad(F)(x, (1, 3), mode="circular"), _n(1, 2, 4))
+
+# -- max, min, abs, sqrt, clamp, where ------------------------------------------------
+for _op in ("max", "min"):
+    _case(f"{_op}_all", lambda F, x, op=_op: getattr(x, op)(), _n(3, 4))
+    _case(f"{_op}_dim1", lambda F, x, op=_op: getattr(x, op)(dim=1).values, _n(3, 4))
+    _case(f"{_op}_dim-1_keepdim",
+          lambda F, x, op=_op: getattr(x, op)(-1, keepdim=True).values, _n(2, 3, 5))
+    _case(f"{_op}_dim0_batch_of_1", lambda F, x, op=_op: getattr(x, op)(0)[0], _n(1, 4))
+    _case(f"{_op}_function", lambda F, x, op=_op: getattr(_top(F), op)(x, 0).values,
+          _n(3, 2))
+_case("abs", lambda F, x: x.abs(), _u(3, 4))
+_case("abs_function", lambda F, x: _top(F).abs(x), _u(1, 5))
+_case("sqrt", lambda F, x: x.sqrt(), _pos(3, 4))
+_case("sqrt_function", lambda F, x: _top(F).sqrt(x), _pos(2, 3))
+_case("clamp_both", lambda F, x: x.clamp(-0.3, 0.4), _n(4, 5))
+_case("clamp_min", lambda F, x: x.clamp(min=0.1), _n(3, 4))
+_case("clamp_max", lambda F, x: x.clamp(max=-0.2), _n(3, 4))
+_case("clamp_function", lambda F, x: _top(F).clamp(x, -0.5, 0.5), _n(3, 3))
+_case("clip", lambda F, x: x.clip(-0.5, 0.5), _n(3, 3))
+_case("where", lambda F, c, x, y: _top(F).where(c, x, y), _mask(3, 4), _n(3, 4), _n(3, 4))
+_case("where_broadcast", lambda F, c, x, y: _top(F).where(c, x, y), _mask(3, 1), _n(1, 4),
+      _n(3, 4))
+_case("where_scalar_other", lambda F, c, x: _top(F).where(c, x, 0.0), _mask(3, 4),
+      _n(3, 4))
+_case("where_scalar_input", lambda F, c, y: _top(F).where(c, 1.5, y), _mask(3, 4),
+      _n(2, 3, 4))
+_case("where_method", lambda F, c, x, y: x.where(c, y), _mask(2, 3), _n(2, 3), _n(3))
+_case("where_mask_from_comparison", lambda F, x: _top(F).where(x > 0, x, x * 0.1),
+      _u(3, 4))
+_case("where_batch_of_1", lambda F, c, x, y: _top(F).where(c, x, y), _mask(1, 3), _n(1, 3),
+      _n(1, 3))
+
 # -- elementwise ----------------------------------------------------------------------
 _case("exp", lambda F, x: x.exp(), _u(3, 4))
 _case("log", lambda F, x: x.log(), _pos(3, 4))
@@ -174,6 +304,13 @@ _case("cross_entropy_batch_of_1", lambda F, x, t: F.cross_entropy(x, t), _n(1, 4
       _classes(1, 4))
 _case("cross_entropy_large_logits", lambda F, x, t: F.cross_entropy(x * 100, t), _n(4, 3),
       _classes(4, 3))
+for _red in ("mean", "none"):
+    _case(f"cross_entropy_per_position_{_red}",
+          lambda F, x, t, r=_red: F.cross_entropy(x, t, reduction=r), _n(2, 4, 3),
+          lambda rng: rng.integers(0, 4, (2, 3)))
+    _case(f"nll_loss_per_position_2d_{_red}",
+          lambda F, x, t, r=_red: F.nll_loss(F.log_softmax(x, dim=1), t, reduction=r),
+          _n(2, 3, 2, 2), lambda rng: rng.integers(0, 3, (2, 2, 2)))
 _case("mse_loss_constant_target", lambda F, x, y: F.mse_loss(x, y), _n(3, 4),
       lambda rng: Tensor(rng.standard_normal((3, 4))))
 _case("mlp", lambda F, x, w1, b1, w2, t: F.cross_entropy(
@@ -252,3 +389,65 @@ def gradcheck(case: OpCase, seed: int = 0, eps: float = 1e-6, rtol: float = 1e-6
         assert t.grad.dtype == np.float64, f"{case.name}: grad dtype {t.grad.dtype}"
         np.testing.assert_allclose(t.grad, num, rtol=rtol, atol=atol,
                                    err_msg=f"{case.name}: input {i}")
+
+
+def _outputs(out: Any) -> list:
+    """The floating Tensors in an op's result (a Tensor or nested tuples/lists of them,
+    e.g. LSTM's ``(output, (h_n, c_n))``), in order."""
+    if isinstance(out, Tensor):
+        return [out] if out.dtype.kind == "f" else []
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _outputs(o)]
+    return []
+
+
+def check_expansion(case: ExpansionCase, seed: int = 0, rtol: float = 1e-7,
+                    atol: float = 1e-10) -> None:
+    """Check that ``case.fused`` and ``case.reference`` agree in value and in every input's
+    gradient, in float64.
+
+    Both run on the same ``make_args`` (float64 ndarrays become Tensors that require grad).
+    Every floating output (a result may be a tuple, e.g. ``(output, (h_n, c_n))``) is
+    compared, then both sides backpropagate the same loss L = sum_i sum(out_i * v_i) with
+    fixed random v_i, and each input's gradient is compared.
+
+    Raises:
+        AssertionError: outputs differ in number, shape, dtype or value, or a gradient
+            differs or is missing on one side only.
+    """
+    rng = np.random.default_rng(seed)
+    args = case.make_args(rng)
+
+    def run(fn):
+        tensors = [Tensor(a.copy(), requires_grad=True) if _is_input(a) else a for a in args]
+        return _outputs(fn(*tensors)), [t for t in tensors if isinstance(t, Tensor)
+                                        and t.requires_grad]
+
+    fused, f_in = run(case.fused)
+    ref, r_in = run(case.reference)
+    assert fused, f"{case.name}: the fused op returned no floating Tensor"
+    assert len(fused) == len(ref), \
+        f"{case.name}: fused gives {len(fused)} outputs, reference {len(ref)}"
+    vs = []
+    for i, (a, b) in enumerate(zip(fused, ref)):
+        assert a.shape == b.shape, f"{case.name}: output {i} shapes {a.shape} vs {b.shape}"
+        assert a.dtype == b.dtype == np.float64, \
+            f"{case.name}: output {i} dtypes {a.dtype} / {b.dtype}, want float64"
+        np.testing.assert_allclose(a.data, b.data, rtol=rtol, atol=atol,
+                                   err_msg=f"{case.name}: output {i} value")
+        vs.append(rng.standard_normal(a.shape))
+    for outs in (fused, ref):
+        loss = None
+        for o, v in zip(outs, vs):
+            if o.requires_grad:
+                term = (o * Tensor(v)).sum()
+                loss = term if loss is None else loss + term
+        if loss is not None:
+            loss.backward()
+    for i, (a, b) in enumerate(zip(f_in, r_in)):
+        if a.grad is None and b.grad is None:
+            continue
+        assert a.grad is not None and b.grad is not None, \
+            f"{case.name}: input {i} has a gradient on one side only"
+        np.testing.assert_allclose(a.grad, b.grad, rtol=rtol, atol=atol,
+                                   err_msg=f"{case.name}: input {i} gradient")

@@ -8,9 +8,9 @@ import weakref
 import numpy as np
 import pytest
 
-from playground.engine import (BackwardStep, Tensor, backward_steps, enable_grad,
+from playground.engine import (BackwardStep, Tensor, backward_steps, cat, enable_grad,
                                functional as F, is_grad_enabled, nn, no_grad, optim,
-                               set_grad_enabled)
+                               set_grad_enabled, where)
 
 
 def _leaf(*values):
@@ -357,3 +357,42 @@ def test_deep_graph_needs_no_recursion():
         y = y * 1.0 + 0.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [1.0])
+
+
+# -- tensor ops on the tape ---------------------------------------------------------------
+
+
+def test_pieces_of_one_tensor_each_carry_their_gradient():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    a, b, c = x.split(1, dim=1)
+    top, bottom = x[0], x[1]
+    (a * 1 + b * 2 + c * 3).sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad, [[1, 2, 3], [1, 2, 3]])
+    x.grad = None
+    (top * bottom).sum().backward()
+    np.testing.assert_array_equal(x.grad, [x.data[1], x.data[0]])
+
+
+def test_backward_steps_name_the_tensor_ops():
+    x = _leaf(1.0, -2.0, 3.0)
+    y = x.unsqueeze(0).expand(2, 3)
+    z = cat([y, y[:, ::2]], dim=1).max(dim=1).values.sum()
+    assert [s.op for s in z.backward_steps()] == ["Sum", "Max", "Cat", "GetItem", "Expand",
+                                                  "Unsqueeze"]
+
+
+def test_max_indices_and_comparisons_stay_off_the_tape():
+    x = _leaf(1.0, 5.0, 2.0)
+    values, indices = x.reshape(1, 3).max(dim=1)
+    assert values.requires_grad and not indices.requires_grad and indices.grad_fn is None
+    mask = x > 1.5
+    y = where(mask, x * 2, x)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1, 2, 2])
+
+
+def test_no_grad_records_no_tensor_op():
+    x = _leaf(1.0, 2.0)
+    with no_grad():
+        for y in (x[0], cat([x, x]), x.max(), x.clamp(0, 1), x.unsqueeze(0), x.abs()):
+            assert not y.requires_grad and y.grad_fn is None

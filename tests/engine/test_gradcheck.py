@@ -19,7 +19,20 @@ def test_registry_covers_every_op():
                "linear_no_bias", "softmax", "log_softmax", "cross_entropy_mean",
                "cross_entropy_sum", "cross_entropy_none", "nll_loss", "mse_loss_mean",
                "mse_loss_none", "scalar_left", "scalar_right", "broadcast_(3,1,4)_(2,4)",
-               "batch_of_1", "keepdim", "matmul_batched", "matmul_1d_1d"]:
+               "batch_of_1", "keepdim", "matmul_batched", "matmul_1d_1d",
+               # tensor ops
+               "getitem_int", "getitem_slices_step", "getitem_none_ellipsis",
+               "getitem_int_array_repeats", "getitem_tensor_index", "getitem_two_arrays",
+               "getitem_bool_mask", "getitem_mask_from_comparison", "cat_dim0", "cat_dim-1",
+               "stack_dim0", "stack_dim-1", "split_int_uneven", "split_sections",
+               "chunk_uneven", "flatten_all", "flatten_neg_dims", "unsqueeze_0",
+               "unsqueeze_-1", "squeeze_all", "squeeze_dims_tuple", "permute",
+               "permute_tuple_neg", "expand_-1", "expand_new_dims", "expand_as",
+               "pad_constant", "pad_constant_negative_crops", "pad_reflect", "pad_replicate",
+               "pad_circular", "max_all", "max_dim1", "max_dim-1_keepdim", "min_all",
+               "min_dim1", "abs", "sqrt", "clamp_both", "clamp_min", "clamp_max", "clip",
+               "where", "where_broadcast", "where_scalar_other", "where_scalar_input",
+               "where_method", "t", "clone"]:
         assert op in names, f"no registry case for {op}"
 
 

@@ -200,3 +200,166 @@ def test_linear_default_init_matches_torch_distribution():
         # uniform on [-bound, bound]: variance bound^2 / 3, for both
         assert a.var() == pytest.approx(bound ** 2 / 3, rel=0.1 if a.size < 1000 else 0.02)
         assert a.var() == pytest.approx(b.var(), rel=0.2 if a.size < 1000 else 0.03)
+
+
+# -- tensor ops beyond the registry: ties, integer results, shapes -------------------------
+
+import playground.engine as E  # noqa: E402
+
+
+def _pair(a):
+    return Tensor(a.copy(), requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _backward_both(out_o, out_t, seed=0):
+    v = np.random.default_rng(seed).standard_normal(out_o.shape)
+    out_o.backward(v)
+    out_t.backward(torch.from_numpy(v))
+
+
+TIES = np.array([[1.0, 3.0, 3.0, -2.0], [2.0, 2.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0]])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_full_max_min_split_ties_evenly_as_torch(op):
+    xo, xt = _pair(TIES)
+    getattr(xo, op)().backward()
+    getattr(xt, op)().backward()
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+@pytest.mark.parametrize("dim, keepdim", [(0, False), (1, False), (-1, True), (0, True)])
+def test_dim_max_min_send_ties_to_one_index_as_torch(op, dim, keepdim):
+    xo, xt = _pair(TIES)
+    ro, rt = getattr(xo, op)(dim, keepdim), getattr(xt, op)(dim, keepdim)
+    assert ro.indices.dtype == np.int64
+    np.testing.assert_array_equal(ro.indices.data, rt.indices.numpy())
+    np.testing.assert_array_equal(ro.values.data, rt.values.detach().numpy())
+    ro.values.backward(np.ones(ro.values.shape))
+    rt.values.backward(torch.ones(rt.values.shape, dtype=torch.float64))
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())
+    # as torch.return_types: unpacking and field names
+    values, indices = ro
+    assert values is ro.values and indices is ro[1]
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), (-1, False)])
+def test_argmax_argmin_match_torch(op, dim, keepdim):
+    ours = getattr(Tensor(TIES), op)(dim=dim, keepdim=keepdim)
+    theirs = getattr(torch.from_numpy(TIES), op)(dim=dim, keepdim=keepdim)
+    assert ours.dtype == np.int64 and not ours.requires_grad
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(getattr(E, op)(Tensor(TIES), dim, keepdim).data,
+                                  theirs.numpy())
+
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparisons_match_torch(name):
+    a = TIES
+    b = np.array([2.0, 3.0, 0.0, 5.0])
+    sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
+    for other_o, other_t in [(Tensor(b), torch.from_numpy(b)), (2.0, 2.0)]:
+        ours = eval(f"x {sym} y", {"x": Tensor(a, requires_grad=True), "y": other_o})
+        theirs = eval(f"x {sym} y", {"x": torch.from_numpy(a), "y": other_t})
+        assert ours.dtype == np.bool_ and not ours.requires_grad and ours.grad_fn is None
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize("n, arg", [(5, 2), (6, 3), (4, 4), (1, 3), (7, [2, 0, 5])])
+def test_split_shapes_match_torch(n, arg):
+    x = np.arange(3.0 * n).reshape(3, n)
+    ours = Tensor(x).split(arg, dim=1)
+    theirs = torch.from_numpy(x).split(arg, dim=1)
+    assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.data, q.numpy())
+
+
+@pytest.mark.parametrize("n, chunks", [(5, 3), (6, 4), (4, 4), (2, 5), (7, 2), (9, 4)])
+def test_chunk_shapes_match_torch(n, chunks):
+    x = np.arange(2.0 * n).reshape(n, 2)
+    ours = E.chunk(Tensor(x), chunks)
+    theirs = torch.chunk(torch.from_numpy(x), chunks)
+    assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
+
+
+INDICES = [
+    (1,), (slice(None), -1), (Ellipsis, 0), (None, slice(1, 3)), (slice(0, None, 2),),
+    (np.array([2, 0, 2]),),
+    (np.array([0, 1]), slice(None), np.array([3, 3])), (slice(1, None), np.array([[0], [2]])),
+    (np.array([True, False, True]),), (np.array([0, 2]), Ellipsis, None),
+]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=[str(i) for i in range(len(INDICES))])
+def test_getitem_values_and_grads_match_torch(index):
+    x = np.random.default_rng(5).standard_normal((3, 4, 5))
+    xo, xt = _pair(x)
+    idx_t = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in index)
+    ro, rt = xo[index], xt[idx_t]
+    np.testing.assert_array_equal(ro.data, rt.detach().numpy())
+    _backward_both(ro, rt)
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(1, 2), (2, 0, 1, 3), (0, 1, 1, 0, 1, 1)])
+def test_pad_modes_match_torch(mode, pad):
+    x = np.random.default_rng(6).standard_normal((1, 2, 4, 4, 5))
+    if len(pad) == 2:
+        x = x[0, :, 0]  # (2, 4, 5): 1-d padding takes 2-d or 3-d input in torch
+    elif len(pad) == 4:
+        x = x[0]  # (2, 4, 4, 5)
+    xo, xt = _pair(x)
+    ro = E.pad(xo, pad, mode=mode, value=0.25) if mode == "constant" else E.pad(xo, pad, mode)
+    rt = TF.pad(xt, pad, mode=mode, value=0.25) if mode == "constant" else \
+        TF.pad(xt, pad, mode=mode)
+    np.testing.assert_allclose(ro.data, rt.detach().numpy(), rtol=1e-12)
+    _backward_both(ro, rt)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, method, args", [
+    ((1, 3, 1, 2), "squeeze", ()), ((1, 3, 1, 2), "squeeze", (2,)),
+    ((1, 3, 1, 2), "squeeze", (1,)), ((1, 3, 1, 2), "squeeze", ((0, 2),)),
+    ((3, 2), "unsqueeze", (2,)), ((3, 2), "unsqueeze", (-3,)),
+    ((2, 3, 4), "flatten", ()), ((2, 3, 4), "flatten", (1,)), ((), "flatten", ()),
+    ((2, 3, 4), "permute", (1, -1, 0)), ((3, 1), "expand", (2, -1, 5)), ((4, 3), "t", ()),
+])
+def test_shape_ops_match_torch(shape, method, args):
+    x = np.random.default_rng(7).standard_normal(shape)
+    xo, xt = _pair(x)
+    ro, rt = getattr(xo, method)(*args), getattr(xt, method)(*args)
+    assert ro.shape == tuple(rt.shape)
+    np.testing.assert_array_equal(ro.data, rt.detach().numpy())
+    _backward_both(ro, rt)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-14)  # expand sums
+
+
+def test_clamp_at_the_bounds_passes_gradient_as_torch():
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    xo, xt = _pair(x)
+    xo.clamp(-0.5, 0.5).sum().backward()
+    xt.clamp(-0.5, 0.5).sum().backward()
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())
+    xo, xt = _pair(x)
+    xo.abs().sum().backward()
+    xt.abs().sum().backward()
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())  # 0 at 0
+
+
+def test_casts_match_torch():
+    x = np.array([[1.7, -2.2], [0.0, 3.5]])
+    xo, xt = _pair(x)
+    for conv in ("float", "double", "long", "int", "bool"):
+        ours, theirs = getattr(xo, conv)(), getattr(xt, conv)()
+        assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", "")), conv
+        assert ours.requires_grad == theirs.requires_grad, conv
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    (xo.float() * 2).sum().backward()
+    (xt.float() * 2).sum().backward()
+    assert xo.grad.dtype == np.float64
+    np.testing.assert_array_equal(xo.grad, xt.grad.numpy())

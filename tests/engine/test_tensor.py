@@ -208,3 +208,185 @@ def test_sigmoid_does_not_overflow():
     with np.errstate(over="raise"):
         y = F.sigmoid(Tensor(np.array([-1000.0, 0.0, 1000.0], np.float32)))
     np.testing.assert_allclose(y.data, [0.0, 0.5, 1.0])
+
+
+# -- tensor ops: indexing, joining, shapes, comparisons, dtypes ---------------------------
+
+import playground.engine as E  # noqa: E402
+
+
+def test_basic_indexing_is_a_view_and_advanced_a_copy():
+    x = Tensor(np.arange(12.0).reshape(3, 4))
+    assert np.shares_memory(x[1:, ::2].data, x.data)
+    assert np.shares_memory(x[..., None, 0].data, x.data)
+    assert not np.shares_memory(x[[0, 2]].data, x.data)
+    assert not np.shares_memory(x[x > 5].data, x.data)
+    np.testing.assert_array_equal(x[Tensor([2, 0])].data, x.data[[2, 0]])
+    np.testing.assert_array_equal(x[np.int64(1), 2].data, 6.0)
+    with pytest.raises(IndexError):
+        x[3]
+
+
+def test_iterating_yields_rows_with_gradient():
+    x = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 3 and rows[1].shape == (2,)
+    (rows[0] * 1 + rows[2] * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1, 1], [0, 0], [3, 3]])
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(1.0))
+
+
+def test_comparisons_are_bool_masks_without_grad():
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    for m in (x > 0, 0 < x, x >= 1, x <= np.array([0.0, 0.0, 5.0]), x == 3, x != x):
+        assert m.dtype == np.bool_ and not m.requires_grad and m.grad_fn is None
+    np.testing.assert_array_equal((x > 0).data, [True, False, True])
+    np.testing.assert_array_equal((0 < x).data, [True, False, True])
+    np.testing.assert_array_equal(x.eq(Tensor([1.0, 0.0, 3.0])).data, [True, False, True])
+    assert (x == None) is False  # noqa: E711 - falls back to identity, as torch
+    assert (Tensor(2.0) > 1).shape == () and bool(Tensor(2.0) > 1)
+
+
+def test_tensors_still_hash_by_identity():
+    a, b = Tensor([1.0]), Tensor([1.0])
+    d = {a: "a", b: "b"}
+    assert d[a] == "a" and d[b] == "b" and len({a, b, a}) == 2
+
+
+def test_cat_stack_errors_name_the_shapes():
+    a, b = Tensor(np.zeros((2, 3))), Tensor(np.zeros((2, 4)))
+    assert E.cat([a, b], dim=1).shape == (2, 7) and E.concat((a, b), -1).shape == (2, 7)
+    with pytest.raises(ValueError, match=r"except in dim 0.*\(2, 3\), \(2, 4\)"):
+        E.cat([a, b])
+    with pytest.raises(ValueError, match="non-empty"):
+        E.cat([])
+    with pytest.raises(TypeError, match="list or tuple"):
+        E.cat(a)
+    with pytest.raises(ValueError, match="zero-dimensional"):
+        E.cat([Tensor(1.0), Tensor(2.0)])
+    with pytest.raises(ValueError, match="equal size"):
+        E.stack([a, b])
+    with pytest.raises(IndexError, match=r"range of \[-3, 2\], but got 3"):
+        E.stack([a, a], dim=3)
+    assert E.stack([a, a], dim=-1).shape == (2, 3, 2)
+
+
+def test_split_chunk_errors():
+    x = Tensor(np.zeros((4, 6)))
+    with pytest.raises(ValueError, match="sum to 6"):
+        x.split([2, 3], dim=1)
+    with pytest.raises(ValueError, match="positive"):
+        x.split(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        x.chunk(0)
+    assert [p.shape for p in E.split(x, [1, 0, 3])] == [(1, 6), (0, 6), (3, 6)]
+
+
+def test_shape_op_errors():
+    x = Tensor(np.zeros((2, 3, 1)))
+    with pytest.raises(ValueError, match="has 3 dims but 2"):
+        x.permute(1, 0)
+    with pytest.raises(ValueError, match="repeat"):
+        x.permute(0, 0, 1)
+    with pytest.raises(ValueError, match="dim 1 has size 3, which can't become 4"):
+        x.expand(2, 4, 5)
+    with pytest.raises(ValueError, match="-1 only keeps"):
+        x.expand(-1, 2, 3, 1)
+    with pytest.raises(ValueError, match="at least one per dim"):
+        x.expand(3, 1)
+    with pytest.raises(IndexError, match="unsqueeze"):
+        x.unsqueeze(4)
+    with pytest.raises(IndexError, match="squeeze"):
+        x.squeeze(3)
+    with pytest.raises(ValueError, match="start_dim 2 comes after end_dim 1"):
+        x.flatten(2, 1)
+    assert x.unsqueeze(3).shape == (2, 3, 1, 1) and x.unsqueeze(-1).shape == (2, 3, 1, 1)
+    assert x.squeeze().shape == (2, 3) and x.squeeze(0).shape == (2, 3, 1)
+
+
+def test_pad_errors():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="divisible by 2"):
+        E.pad(x, (1, 2, 3))
+    with pytest.raises(ValueError, match="too large"):
+        E.pad(x, (1, 1, 1, 1, 1, 1))
+    with pytest.raises(ValueError, match="mode must be"):
+        E.pad(x, (1, 1), mode="mirror")
+    with pytest.raises(ValueError, match="smaller than the size 3"):
+        E.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="needs mode 'constant'"):
+        E.pad(x, (-1, 0), mode="replicate")
+    with pytest.raises(ValueError, match="negative size"):
+        E.pad(x, (-2, -2))
+    assert E.pad(x, (-1, 2)).shape == (2, 4)
+
+
+def test_max_min_clamp_where_errors_and_forms():
+    x = Tensor(np.array([[1.0, 5.0], [7.0, 2.0]]))
+    with pytest.raises(IndexError, match="max"):
+        x.max(dim=2)
+    with pytest.raises(ValueError, match="at least one of 'min' or 'max'"):
+        x.clamp()
+    with pytest.raises(TypeError, match="bool tensor"):
+        E.where(Tensor([1.0, 0.0]), x, 0.0)
+    with pytest.raises(TypeError, match="requires grad"):
+        x.clamp(min=Tensor(0.0, requires_grad=True))
+    np.testing.assert_array_equal(x.clamp(min=Tensor(2.0)).data, [[2, 5], [7, 2]])
+    values, indices = E.max(x, 1)
+    np.testing.assert_array_equal(values.data, [5, 7])
+    np.testing.assert_array_equal(indices.data, [1, 0])
+    assert E.max(x).item() == 7 and E.min(x).item() == 1
+    assert "max(values=" in repr(x.max(0)) and "min(values=" in repr(x.min(0))
+    np.testing.assert_array_equal(E.where(x > 3, 1.0, 0.0).data, [[0, 1], [1, 0]])
+
+
+def test_float32_stays_float32_through_the_new_ops():
+    x = Tensor(np.array([[1.0, -2.0], [3.0, 0.5]], np.float32), requires_grad=True)
+    outs = [x[0], x[[1, 1]], x[x > 0], E.cat([x, x]), E.stack([x, x]), x.split(1)[0],
+            x.unsqueeze(0), x.squeeze(), x.permute(1, 0), x.expand(3, 2, 2), x.flatten(),
+            E.pad(x, (1, 1), value=2.5), E.pad(x, (1, 1), mode="reflect"), x.max(),
+            x.max(0).values, x.abs(), x.abs().sqrt(), x.clamp(0.0, 1.0),
+            E.where(x > 0, x, 0.5), E.where(x > 0, 1.0, x), x.clone(), x.t()]
+    for y in outs:
+        assert y.dtype == np.float32, y
+        y.sum().backward()
+        assert x.grad.dtype == np.float32
+
+
+def test_to_and_casts():
+    x = Tensor(np.array([1.5, -2.5], np.float32), requires_grad=True)
+    assert x.to(np.float32) is x and x.float() is x and x.to("cpu") is x
+    d = x.to(np.float64)
+    assert d.dtype == np.float64 and d.requires_grad and d.grad_fn is not None
+    assert x.to(dtype=E.float64).dtype == np.float64
+    assert x.to(Tensor(np.zeros(1))).dtype == np.float64
+    n = x.long()
+    assert n.dtype == np.int64 and not n.requires_grad
+    np.testing.assert_array_equal(n.data, [1, -2])
+    assert x.to(E.bool).dtype == np.bool_
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+    (d * 3).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [3, 3])
+    c = x.clone()
+    assert not np.shares_memory(c.data, x.data) and c.requires_grad
+
+
+def test_top_level_functions_match_methods():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4) - 10)
+    pairs = [(E.flatten(x, 1), x.flatten(1)), (E.unsqueeze(x, 0), x.unsqueeze(0)),
+             (E.squeeze(x), x.squeeze()), (E.permute(x, (2, 0, 1)), x.permute(2, 0, 1)),
+             (E.transpose(x, 0, 2), x.transpose(0, 2)), (E.reshape(x, (6, 4)), x.reshape(6, 4)),
+             (E.abs(x), x.abs()), (E.clamp(x, -1, 1), x.clamp(-1, 1)),
+             (E.clip(x, max=0), x.clamp(max=0)), (E.exp(x * 0.1), (x * 0.1).exp()),
+             (E.sum(x, 1), x.sum(1)), (E.mean(x), x.mean()), (E.argmax(x, 2), x.argmax(2)),
+             (E.argmin(x), x.argmin()), (E.sqrt(x.abs()), x.abs().sqrt()),
+             (E.log(x.abs() + 1), (x.abs() + 1).log()),
+             (E.matmul(x, x.transpose(1, 2)), x @ x.transpose(1, 2)),
+             (E.tanh(x), x.tanh()), (E.relu(x), x.relu()), (E.sigmoid(x), x.sigmoid()),
+             (E.softmax(x, 1), x.softmax(1))]
+    for a, b in pairs:
+        np.testing.assert_array_equal(a.data, b.data)
+    assert [p.shape for p in E.chunk(x, 2, dim=2)] == [(2, 3, 2), (2, 3, 2)]

@@ -33,7 +33,9 @@ class Module:
 
     Assigning a :class:`Parameter` or a Module to an attribute registers it (in
     definition order), so ``parameters()``, ``state_dict()``, ``train()`` and
-    ``zero_grad()`` reach it. Names are dotted paths such as ``"0.weight"`` or
+    ``zero_grad()`` reach it. Buffers (``register_buffer``) are non-learnable state,
+    such as BatchNorm's running statistics: in ``state_dict()`` but not in
+    ``parameters()``. Names are dotted paths such as ``"0.weight"`` or
     ``"encoder.fc.bias"``, as in PyTorch. Subclasses call ``super().__init__()`` first and
     define ``forward``; calling the module calls ``forward``.
 
@@ -47,6 +49,8 @@ class Module:
         d = self.__dict__
         d["training"] = True
         d["_parameters"] = {}
+        d["_buffers"] = {}
+        d["_non_persistent_buffers_set"] = set()
         d["_modules"] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -66,10 +70,17 @@ class Module:
                                      f"{type(self).__name__}.__init__")
             if isinstance(value, Parameter):
                 self._modules.pop(name, None)
+                self._buffers.pop(name, None)
                 params[name] = value
             else:
                 params.pop(name, None)
+                self._buffers.pop(name, None)
                 self._modules[name] = value
+        elif params is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
+                                "(a Tensor or None expected)")
+            self._buffers[name] = value
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter "
@@ -84,6 +95,8 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
 
@@ -102,6 +115,38 @@ class Module:
         self._modules.pop(name, None)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register ``tensor`` as a buffer: module state that is not learned (e.g.
+        BatchNorm's ``running_mean``). It is reachable as an attribute, listed by
+        ``buffers()``, and, if ``persistent``, saved in ``state_dict()``. An ndarray is
+        wrapped in a Tensor (keeping its dtype); None declares an absent buffer.
+
+        Raises:
+            TypeError: ``tensor`` is not a Tensor, ndarray or None, or ``name`` is not
+                a string.
+            KeyError: ``name`` is empty, contains ".", or is already an attribute that
+                is not a buffer.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name should be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"buffer name can't be empty or contain '.', got {name!r}")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute {name!r} already exists")
+        if isinstance(tensor, np.ndarray):
+            tensor = Tensor(tensor)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} "
+                            "(a Tensor, an ndarray or None expected)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+        object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Register ``module`` as a child under ``name``.
@@ -170,6 +215,33 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted_name, buffer)`` pairs (persistent or not), each shared buffer once."""
+        seen = set()
+        mods = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, b in mod._buffers.items():
+                if b is None or (remove_duplicate and id(b) in seen):
+                    continue
+                seen.add(id(b))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """What ``state_dict()`` holds, in PyTorch's order: per module (depth first), its
+        parameters, then its persistent buffers; shared tensors under each name."""
+        for mod_prefix, mod in self.named_modules(remove_duplicate=False):
+            for name, p in mod._parameters.items():
+                if p is not None:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+            for name, b in mod._buffers.items():
+                if b is not None and name not in mod._non_persistent_buffers_set:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
     # -- modes and gradients ----------------------------------------------------------
 
     def train(self, mode: bool = True) -> "Module":
@@ -198,13 +270,15 @@ class Module:
     # -- state dict -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{dotted_name: copy of the parameter's array}``, in registration order (a
-        shared parameter appears under each of its names)."""
-        return {k: p.data.copy() for k, p in self._named_params("", True, False)}
+        """``{dotted_name: copy of the array}`` for every parameter and persistent buffer,
+        in PyTorch's order (per module: parameters, then buffers; a shared tensor
+        appears under each of its names)."""
+        return {k: t.data.copy() for k, t in self._named_state()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
                         ) -> IncompatibleKeys:
-        """Copy values into the parameters in place (cast to each parameter's dtype).
+        """Copy values into the parameters and persistent buffers in place (cast to each
+        one's dtype).
 
         Values may be numpy arrays, engine Tensors, or CPU torch tensors. Nothing is
         copied unless every entry checks out.
@@ -221,7 +295,7 @@ class Module:
             RuntimeError: a shape differs, a value is not numeric, or (strict) keys are
                 missing or unexpected; the message names every offending key.
         """
-        own = dict(self._named_params("", True, False))
+        own = dict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
