@@ -2,6 +2,12 @@
 
 A Program is an ordered list of node calls (networkx's topological order) with one engine
 module per node. Running it on a batch fills a :class:`Trace` with every node's outputs.
+
+Closed blocks are inlined: each inner node becomes a call with id ``"<block id>/<local id>"``
+(recursively for nested blocks), which is exactly the id it has when the block is open. So
+the open and closed forms run the same calls, and parameters keep their names
+(``"block1/conv1.weight"``) across opening and closing. A block's own id stays readable in
+the Trace: ``trace["block1"]["output"]`` is its mapped inner output.
 """
 
 from __future__ import annotations
@@ -56,8 +62,11 @@ class Program:
         losses: ids of the loss nodes, whose outputs add up to the training loss.
     """
 
-    def __init__(self, calls: list[Call]):
+    def __init__(self, calls: list[Call],
+                 aliases: Mapping[str, Mapping[str, tuple[str, str]]] | None = None):
         self.calls = calls
+        #: ``{block id: {output port: (inner call id, port)}}`` for every inlined block
+        self.aliases = {k: dict(v) for k, v in (aliases or {}).items()}
         self.sources = [c.node_id for c in calls if c.spec.build is None]
         self.losses = [c.node_id for c in calls if c.spec.is_loss]
         self._by_id = {c.node_id: c for c in calls}
@@ -111,15 +120,23 @@ class Program:
             if not isinstance(result, dict):
                 result = {call.spec.outputs[0].name: result}
             out[call.node_id] = result
+        for block, ports in self.aliases.items():
+            got = {p: out[s][sp] for p, (s, sp) in ports.items() if s in out}
+            if got:
+                out[block] = got
         return Trace(out)
 
     def ancestors(self, node_id: str) -> set[str]:
-        """``node_id`` and every node it depends on."""
+        """``node_id`` and every node it depends on (for a block: its inner calls)."""
         need, stack = set(), [node_id]
         while stack:
             n = stack.pop()
-            if n not in need:
-                need.add(n)
+            if n in need:
+                continue
+            need.add(n)
+            if n in self.aliases:
+                stack.extend(s for s, _ in self.aliases[n].values())
+            else:
                 stack.extend(src for _, src, _ in self._by_id[n].inputs)
         return need
 
@@ -143,8 +160,71 @@ class Program:
         return kept
 
 
+@dataclass
+class FlatNode:
+    """A primitive node of the graph with every block inlined."""
+
+    node_id: str
+    name: str
+    spec: NodeSpec
+    params: dict
+    inputs: dict[str, tuple[str, str]]   # port -> (source call id, port)
+    in_shapes: dict
+
+
+def flatten(model: GraphModel) -> tuple[list[FlatNode], dict[str, dict[str, tuple[str, str]]]]:
+    """The model's primitive nodes in execution order, closed blocks inlined (ids
+    ``"<block id>/<local id>"``), and each block's output aliases. The model must be
+    valid (no node in error)."""
+    states = model.states()
+    flat: list[FlatNode] = []
+    alias: dict[tuple[str, str], tuple[str, str]] = {}
+    blocks: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def resolve(ref: tuple[str, str]) -> tuple[str, str]:
+        while ref in alias:
+            ref = alias[ref]
+        return ref
+
+    def expand(block_id: str, block_name: str, sub, state, ins) -> None:
+        feeds: dict[str, dict[str, tuple[str, str]]] = {}
+        for port in sub.inputs:
+            if port.name in ins:
+                for local, q in port.targets:
+                    feeds.setdefault(local, {})[q] = ins[port.name]
+        into: dict[str, dict[str, tuple[str, str]]] = {n.id: {} for n in sub.nodes}
+        for s, sp, d, dp in sub.edges:
+            into[d][dp] = (f"{block_id}/{s}", sp)
+        nodes = {n.id: n for n in sub.nodes}
+        for local in sub.order():
+            n = nodes[local]
+            nid = f"{block_id}/{local}"
+            n_ins = {p: resolve(ref) for p, ref in into[local].items()}
+            n_ins.update(feeds.get(local, {}))
+            inner = state.inner[local]
+            if n.subgraph is not None:
+                expand(nid, f"{block_name}/{n.name}", n.subgraph, inner, n_ins)
+            else:
+                flat.append(FlatNode(nid, f"{block_name}/{n.name}", model.registry[n.type],
+                                     dict(n.params), n_ins, dict(inner.inputs)))
+        for port in sub.outputs:
+            alias[(block_id, port.name)] = resolve((f"{block_id}/{port.source[0]}",
+                                                    port.source[1]))
+        blocks[block_id] = {port.name: alias[(block_id, port.name)] for port in sub.outputs}
+
+    for node_id in model.topological_order():
+        ins = {e.dst_port: resolve((e.src, e.src_port)) for e in model.in_edges(node_id)}
+        sub = model.subgraph(node_id)
+        if sub is not None:
+            expand(node_id, model.name(node_id), sub, states[node_id], ins)
+        else:
+            flat.append(FlatNode(node_id, model.name(node_id), model.spec(node_id),
+                                 model.params(node_id), ins, dict(states[node_id].inputs)))
+    return flat, blocks
+
+
 def compile(model: GraphModel) -> Program:  # noqa: A001 - the design's name
-    """Build a Program from ``model``.
+    """Build a Program from ``model``, with closed blocks inlined.
 
     Raises:
         CompileError: some node is in error or blocked; ``errors`` maps ids to messages.
@@ -155,12 +235,11 @@ def compile(model: GraphModel) -> Program:  # noqa: A001 - the design's name
         first = next(iter(bad.values()))
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise CompileError(f"the graph has errors: {first}{more}", bad)
+    flat, blocks = flatten(model)
     calls = []
-    for node_id in model.topological_order():
-        spec = model.spec(node_id)
-        ins = {e.dst_port: (e.src, e.src_port) for e in model.in_edges(node_id)}
-        in_shapes = {p: states[s].outputs[sp] for p, (s, sp) in ins.items()}
-        module = spec.build(model.params(node_id), in_shapes) if spec.build else None
-        calls.append(Call(node_id, model.name(node_id), spec, module,
-                          tuple((p, s, sp) for p, (s, sp) in ins.items())))
-    return Program(calls)
+    for node in flat:
+        spec = node.spec
+        module = spec.build(node.params, node.in_shapes) if spec.build else None
+        calls.append(Call(node.node_id, node.name, spec, module,
+                          tuple((p, s, sp) for p, (s, sp) in node.inputs.items())))
+    return Program(calls, blocks)

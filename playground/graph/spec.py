@@ -42,8 +42,19 @@ class PortSpec:
 class ParamSpec:
     """One parameter of a node type.
 
-    ``type`` is one of ``int``, ``float``, ``bool``, ``choice``. ``low``/``high`` bound
-    numbers (inclusive); ``choices`` lists the allowed values of a ``choice``.
+    ``type`` is one of:
+
+    * ``int``, ``float``: a number; ``low``/``high`` bound it (inclusive).
+    * ``bool``: true or false.
+    * ``choice``: one of ``choices`` (e.g. ``reduction`` in ``("mean", "sum")``).
+    * ``ints``: an int or a tuple of ints, as PyTorch's int-or-pair params (``kernel_size=3``
+      or ``kernel_size=(3, 5)``) and shapes (``shape=(-1, 8, 8)``). ``length`` fixes the tuple
+      length (2 for a pair) or is None for any length; ``low``/``high`` bound every entry. A
+      list (from a JSON file) becomes a tuple; a text such as ``"3, 5"`` or ``"(3, 5)"`` (from
+      the inspector) is parsed.
+
+    ``optional`` also allows None (PyTorch's ``None`` defaults: ``MaxPool2d.stride``,
+    ``Embedding.padding_idx``); the inspector writes it as an empty field or ``None``.
     """
 
     name: str
@@ -54,6 +65,8 @@ class ParamSpec:
     high: float | None = None
     choices: tuple = ()
     log_scale: bool = False
+    optional: bool = False
+    length: int | None = None
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this param's type.
@@ -63,6 +76,9 @@ class ParamSpec:
                 message names the param, the allowed values and what was given.
         """
         where = f"{owner}.{self.name}" if owner else self.name
+        if self.optional and (value is None or (isinstance(value, str) and
+                                                value.strip() in ("", "None", "none"))):
+            return None
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -72,6 +88,13 @@ class ParamSpec:
                 return value
             raise ParamError(where, f"{where} must be one of {', '.join(map(str, self.choices))}; "
                                     f"got {value!r}")
+        if self.type == "ints":
+            return self._coerce_ints(value, where)
+        if self.optional and isinstance(value, str):  # typed into a text field
+            try:
+                value = _parse_number(value)
+            except ValueError:
+                pass  # refused below with the usual message
         if self.type == "int":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
                 raise ParamError(where, f"{where} must be a whole number, got {value!r}")
@@ -82,11 +105,47 @@ class ParamSpec:
             value = float(value)
         else:  # pragma: no cover - a spec bug, caught by the registry test
             raise ValueError(f"unknown param type {self.type!r}")
+        self._check_range(value, where)
+        return value
+
+    def _check_range(self, value, where: str) -> None:
         if self.low is not None and value < self.low:
             raise ParamError(where, f"{where} must be ≥ {self.low:g}, got {value:g}")
         if self.high is not None and value > self.high:
             raise ParamError(where, f"{where} must be ≤ {self.high:g}, got {value:g}")
-        return value
+
+    def _coerce_ints(self, value: Any, where: str) -> int | tuple:
+        want = ("a whole number or a pair such as (3, 3)" if self.length == 2 else
+                f"a whole number or {self.length} whole numbers" if self.length else
+                "whole numbers such as (1, 8, 8)")
+        if isinstance(value, str):
+            text = value.strip().strip("()[]").replace(",", " ").split()
+            try:
+                items = [_parse_number(t) for t in text]
+            except ValueError:
+                raise ParamError(where, f"{where} must be {want}, got {value!r}") from None
+            value = items[0] if len(items) == 1 and "," not in value else tuple(items)
+        scalar = not isinstance(value, (list, tuple))
+        items = [value] if scalar else list(value)
+        if not items or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v != v
+                            or int(v) != v for v in items):
+            raise ParamError(where, f"{where} must be {want}, got {value!r}")
+        items = [int(v) for v in items]
+        if not scalar and self.length is not None and len(items) != self.length:
+            raise ParamError(where, f"{where} must be {want}, got {len(items)} numbers "
+                                    f"{tuple(items)}")
+        for v in items:
+            self._check_range(v, where)
+        return items[0] if scalar else tuple(items)
+
+
+def _parse_number(text: str) -> int | float:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5; ValueError otherwise."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 class ParamError(ValueError):

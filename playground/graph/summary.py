@@ -3,6 +3,10 @@
 Counts are per example (batch dimension N = 1), with the formula behind each number:
 Linear params ``in_features*out_features + out_features``, MACs ``in_features*out_features``
 (one multiply-accumulate per weight per position).
+
+A closed block is one row whose counts are the sums over the primitive nodes inside it
+(nested blocks are expanded, so each primitive is counted exactly once); the row's
+``children`` hold the breakdown. An open block's members are ordinary rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class SummaryRow:
     params_formula: str
     macs_formula: str
     error: str = ""
+    children: tuple["SummaryRow", ...] = ()   # a closed block's inside, one row per node
+    group: str = ""                           # the open block the node lies in, if any
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class Summary:
     def param_bytes(self) -> int:
         """Parameter memory in bytes at float32 (4 bytes each)."""
         return 4 * self.total_params
+
+    def row(self, node_id: str) -> SummaryRow | None:
+        return next((r for r in self.rows if r.node == node_id), None)
 
     def to_json(self) -> dict:
         """The ``playground summary --json`` object, as DESIGN.md fixes it."""
@@ -59,26 +68,46 @@ class Summary:
         return "\n".join(lines)
 
 
+def _sum_formula(children: tuple[SummaryRow, ...], attr: str) -> str:
+    parts = [f"{c.name} {getattr(c, attr):,}" for c in children if getattr(c, attr)]
+    return "sum over the nodes inside: " + (" + ".join(parts) if parts else "0")
+
+
+def _row(model: GraphModel, node_id: str, name: str, type_name: str, params: dict,
+         state, sub, ins: dict, group: str = "") -> SummaryRow:
+    spec = model.registry[type_name]
+    inputs = {p: format_shape(s) for p, s in ins.items()}
+    if not state.ok:
+        return SummaryRow(node_id, name, spec.type, inputs, "?", 0, 0, "", "",
+                          error=state.message if state.status == "error" else "", group=group)
+    shape = ", ".join(format_shape(s) for s in state.outputs.values())
+    if sub is not None:
+        children = tuple(
+            _row(model, f"{node_id}/{n.id}", n.name, n.type, n.params, state.inner[n.id],
+                 n.subgraph, state.inner[n.id].inputs)
+            for n in (sub.node(local) for local in sub.order()))
+        return SummaryRow(node_id, name, spec.type, inputs, shape,
+                          sum(c.params for c in children), sum(c.macs for c in children),
+                          _sum_formula(children, "params"), _sum_formula(children, "macs"),
+                          children=children, group=group)
+    cost = spec.cost(params, ins, state.outputs) if spec.cost else None
+    return SummaryRow(node_id, name, spec.type, inputs, shape,
+                      cost.params if cost else 0, cost.macs if cost else 0,
+                      cost.params_formula if cost else "", cost.macs_formula if cost else "",
+                      group=group)
+
+
 def summary(model: GraphModel) -> Summary:
     """Summarise ``model`` in execution order. Nodes in error get zero counts and their
     message in ``error``; it never raises on a bad graph."""
     rows = []
     states = model.states()
     for node_id in model.topological_order():
-        spec, state = model.spec(node_id), states[node_id]
-        ins = {e.dst_port: states[e.src].outputs.get(e.src_port)
-               for e in model.in_edges(node_id) if states[e.src].ok}
-        if state.ok:
-            outs = state.outputs
-            cost = spec.cost(model.params(node_id), ins, outs) if spec.cost else None
-            shape = ", ".join(format_shape(s) for s in outs.values())
-        else:
-            cost, shape = None, "?"
-        rows.append(SummaryRow(
-            node=node_id, name=model.name(node_id), type=spec.type,
-            input_shapes={p: format_shape(s) for p, s in ins.items()}, output_shape=shape,
-            params=cost.params if cost else 0, macs=cost.macs if cost else 0,
-            params_formula=cost.params_formula if cost else "",
-            macs_formula=cost.macs_formula if cost else "",
-            error="" if state.ok else state.message))
+        state = states[node_id]
+        ins = state.inputs if state.ok else {
+            e.dst_port: states[e.src].outputs.get(e.src_port)
+            for e in model.in_edges(node_id) if states[e.src].ok}
+        attrs = model.node(node_id)
+        rows.append(_row(model, node_id, attrs["name"], attrs["type"], attrs["params"], state,
+                         attrs.get("subgraph"), ins, attrs.get("group") or ""))
     return Summary(rows, sum(r.params for r in rows), sum(r.macs for r in rows))

@@ -14,7 +14,8 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 OPTIMIZERS = ("SGD", "Adam")
-RECIPES = ("supervised",)
+RECIPES = ("supervised", "vae", "gan")
+G_LOSSES = ("non_saturating", "minimax")
 
 
 class ProjectError(ValueError):
@@ -76,7 +77,9 @@ class Project:
         name: display name (defaults to the file stem).
         graph: the graph object, ``{"nodes": [...], "edges": [...]}`` (see the README).
         training: :class:`Training` settings.
-        recipe: ``{"type": "supervised"}``; GAN and VAE recipes come later.
+        recipe: how the session trains the graph: ``{"type": "supervised"}`` (the default),
+            ``"vae"`` or ``"gan"`` with their fields (see :func:`validate_recipe` and
+            ``playground.session.recipes``).
         notes: free text shown to the student (Markdown).
         weights: ``{"<node_id>.<param>": array}`` or None when untrained.
         path: the file it came from, or None.
@@ -204,11 +207,8 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
     notes = _expect(raw.get("notes", ""), str, "notes", "a string")
     graph = _validate_graph(raw.get("graph"))
     training = _validate_training(raw.get("training", {}))
-    recipe = _expect(raw.get("recipe", {"type": "supervised"}), dict, "recipe", "an object")
-    if recipe.get("type") not in RECIPES:
-        raise ProjectError(f"recipe.type must be one of {', '.join(RECIPES)}, got "
-                           f"{recipe.get('type')!r}", "recipe.type")
-    return Project(name=name, graph=graph, training=training, recipe=dict(recipe), notes=notes)
+    recipe = validate_recipe(raw.get("recipe", {"type": "supervised"}))
+    return Project(name=name, graph=graph, training=training, recipe=recipe, notes=notes)
 
 
 def _migrate(raw: dict, version: int) -> dict:
@@ -242,8 +242,12 @@ def _validate_graph(graph: Any) -> dict:
             raise ProjectError(f"{where}.pos must be two numbers [x, y], got {pos}",
                                f"{where}.pos")
         name = _expect(node.get("name", node["id"]), str, f"{where}.name", "a string")
-        out_nodes.append({"id": node["id"], "type": node["type"], "name": name,
-                          "params": dict(params), "pos": list(pos)})
+        out_node = {"id": node["id"], "type": node["type"], "name": name,
+                    "params": dict(params), "pos": list(pos)}
+        if node.get("subgraph") is not None:  # a block's inside; the graph layer checks it
+            out_node["subgraph"] = _expect(node["subgraph"], dict, f"{where}.subgraph",
+                                           "an object with 'nodes', 'edges', 'inputs', 'outputs'")
+        out_nodes.append(out_node)
     out_edges = []
     for i, edge in enumerate(edges):
         where = f"graph.edges[{i}]"
@@ -257,7 +261,139 @@ def _validate_graph(graph: Any) -> dict:
                 raise ProjectError(f"{where}.{key}: no node has id {edge[key]!r}",
                                    f"{where}.{key}")
         out_edges.append({k: edge[k] for k in ("src", "src_port", "dst", "dst_port")})
-    return {"nodes": out_nodes, "edges": out_edges}
+    out = {"nodes": out_nodes, "edges": out_edges}
+    groups = _expect(graph.get("groups", []), list, "graph.groups", "a list")
+    if groups:  # blocks open on the canvas; the graph layer checks their fields
+        for i, group in enumerate(groups):
+            _expect(group, dict, f"graph.groups[{i}]", "an object")
+        out["groups"] = [dict(g) for g in groups]
+    return out
+
+
+# ------------------------------------------------------------------------------- recipes
+
+#: Fields of a per-side optimizer in a GAN recipe (``g_optimizer``, ``d_optimizer``).
+_OPTIMIZER_FIELDS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "betas")
+
+
+def validate_recipe(raw: Any) -> dict:
+    """Check a recipe object's fields and fill their defaults; return a new dict.
+
+    The three recipes (what they do is in ``playground.session.recipes``)::
+
+        {"type": "supervised"}
+        {"type": "vae", "beta": 1.0, "kl": "<node id>", "latent": "<node id>"}
+        {"type": "gan", "generator": ["<node id>", ...], "discriminator": ["<node id>", ...],
+         "d_steps": 1, "g_loss": "non_saturating" | "minimax",
+         "g_optimizer": {...}, "d_optimizer": {...}}
+
+    ``vae``: ``beta`` ≥ 0 (default 1.0) weighs the KL term; ``kl`` and ``latent`` are
+    optional (the session finds the one GaussianKL and the one Reparameterize node).
+    ``gan``: ``generator`` and ``discriminator`` are non-empty lists of distinct node ids,
+    disjoint; ``d_steps`` in 1..100 (default 1); ``g_loss`` default ``"non_saturating"``;
+    each optimizer object may set ``optimizer`` (SGD or Adam), ``lr``, ``momentum``,
+    ``nesterov``, ``weight_decay`` (as in ``training``) and ``betas`` (two numbers in
+    [0, 1)); what it leaves out comes from ``training``. Whether the ids name nodes of the
+    graph is checked when a session binds the recipe.
+
+    Raises:
+        ProjectError: names the field (``"recipe.g_optimizer.lr"``, ``"recipe.generator[1]"``).
+    """
+    _expect(raw, dict, "recipe", "an object")
+    kind = raw.get("type")
+    if kind not in RECIPES:
+        raise ProjectError(f"recipe.type must be one of {', '.join(RECIPES)}, got {kind!r}",
+                           "recipe.type")
+    allowed = {"supervised": ("type",),
+               "vae": ("type", "beta", "kl", "latent"),
+               "gan": ("type", "generator", "discriminator", "d_steps", "g_loss",
+                       "g_optimizer", "d_optimizer")}[kind]
+    for key in raw:
+        if key not in allowed:
+            raise ProjectError(f"recipe.{key} is not a field of the {kind} recipe; allowed: "
+                               f"{', '.join(allowed)}", f"recipe.{key}")
+    out: dict[str, Any] = {"type": kind}
+    if kind == "vae":
+        beta = _expect(raw.get("beta", 1.0), float, "recipe.beta", "a number ≥ 0")
+        if not 0.0 <= beta <= 1e6:
+            raise ProjectError(f"recipe.beta must be a number ≥ 0, got {beta}", "recipe.beta")
+        out["beta"] = float(beta)
+        for key in ("kl", "latent"):
+            if key in raw:
+                out[key] = _expect(raw[key], str, f"recipe.{key}", "a node id (a string)")
+    elif kind == "gan":
+        sides = {}
+        for key in ("generator", "discriminator"):
+            if key not in raw:
+                raise ProjectError(f"recipe.{key} is missing: list the ids of the "
+                                   f"{key}'s nodes", f"recipe.{key}")
+            ids = _expect(raw[key], list, f"recipe.{key}", "a list of node ids")
+            if not ids:
+                raise ProjectError(f"recipe.{key} is empty: list the ids of the {key}'s "
+                                   "nodes", f"recipe.{key}")
+            for i, node in enumerate(ids):
+                _expect(node, str, f"recipe.{key}[{i}]", "a node id (a string)")
+                if node in ids[:i]:
+                    raise ProjectError(f"recipe.{key}[{i}]: {node!r} is listed twice",
+                                       f"recipe.{key}[{i}]")
+            sides[key] = list(ids)
+        both = [n for n in sides["discriminator"] if n in sides["generator"]]
+        if both:
+            i = sides["discriminator"].index(both[0])
+            raise ProjectError(f"recipe.discriminator[{i}]: {both[0]!r} is also in "
+                               "recipe.generator; a node belongs to one side",
+                               f"recipe.discriminator[{i}]")
+        out.update(sides)
+        d_steps = _expect(raw.get("d_steps", 1), int, "recipe.d_steps",
+                          "a whole number from 1 to 100")
+        if not 1 <= d_steps <= 100:
+            raise ProjectError(f"recipe.d_steps must be a whole number from 1 to 100, got "
+                               f"{d_steps}", "recipe.d_steps")
+        out["d_steps"] = d_steps
+        g_loss = raw.get("g_loss", "non_saturating")
+        if g_loss not in G_LOSSES:
+            raise ProjectError(f"recipe.g_loss must be one of {', '.join(G_LOSSES)}, got "
+                               f"{g_loss!r}", "recipe.g_loss")
+        out["g_loss"] = g_loss
+        for key in ("g_optimizer", "d_optimizer"):
+            out[key] = _validate_side_optimizer(raw.get(key, {}), f"recipe.{key}")
+    return out
+
+
+def _validate_side_optimizer(raw: Any, where: str) -> dict:
+    _expect(raw, dict, where, "an object")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _OPTIMIZER_FIELDS:
+            raise ProjectError(f"{where}.{key} is not an optimizer setting; allowed: "
+                               f"{', '.join(_OPTIMIZER_FIELDS)}", f"{where}.{key}")
+        field_ = f"{where}.{key}"
+        if key == "betas":
+            ok = (isinstance(value, list) and len(value) == 2 and
+                  all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+                      for b in value))
+            if not ok:
+                raise ProjectError(f"{field_} must be two numbers in [0, 1), got "
+                                   f"{json.dumps(value)[:60]}", field_)
+            out[key] = [float(b) for b in value]
+            continue
+        out[key] = _check_training_value(key, value, field_)
+    return out
+
+
+def _check_training_value(key: str, value: Any, where: str) -> Any:
+    """``value`` checked against the rule of training setting ``key``; ``where`` names it."""
+    kind, low, high, what = _TRAINING_RULES[key]
+    _expect(value, kind, where, what)
+    if kind is float:
+        value = float(value)
+    if low is not None and not low <= value <= high:
+        raise ProjectError(f"{where} must be {what}, got {value}", where)
+    if key == "lr" and value <= 0:
+        raise ProjectError(f"{where} must be {what}, got {value}", where)
+    if key == "optimizer" and value not in OPTIMIZERS:
+        raise ProjectError(f"{where} must be {what}, got {value!r}", where)
+    return value
 
 
 def _validate_training(raw: Any) -> Training:
@@ -268,18 +404,7 @@ def _validate_training(raw: Any) -> Training:
         if rule is None:
             raise ProjectError(f"training.{key} is not a training setting; allowed: "
                                f"{', '.join(_TRAINING_RULES)}", f"training.{key}")
-        kind, low, high, what = rule
-        where = f"training.{key}"
-        _expect(value, kind, where, what)
-        if kind is float:
-            value = float(value)
-        if low is not None and not low <= value <= high:
-            raise ProjectError(f"{where} must be {what}, got {value}", where)
-        if key == "lr" and value <= 0:
-            raise ProjectError(f"{where} must be {what}, got {value}", where)
-        if key == "optimizer" and value not in OPTIMIZERS:
-            raise ProjectError(f"{where} must be {what}, got {value!r}", where)
-        values[key] = value
+        values[key] = _check_training_value(key, value, f"training.{key}")
     return Training(**values)
 
 

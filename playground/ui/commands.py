@@ -4,7 +4,8 @@ methods; the canvas and the inspector update from the model's events, never from
 The model raises on a bad edit, and an exception inside ``QUndoStack.push`` would reach the
 event loop, so commands that can fail check first: :class:`SetParamCommand` coerces its
 value when it is built (raising ``ParamError`` before anything is pushed) and callers check
-wires with ``model.check_connection`` before pushing a :class:`ConnectCommand`.
+wires with ``model.check_connection`` before pushing a :class:`ConnectCommand`, groups with
+``model.check_group`` and closes with ``model.check_close``.
 """
 
 from __future__ import annotations
@@ -190,3 +191,110 @@ class RenameNodeCommand(QUndoCommand):
 
     def undo(self):
         self.model.rename_node(self.node_id, self.old)
+
+
+# ------------------------------------------------------------------------------- blocks
+
+
+class OpenCompositeCommand(QUndoCommand):
+    """Open a closed block in place (its inner nodes replace it inside a frame); undo
+    closes it again. Check ``model.is_composite`` before pushing."""
+
+    def __init__(self, model: GraphModel, node_id: str, parent=None):
+        super().__init__(f"Open {model.name(node_id)}", parent)
+        self.model = model
+        self.node_id = node_id
+
+    def redo(self):
+        self.model.open_composite(self.node_id)
+
+    def undo(self):
+        self.model.close_composite(self.node_id)
+
+
+class CloseCompositeCommand(QUndoCommand):
+    """Fold an open block back into one node, closing the blocks open inside it first;
+    undo reopens them all. Check with ``model.check_close`` before pushing."""
+
+    def __init__(self, model: GraphModel, group_id: str, parent=None):
+        super().__init__(f"Close {model.group_info(group_id).name}", parent)
+        self.model = model
+        self.group_id = group_id
+        order: list[str] = []
+
+        def visit(g: str) -> None:
+            for child in model.child_groups(g):
+                visit(child)
+            order.append(g)
+
+        visit(group_id)
+        self.order = order  # innermost first, this group last
+
+    def redo(self):
+        for g in self.order:
+            self.model.close_composite(g)
+
+    def undo(self):
+        for g in reversed(self.order):
+            self.model.open_composite(g)
+
+
+class GroupCommand(QUndoCommand):
+    """Fold the given nodes into a new "Group" block. Check with ``model.check_group``
+    before pushing. ``node_id`` holds the block's id after the first redo."""
+
+    def __init__(self, model: GraphModel, node_ids: Iterable[str], parent=None):
+        self.model = model
+        self.node_ids = list(dict.fromkeys(node_ids))
+        super().__init__(f"Group {len(self.node_ids)} nodes", parent)
+        self.node_id: str | None = None
+        self._done = None
+
+    def redo(self):
+        self._done = self.model.group_nodes(self.node_ids, node_id=self.node_id)
+        self.node_id = self._done.added[0]
+
+    def undo(self):
+        self.model.replace_nodes(self._done.added, self._done.removed)
+
+
+class UngroupCommand(QUndoCommand):
+    """Open a closed block for good (its inner nodes take its place); undo folds them back
+    into the very same block."""
+
+    def __init__(self, model: GraphModel, node_id: str, parent=None):
+        super().__init__(f"Ungroup {model.name(node_id)}", parent)
+        self.model = model
+        self.node_id = node_id
+        self._done = None
+
+    def redo(self):
+        self._done = self.model.ungroup(self.node_id)
+
+    def undo(self):
+        self.model.replace_nodes(self._done.added, self._done.removed)
+
+
+class DissolveGroupCommand(QUndoCommand):
+    """Keep an open block's nodes and drop its frame (it can no longer be closed); undo
+    puts the frame back."""
+
+    def __init__(self, model: GraphModel, group_id: str, parent=None):
+        super().__init__(f"Ungroup {model.group_info(group_id).name}", parent)
+        self.model = model
+        self.group_id = group_id
+        self._saved = None
+
+    def redo(self):
+        self._saved = self.model.dissolve_group(self.group_id)
+
+    def undo(self):
+        self.model.restore_group(*self._saved)
+
+
+class ArrangeCommand(MoveNodesCommand):
+    """Move every node to the automatic layered layout (one undo step)."""
+
+    def __init__(self, model: GraphModel, moves: Mapping[str, tuple[Pos, Pos]], parent=None):
+        super().__init__(model, moves, parent)
+        self.setText("Arrange")

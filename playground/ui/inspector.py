@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFormLayout, QFrame, QLabel, QLineEdit, QPushButton, QScrollArea,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -59,10 +59,52 @@ class LogSpinBox(QDoubleSpinBox):
         return flags
 
 
+class TextParamEdit(QLineEdit):
+    """A one-line editor for params typed as text: ``ints`` (``3`` or ``3, 5``) and optional
+    numbers (empty means None). ``valueChanged`` carries the text when editing finishes;
+    :meth:`ParamSpec.coerce` parses it (or refuses it with a message)."""
+
+    valueChanged = Signal(object)
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(parent)
+        self._shown = ""
+        if spec.type == "ints":
+            hint = "3 or 3, 5" if spec.length == 2 else "e.g. 1, 8, 8"
+        else:
+            hint = "a number"
+        self.setPlaceholderText(f"None ({hint})" if spec.optional else hint)
+        self.editingFinished.connect(self._on_finished)
+
+    def set_value(self, value: Any) -> None:
+        self._shown = format_param(value)
+        self.setText(self._shown)
+
+    def value(self) -> str:
+        return self.text()
+
+    def _on_finished(self) -> None:
+        if self.text() != self._shown:
+            self._shown = self.text()
+            self.valueChanged.emit(self.text())
+
+
+def format_param(value: Any) -> str:
+    """A param value as a text editor shows it: ``(3, 5)`` -> ``"3, 5"``, None -> ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value) + ("," if len(value) == 1 else "")
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def make_editor(spec: ParamSpec, parent=None) -> QWidget:
-    """A widget for one param: QSpinBox (int), QDoubleSpinBox (float), QCheckBox (bool) or
-    QComboBox (choice), bounded by the spec's low/high/choices."""
-    if spec.type == "int":
+    """A widget for one param: QSpinBox (int), QDoubleSpinBox (float), QCheckBox (bool),
+    QComboBox (choice), bounded by the spec's low/high/choices; a :class:`TextParamEdit` for
+    ``ints`` and for optional numbers (which may be None)."""
+    if spec.type == "ints" or (spec.optional and spec.type in ("int", "float")):
+        w = TextParamEdit(spec, parent)
+    elif spec.type == "int":
         w = QSpinBox(parent)
         low = -_INT_MAX if spec.low is None else int(max(spec.low, -_INT_MAX))
         high = _INT_MAX if spec.high is None else int(min(spec.high, _INT_MAX))
@@ -93,7 +135,9 @@ def set_editor_value(widget: QWidget, value: Any) -> None:
     """Show ``value`` in an editor from :func:`make_editor` without emitting its signals."""
     blocked = widget.blockSignals(True)
     try:
-        if isinstance(widget, QCheckBox):
+        if isinstance(widget, TextParamEdit):
+            widget.set_value(value)
+        elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
         elif isinstance(widget, QComboBox):
             index = widget.findData(value)

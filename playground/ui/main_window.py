@@ -28,9 +28,11 @@ from playground.project.format import presets_dir
 from playground.session import Session, SessionError, Snapshot, TrainingWorker
 
 from .canvas import CanvasView
+from .errors import ErrorsWidget
 from .inspector import InspectorWidget, LogSpinBox
 from .palette import PaletteWidget
 from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
+from .summary import SummaryWidget
 from .theme import DARK, LIGHT, Theme, apply_theme, current_theme
 
 APP_NAME = "DL Playground"
@@ -104,6 +106,10 @@ class MainWindow(QMainWindow):
         self._sync_timer.timeout.connect(self._sync_graph)
 
         self.canvas.selected_node_changed.connect(self.inspector.set_node)
+        self.canvas.selected_node_changed.connect(self.summary.select_node)
+        self.summary.node_selected.connect(self._on_node_picked)
+        self.errors_panel.node_selected.connect(self._on_node_picked)
+        self.errors_panel.count_changed.connect(self._on_error_count)
         self.canvas.message.connect(self._on_canvas_message)
         self.node_palette.add_requested.connect(self._on_palette_add_requested)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -138,6 +144,15 @@ class MainWindow(QMainWindow):
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves_dock = self._dock("Training curves", self.curves,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.summary = SummaryWidget(self.model, self)
+        self.errors_panel = ErrorsWidget(self.model, self)
+        self.summary_dock = self._dock("Summary", self.summary,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.errors_dock = self._dock("Errors", self.errors_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.curves_dock, self.summary_dock)
+        self.tabifyDockWidget(self.summary_dock, self.errors_dock)
+        self.curves_dock.raise_()
         self.splitDockWidget(self.inspector_dock, self.boundary_dock, Qt.Orientation.Vertical)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [180, 420],
                          Qt.Orientation.Horizontal)
@@ -189,6 +204,17 @@ class MainWindow(QMainWindow):
         self.delete_action = self._action("&Delete\tDel", self.canvas.delete_selected,
                                           tip="Delete the selected nodes and wires")
         self.zoom_fit_action = self._action("&Zoom to Fit", self.canvas.zoom_to_fit, ["Ctrl+0"])
+        self.arrange_action = self._action("&Arrange", self.canvas.arrange, ["Ctrl+L"],
+                                           "Lay the graph out left to right, then zoom to fit")
+        self.group_action = self._action("&Group", self.canvas.group_selected, ["Ctrl+G"],
+                                         "Fold the selected nodes into one block (Ctrl+G)")
+        self.ungroup_action = self._action("U&ngroup", self.canvas.ungroup_selected,
+                                           ["Ctrl+Shift+G"],
+                                           "Open the selected block for good (Ctrl+Shift+G)")
+        self.open_block_action = self._action("&Open/Close Block", self.canvas.open_selected,
+                                              ["Ctrl+E"],
+                                              "Open the selected block in place, or close the "
+                                              "block the selection is in (Ctrl+E)")
         self.train_action = self._action("Train", self.train, ["Ctrl+Return", "F5"],
                                          "Train continuously (Ctrl+Return, F5)", sp.SP_MediaPlay)
         self.pause_action = self._action("Pause", self.pause, ["F6"], "Pause training (F6)",
@@ -226,15 +252,19 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.delete_action)
+        edit_menu.addSeparator()
+        for action in (self.group_action, self.ungroup_action, self.open_block_action):
+            edit_menu.addAction(action)
         train_menu = bar.addMenu("&Train")
         for action in (self.train_action, self.pause_action, self.step_action,
                        self.reset_action):
             train_menu.addAction(action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.zoom_fit_action)
+        view_menu.addAction(self.arrange_action)
         view_menu.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.curves_dock,
-                     self.boundary_dock):
+                     self.boundary_dock, self.summary_dock, self.errors_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addAction(self.dark_action)
@@ -296,13 +326,7 @@ class MainWindow(QMainWindow):
         self._loading = True
         try:
             self.inspector.set_node("")
-            self.model.clear()
-            for node in project.graph.get("nodes", []):
-                self.model.add_node(node["type"], node.get("params", {}),
-                                    tuple(node.get("pos", (0, 0))), node["id"],
-                                    node.get("name"))
-            for e in project.graph.get("edges", []):
-                self.model.connect(e["src"], e["src_port"], e["dst"], e["dst_port"])
+            self.model.load(project.graph)  # one edit, one shape inference
         finally:
             self._loading = False
         self.project = project
@@ -685,6 +709,13 @@ class MainWindow(QMainWindow):
             pos += QPointF(36, 36)
         self.canvas.add_node_at(type_name, pos)
 
+    def _on_node_picked(self, node_id: str) -> None:
+        """A row of the summary or the errors panel was chosen: select the node."""
+        self.canvas.select_node(node_id, center=True)
+
+    def _on_error_count(self, count: int) -> None:
+        self.errors_dock.setWindowTitle(f"Errors ({count})" if count else "Errors")
+
     def _on_canvas_message(self, text: str) -> None:
         if text:
             self.show_message(text)
@@ -715,4 +746,6 @@ class MainWindow(QMainWindow):
             return
         self.shutdown()
         self.canvas.detach()  # later edits of the model must not reach a dead scene
+        self.summary.detach()
+        self.errors_panel.detach()
         event.accept()

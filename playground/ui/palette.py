@@ -110,6 +110,8 @@ class PaletteWidget(QWidget):
             top.setFont(0, font)
             self.tree.addTopLevelItem(top)
             for spec in specs:
+                if spec.type == "Group":  # made by grouping a selection (Ctrl+G), not dragged
+                    continue
                 item = QTreeWidgetItem([spec.type])
                 item.setData(0, _TYPE_ROLE, spec.type)
                 item.setToolTip(0, f"<b>{spec.type}</b><br>{spec.description}")

@@ -20,10 +20,10 @@ CATEGORY_COLORS: dict[str, str] = {
     "Convolution": "#2d8a9a",
     "Recurrent": "#a97a25",
     "Attention": "#b0457c",
-    "Normalization": "#5f8a34",
-    "Regularization": "#6b7d2e",
-    "Shape": "#5d6b80",
+    "Normalisation": "#5f8a34",
+    "Math": "#5d6b80",
     "Generative": "#9c5f2e",
+    "Blocks": "#4a5a9c",
 }
 
 FALLBACK_CATEGORY_COLOR = "#5f6878"

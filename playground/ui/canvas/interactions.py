@@ -221,6 +221,44 @@ class MoveNodesInteraction(Interaction):
         self.end()
 
 
+class FrameDragInteraction(Interaction):
+    """Drag an open block by its frame's header: every node inside moves with it; release
+    pushes one MoveNodesCommand (nothing when it did not move)."""
+
+    def __init__(self, scene: "CanvasScene", group_id: str, pos: QPointF):
+        super().__init__(scene)
+        self.group_id = group_id
+        self.origin = QPointF(pos)
+        self.items = [scene.node_item(n) for n in scene.model.group_members(group_id)]
+        self.items = [i for i in self.items if i is not None]
+        self.start = {i.node_id: (i.pos().x(), i.pos().y()) for i in self.items}
+        for item in self.items:
+            item.setSelected(True)
+
+    def mouse_move(self, event) -> bool:
+        delta = event.scenePos() - self.origin
+        for item in self.items:
+            x, y = self.start[item.node_id]
+            item.setPos(x + delta.x(), y + delta.y())
+        return True
+
+    def mouse_release(self, event) -> bool:
+        self.end()
+        moves = {}
+        for item in self.items:
+            old, new = self.start[item.node_id], (item.pos().x(), item.pos().y())
+            if abs(new[0] - old[0]) > 0.01 or abs(new[1] - old[1]) > 0.01:
+                moves[item.node_id] = (old, new)
+        if moves:
+            self.scene.undo_stack.push(MoveNodesCommand(self.scene.model, moves))
+        return True
+
+    def cancel(self) -> None:
+        for item in self.items:
+            item.setPos(*self.start[item.node_id])
+        self.end()
+
+
 class PanInteraction:
     """Pan the view by dragging (middle button, or left button with space held)."""
 

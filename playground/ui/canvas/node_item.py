@@ -2,6 +2,9 @@
 on the left, output ports (with their tensor shapes) on the right, its params, and the
 reason when it is invalid.
 
+A closed block (a composite node) is drawn as a small stack of cards, with an "open" button
+in its header (double-clicking it opens it too) and a line that says what is inside.
+
 Layout runs when the node's data changes (:meth:`NodeItem.refresh`) and produces cached
 paths and a list of text runs; :meth:`NodeItem.paint` only replays them.
 """
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from .wire_item import WireItem
 
 NODE_MAX_WIDTH = 300.0
+OPEN_LABEL = "open ⤢"
+STACK_STEP = 3.5   # offset of the cards behind a closed block
 MAX_ERROR_LINES = 3
 _GLOW_MARGIN = 10.0
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
@@ -141,6 +146,7 @@ class NodeItem(QGraphicsItem):
         self._header = QPainterPath()
         self._shadow = QPainterPath()
         self._outer = QPainterPath()
+        self._stack: list[QPainterPath] = []
         self._header_brush = QBrush()
         self._texts: list[tuple] = []       # (font, color, rect, flags, text)
         self._dividers: list[float] = []    # y of thin lines between sections
@@ -148,10 +154,11 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
 
-        spec = model.spec(node_id)
-        for p in spec.inputs:
+        self.is_block = model.is_composite(node_id)
+        self._open_rect = QRectF()
+        for p in model.input_ports(node_id):
             self.inputs[p.name] = PortItem(self, p.name, False, p.kind, p.doc)
-        for p in spec.outputs:
+        for p in model.output_ports(node_id):
             self.outputs[p.name] = PortItem(self, p.name, True, p.kind, p.doc)
 
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
@@ -213,6 +220,14 @@ class NodeItem(QGraphicsItem):
     def size(self) -> tuple[float, float]:
         return self._width, self._height
 
+    def body_rect(self) -> QRectF:
+        """The node's body in item coordinates (without the glow and the shadow)."""
+        return QRectF(self._rect)
+
+    def open_button_rect(self) -> QRectF:
+        """A closed block's "open" button in item coordinates (empty for other nodes)."""
+        return QRectF(self._open_rect)
+
     def set_style(self, style: CanvasStyle) -> None:
         self.style = style
         self.refresh()
@@ -227,12 +242,14 @@ class NodeItem(QGraphicsItem):
         name = model.name(nid)
         params = model.params(nid)
         state = model.state(nid)
+        self.shown_state = state
         outputs = state.outputs if state.ok else {}
 
         # width: wide enough for the header and for each port row
+        button_w = st.param_fm.horizontalAdvance(OPEN_LABEL) + 14 if self.is_block else 0.0
         width = st.title_fm.horizontalAdvance(spec.type) + st.name_fm.horizontalAdvance(name) \
-            + 3 * PAD + 14
-        ins, outs = list(spec.inputs), list(spec.outputs)
+            + 3 * PAD + 14 + button_w
+        ins, outs = list(model.input_ports(nid)), list(model.output_ports(nid))
         rows = max(len(ins), len(outs))
         for i in range(rows):
             w = 2 * LABEL_INSET + 14
@@ -255,13 +272,19 @@ class NodeItem(QGraphicsItem):
         type_w = st.title_fm.horizontalAdvance(spec.type)
         texts.append((st.title_font, st.title_color, QRectF(PAD + 3, 0, type_w + 2, HEADER_HEIGHT),
                       _LEFT, spec.type))
-        name_room = width - type_w - 3 * PAD - 8
+        name_room = width - type_w - 3 * PAD - 8 - button_w
         name_col = QColor(st.title_color)
         name_col.setAlpha(185)
         if name_room > 12:
             texts.append((st.name_font, name_col,
-                          QRectF(width - PAD - 3 - name_room, 0, name_room, HEADER_HEIGHT), _RIGHT,
+                          QRectF(width - PAD - 3 - name_room - button_w, 0, name_room,
+                                 HEADER_HEIGHT), _RIGHT,
                           st.name_fm.elidedText(name, Qt.ElideRight, name_room)))
+        if self.is_block:
+            self._open_rect = QRectF(width - PAD - button_w + 4, 5, button_w - 4,
+                                     HEADER_HEIGHT - 10)
+        else:
+            self._open_rect = QRectF()
 
         # port rows
         y = HEADER_HEIGHT + 4
@@ -296,6 +319,19 @@ class NodeItem(QGraphicsItem):
                 texts.append((st.param_font, st.text_color, rect, _RIGHT,
                               st.param_fm.elidedText(value, Qt.ElideRight, room)))
                 y += PARAM_ROW_HEIGHT
+
+        # a closed block: what is inside
+        if self.is_block:
+            sub = model.subgraph(nid)
+            y += 3
+            dividers.append(y)
+            y += 3
+            count = sub.leaf_count()
+            inside = f"{count} node{'s' if count != 1 else ''} inside · double-click to open"
+            texts.append((st.param_font, st.dim_color,
+                          QRectF(PAD + 3, y, width - 2 * PAD - 6, PARAM_ROW_HEIGHT), _LEFT,
+                          st.param_fm.elidedText(inside, Qt.ElideRight, width - 2 * PAD - 6)))
+            y += PARAM_ROW_HEIGHT
 
         # the reason it is invalid (or blocked), short; the tooltip has all of it
         message, color = "", st.error_color
@@ -339,8 +375,13 @@ class NodeItem(QGraphicsItem):
             self._outer = QPainterPath()
             self._outer.addRoundedRect(self._rect.adjusted(-3.5, -3.5, 3.5, 3.5), CORNER + 3,
                                        CORNER + 3)
+            self._stack = [self._body.translated(STACK_STEP * k, STACK_STEP * k)
+                           for k in (2, 1)] if self.is_block else []
             for wire in self.wires:  # the ports moved with the edges
                 wire.update_path()
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "node_geometry_changed"):
+                scene.node_geometry_changed(self.node_id)
         base = st.category_color(spec.category)
         grad = QLinearGradient(0, 0, 0, HEADER_HEIGHT)
         grad.setColorAt(0.0, base.lighter(118))
@@ -353,14 +394,18 @@ class NodeItem(QGraphicsItem):
 
     @staticmethod
     def _short(message: str, type_name: str, name: str) -> str:
-        prefix = f"{type_name} '{name}' "
-        return message[len(prefix):] if message.startswith(prefix) else message
+        for prefix in (f"{type_name} '{name}': ", f"{type_name} '{name}' "):
+            if message.startswith(prefix):
+                return message[len(prefix):]
+        return message
 
     def _tooltip(self, spec, name, state) -> str:
         if self.is_invalid():
             return self.error_text()
         if state.status == "blocked":
             return state.message
+        if self.is_block:
+            return f"{spec.type} '{name}': {spec.description} Double-click to open it."
         return f"{spec.type} '{name}': {spec.description}"
 
     @staticmethod
@@ -394,8 +439,20 @@ class NodeItem(QGraphicsItem):
                 painter.strokePath(self._body, pen)
         else:
             painter.fillPath(self._shadow, st.shadow_brush)
+        for card in self._stack:  # a closed block: the cards behind it
+            painter.fillPath(card, st.stack_brush)
+            painter.strokePath(card, st.stack_pen)
         painter.fillPath(self._body, st.body_brush)
         painter.fillPath(self._header, self._header_brush)
+        if not self._open_rect.isEmpty() and lod > 0.4:
+            r = self._open_rect.height() / 2
+            painter.setPen(st.button_pen)
+            painter.setBrush(st.button_brush)
+            painter.drawRoundedRect(self._open_rect, r, r)
+            painter.setBrush(Qt.NoBrush)
+            painter.setFont(st.param_font)
+            painter.setPen(st.title_color)
+            painter.drawText(self._open_rect, Qt.AlignCenter, OPEN_LABEL)
 
         if lod > 0.4:
             painter.setPen(st.divider_pen)
@@ -425,6 +482,9 @@ class NodeItem(QGraphicsItem):
         if change == QGraphicsItem.ItemPositionHasChanged:
             for wire in self.wires:
                 wire.update_path()
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "node_geometry_changed"):
+                scene.node_geometry_changed(self.node_id)
         elif change == QGraphicsItem.ItemSelectedHasChanged:
             self.setZValue(1 if value else 0)  # a selected node is drawn over the others
         return super().itemChange(change, value)

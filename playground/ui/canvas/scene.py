@@ -15,10 +15,14 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QGraphicsScene
 
-from playground.graph import Edge, GraphModel
+from playground.graph import CompositeError, Edge, GraphModel
+from playground.graph.layout import FRAME_HEADER, FRAME_PAD
 
+from ..commands import CloseCompositeCommand, OpenCompositeCommand
 from ..theme import Theme, current_theme
-from .interactions import Interaction, MoveNodesInteraction, NewWireInteraction
+from .frame_item import GroupFrameItem
+from .interactions import (FrameDragInteraction, Interaction, MoveNodesInteraction,
+                           NewWireInteraction)
 from .node_item import NodeItem, PortItem
 from .style import CanvasStyle
 from .wire_item import WireItem
@@ -45,6 +49,7 @@ class CanvasScene(QGraphicsScene):
         self.style = CanvasStyle(theme or current_theme())
         self._nodes: dict[str, NodeItem] = {}
         self._wires: dict[Edge, WireItem] = {}
+        self._frames: dict[str, GroupFrameItem] = {}
         self._interaction: Interaction | None = None
         self._attached = False
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
@@ -67,7 +72,9 @@ class CanvasScene(QGraphicsScene):
                 (m.edge_added, self._on_edge_added), (m.edge_removed, self._on_edge_removed),
                 (m.states_changed, self._on_states_changed), (m.node_moved, self._on_node_moved),
                 (m.param_changed, self._on_param_changed),
-                (m.node_renamed, self._on_node_renamed))
+                (m.node_renamed, self._on_node_renamed),
+                (m.group_opened, self._on_group_opened), (m.group_closed, self._on_group_closed),
+                (m.group_changed, self._on_group_changed))
 
     def attach(self) -> None:
         """Subscribe to the model and build items for what it holds (done by __init__)."""
@@ -80,6 +87,8 @@ class CanvasScene(QGraphicsScene):
             self._on_node_added(node_id)
         for edge in self.model.edges():
             self._on_edge_added(edge)
+        for group_id in self.model.groups():
+            self._on_group_opened(group_id)
 
     def detach(self) -> None:
         """Unsubscribe from the model and drop all items (call before the scene goes)."""
@@ -89,6 +98,8 @@ class CanvasScene(QGraphicsScene):
         for signal, slot in self._signals():
             signal.disconnect(slot)
         self._attached = False
+        for group_id in list(self._frames):
+            self._on_group_closed(group_id)
         for edge in list(self._wires):
             self._on_edge_removed(edge)
         for node_id in list(self._nodes):
@@ -107,6 +118,13 @@ class CanvasScene(QGraphicsScene):
 
     def wire_items(self) -> list[WireItem]:
         return list(self._wires.values())
+
+    def frame_item(self, group_id: str) -> GroupFrameItem | None:
+        """The frame drawn around the open block ``group_id``."""
+        return self._frames.get(group_id)
+
+    def frame_items(self) -> list[GroupFrameItem]:
+        return list(self._frames.values())
 
     def port_scene_pos(self, node_id: str, port_name: str, output: bool) -> QPointF:
         """Scene position of a port's centre. Raises KeyError for an unknown node or port."""
@@ -133,11 +151,85 @@ class CanvasScene(QGraphicsScene):
         return [i.edge for i in self.selectedItems() if isinstance(i, WireItem)]
 
     def items_rect(self) -> QRectF:
-        """Bounding rect of the nodes (empty when there are none)."""
+        """Bounding rect of the nodes and frames (empty when there are none)."""
         rect = QRectF()
         for item in self._nodes.values():
             rect = rect.united(item.sceneBoundingRect())
+        for frame in self._frames.values():
+            if frame.isVisible():
+                rect = rect.united(frame.rect())
         return rect
+
+    def block_button_at(self, pos: QPointF) -> tuple[str, str] | None:
+        """What block control is at scene ``pos``: ``("open", node_id)`` (a closed block's
+        button), ``("close", group_id)`` or ``("header", group_id)`` (an open block's
+        frame), or None. Inner frames win over outer ones."""
+        node = self.node_at(pos)
+        if node is not None:
+            if node.is_block and node.open_button_rect().contains(node.mapFromScene(pos)):
+                return ("open", node.node_id)
+            return None
+        for frame in sorted(self._frames.values(), key=lambda f: -f.depth):
+            hit = frame.hit(pos)
+            if hit is not None:
+                return (hit, frame.group_id)
+        return None
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def open_block(self, node_id: str) -> bool:
+        """Open a closed block in place (undoable). Returns whether it opened."""
+        if node_id not in self.model or not self.model.is_composite(node_id):
+            return False
+        self.cancel_interaction()
+        self.undo_stack.push(OpenCompositeCommand(self.model, node_id))
+        return True
+
+    def close_block(self, group_id: str) -> bool:
+        """Close an open block (and the blocks open inside it), undoably; a block that
+        cannot close says why in ``message``. Returns whether it closed."""
+        try:
+            self.model.check_close(group_id)
+        except CompositeError as exc:
+            self.message.emit(exc.message)
+            return False
+        self.cancel_interaction()
+        self.undo_stack.push(CloseCompositeCommand(self.model, group_id))
+        return True
+
+    def node_geometry_changed(self, node_id: str) -> None:
+        """A node moved or changed size: refit the frames around it."""
+        if not self._frames or node_id not in self.model:
+            return
+        group = self.model.group_of(node_id)
+        while group is not None:
+            self.update_frame(group)
+            group = self.model.group_info(group).parent if group in self.model.groups() \
+                else None
+
+    def update_frame(self, group_id: str) -> None:
+        """Fit the frame of ``group_id`` around its members and the frames inside it."""
+        frame = self._frames.get(group_id)
+        if frame is None:
+            return
+        rect = QRectF()
+        for member in self.model.group_info(group_id).members:
+            item = self._nodes.get(member)
+            if item is not None:
+                rect = rect.united(item.mapRectToScene(item.body_rect()))
+        for child in self.model.child_groups(group_id):
+            inner = self._frames.get(child)
+            if inner is not None and inner.isVisible():
+                rect = rect.united(inner.rect())
+        if not rect.isEmpty():
+            rect = rect.adjusted(-FRAME_PAD, -FRAME_HEADER, FRAME_PAD, FRAME_PAD)
+        frame.set_rect(rect)
+
+    def _update_frame_and_parents(self, group_id: str | None) -> None:
+        groups = self.model.groups()
+        while group_id is not None and group_id in groups:
+            self.update_frame(group_id)
+            group_id = self.model.group_info(group_id).parent
 
     # -- errors shown on nodes ----------------------------------------------------------
 
@@ -180,12 +272,19 @@ class CanvasScene(QGraphicsScene):
             self.removeItem(wire)
 
     def _on_states_changed(self) -> None:
-        # a successful edit: rejected-wire messages have served their purpose
+        # A successful edit: rejected-wire messages have served their purpose. Only items
+        # whose state changed are laid out again (the model keeps an unchanged state's
+        # object), so an edit costs what it touches, not the size of the graph.
+        model = self.model
         for item in self._nodes.values():
-            item._wiring_error = ""
-            item.refresh()
+            if item._wiring_error or model.state(item.node_id) is not item.shown_state:
+                item._wiring_error = ""
+                item.refresh()
         for wire in self._wires.values():
-            wire.refresh()
+            e = wire.edge
+            if model.state(e.src) is not wire.shown_states[0] or \
+                    model.state(e.dst) is not wire.shown_states[1]:
+                wire.refresh()
 
     def _on_node_moved(self, node_id: str, pos) -> None:
         item = self._nodes.get(node_id)
@@ -200,6 +299,25 @@ class CanvasScene(QGraphicsScene):
     def _on_node_renamed(self, node_id: str, name: str) -> None:
         self._on_param_changed(node_id, "", name)
 
+    def _on_group_opened(self, group_id: str) -> None:
+        depth, info = 0, self.model.group_info(group_id)
+        while info.parent is not None:
+            depth += 1
+            info = self.model.group_info(info.parent)
+        frame = GroupFrameItem(self.model, group_id, self.style, depth)
+        self._frames[group_id] = frame
+        self.addItem(frame)
+        self._update_frame_and_parents(group_id)
+
+    def _on_group_closed(self, group_id: str) -> None:
+        frame = self._frames.pop(group_id, None)
+        if frame is not None:
+            self.removeItem(frame)
+
+    def _on_group_changed(self, group_id: str) -> None:
+        if group_id in self._frames:
+            self._update_frame_and_parents(group_id)
+
     # -- theme ----------------------------------------------------------------------------
 
     def set_theme(self, theme: Theme) -> None:
@@ -208,6 +326,8 @@ class CanvasScene(QGraphicsScene):
             item.set_style(self.style)
         for wire in self._wires.values():
             wire.set_style(self.style)
+        for frame in self._frames.values():
+            frame.set_style(self.style)
         self.update()
 
     # -- interactions -----------------------------------------------------------------
@@ -228,6 +348,19 @@ class CanvasScene(QGraphicsScene):
             event.accept()
             return
         if event.button() == Qt.LeftButton:
+            hit = self.block_button_at(event.scenePos())
+            if hit is not None:
+                kind, target = hit
+                if kind == "open":
+                    self.open_block(target)
+                elif kind == "close":
+                    self.close_block(target)
+                else:  # the frame's header: drag the whole block
+                    self.cancel_interaction()
+                    self.clearSelection()
+                    self.set_interaction(FrameDragInteraction(self, target, event.scenePos()))
+                event.accept()
+                return
             port = self.port_at(event.scenePos())
             if port is not None:
                 self.cancel_interaction()
@@ -251,6 +384,21 @@ class CanvasScene(QGraphicsScene):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            pos = event.scenePos()
+            hit = self.block_button_at(pos)
+            if hit is not None and hit[0] == "header":
+                self.close_block(hit[1])
+                event.accept()
+                return
+            node = self.node_at(pos)
+            if node is not None and node.is_block and self.port_at(pos) is None:
+                self.open_block(node.node_id)
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)
 
     def keyPressEvent(self, event):
         if self._interaction is not None and self._interaction.key_press(event):

@@ -6,7 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
 
-from ..theme import Theme, category_color
+from ..theme import CATEGORY_COLORS, Theme, category_color
+
+#: Header colours for categories the theme does not name (it wins where it does).
+EXTRA_CATEGORY_COLORS = {"Blocks": "#4a56a6", "Math": "#5d6b80", "Normalisation": "#5f8a34"}
 
 # Node geometry, in scene units (pixels at zoom 1).
 NODE_MIN_WIDTH = 136.0
@@ -73,6 +76,26 @@ class CanvasStyle:
 
         self.rubber_band = c(theme.rubber_band)
 
+        # closed blocks (stacked cards, an "open" button) and open groups (frames)
+        body = c(theme.node_body)
+        self.stack_brush = QBrush(body.darker(112) if theme.dark else body.darker(104))
+        self.stack_pen = QPen(c(theme.node_border), 1.0)
+        button = QColor(0, 0, 0, 70) if theme.dark else QColor(255, 255, 255, 90)
+        self.button_brush = QBrush(button)
+        self.button_pen = QPen(QColor(255, 255, 255, 110), 1.0)
+        block = QColor(EXTRA_CATEGORY_COLORS["Blocks"])
+        fill = QColor(block)
+        fill.setAlpha(34 if theme.dark else 26)
+        self.frame_brush = QBrush(fill)
+        edge = QColor(block.lighter(150) if theme.dark else block)
+        edge.setAlpha(170)
+        self.frame_pen = QPen(edge, 1.4, Qt.DashLine)
+        head = QColor(block)
+        head.setAlpha(150 if theme.dark else 120)
+        self.frame_header_brush = QBrush(head)
+        self.frame_title_font = _font(9.0, bold=True)
+        self.frame_title_fm = QFontMetricsF(self.frame_title_font)
+
         self.title_font = _font(9.5, bold=True)
         self.name_font = _font(8.5)
         self.port_font = _font(8.5)
@@ -96,7 +119,11 @@ class CanvasStyle:
     def category_color(self, category: str) -> QColor:
         col = self._category.get(category)
         if col is None:
-            col = self._category[category] = category_color(category)
+            if category not in CATEGORY_COLORS and category in EXTRA_CATEGORY_COLORS:
+                col = QColor(EXTRA_CATEGORY_COLORS[category])
+            else:
+                col = category_color(category)
+            self._category[category] = col
         return col
 
     def port_color(self, kind: str) -> QColor:

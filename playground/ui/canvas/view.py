@@ -8,9 +8,11 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QPainter, QUndoStack
 from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu
 
-from playground.graph import GraphModel
+from playground.graph import CompositeError, GraphModel, layout
 
-from ..commands import AddNodeCommand, DisconnectCommand, RemoveNodesCommand
+from ..commands import (AddNodeCommand, ArrangeCommand, DisconnectCommand,
+                        DissolveGroupCommand, GroupCommand, RemoveNodesCommand, UngroupCommand)
+from .frame_item import GroupFrameItem
 from ..theme import Theme, current_theme
 from .interactions import PanInteraction
 from .scene import CanvasScene
@@ -136,12 +138,106 @@ class CanvasView(QGraphicsView):
             stack.push(RemoveNodesCommand(model, nodes))
         stack.endMacro()
 
+    # -- blocks and layout ------------------------------------------------------------
+
+    def open_block(self, node_id: str) -> bool:
+        """Open a closed block in place (undoable)."""
+        return self._scene.open_block(node_id)
+
+    def close_block(self, group_id: str) -> bool:
+        """Close an open block (undoable); says why in ``message`` when it cannot."""
+        return self._scene.close_block(group_id)
+
+    def open_selected(self) -> bool:
+        """Open the selected closed block, or close the open block the selection lies in."""
+        ids = self._scene.selected_node_ids()
+        if len(ids) == 1 and self.model.is_composite(ids[0]):
+            return self.open_block(ids[0])
+        groups = {self.model.group_of(n) for n in ids} - {None}
+        if len(groups) == 1:
+            return self.close_block(groups.pop())
+        self.message.emit("Select a block to open, or a node inside an open block to close it")
+        return False
+
+    def group_selected(self) -> str | None:
+        """Fold the selected nodes into a new Group block (Ctrl+G); returns its id, or None
+        (with a ``message`` saying why)."""
+        ids = self._scene.selected_node_ids()
+        try:
+            self.model.check_group(ids)
+        except CompositeError as exc:
+            self.message.emit(exc.message)
+            return None
+        self._scene.cancel_interaction()
+        cmd = GroupCommand(self.model, ids)
+        self.undo_stack.push(cmd)
+        self.select_node(cmd.node_id, center=False)
+        return cmd.node_id
+
+    def ungroup_selected(self) -> bool:
+        """Ctrl+Shift+G: open the selected closed block for good; with nodes of one open block
+        selected, drop that block's frame (its nodes stay)."""
+        model = self.model
+        ids = self._scene.selected_node_ids()
+        blocks = [n for n in ids if model.is_composite(n)]
+        self._scene.cancel_interaction()
+        if len(ids) == 1 and blocks:
+            self.undo_stack.push(UngroupCommand(model, blocks[0]))
+            return True
+        groups = {model.group_of(n) for n in ids} - {None}
+        if len(groups) == 1:
+            self.undo_stack.push(DissolveGroupCommand(model, groups.pop()))
+            return True
+        self.message.emit("Select one block to ungroup")
+        return False
+
+    def arrange(self) -> None:
+        """Lay every node out left to right (networkx layering, undoable), then zoom to fit.
+        Open blocks are laid out as units, inside their frames."""
+        model, scene = self.model, self._scene
+        if len(model) == 0:
+            return
+        sizes = {n: scene.node_item(n).size() for n in model.nodes()
+                 if scene.node_item(n) is not None}
+        rect = scene.items_rect()
+        origin = (round(rect.left()), round(rect.top())) if not rect.isEmpty() else (0, 0)
+        target = layout(model, sizes, origin)
+        moves = {n: (model.node(n)["pos"], pos) for n, pos in target.items()
+                 if tuple(model.node(n)["pos"]) != tuple(pos)}
+        if moves:
+            scene.cancel_interaction()
+            self.undo_stack.push(ArrangeCommand(model, moves))
+        self.zoom_to_fit()
+
+    def select_node(self, node_id: str, center: bool = True) -> bool:
+        """Select ``node_id`` alone (and centre the view on it). A node inside a closed
+        block selects the block."""
+        scene = self._scene
+        item = self.shown_item(node_id)
+        if item is None:
+            return False
+        scene.clearSelection()
+        item.setSelected(True)
+        if center:
+            self.centerOn(item.sceneBoundingRect().center())
+        return True
+
     # -- display ------------------------------------------------------------------------
 
+    def shown_item(self, node_id: str):
+        """The item that shows ``node_id``: its own, or, for a node inside a closed block
+        (a compiled call id such as ``"block1/conv1"``), the block's."""
+        scene = self._scene
+        while node_id and scene.node_item(node_id) is None and "/" in node_id:
+            node_id = node_id.rsplit("/", 1)[0]
+        return scene.node_item(node_id) if node_id else None
+
     def set_highlight(self, node_id: str | None) -> None:
-        """Make ``node_id`` glow (the stepped node) and no other; None clears."""
+        """Make ``node_id`` glow (the stepped node) and no other; None clears. A node inside
+        a closed block lights up the block."""
+        target = self.shown_item(node_id) if node_id else None
         for item in self._scene.node_items():
-            item.set_highlight(item.node_id == node_id)
+            item.set_highlight(item is target)
 
     def set_preview(self, node_id: str, values) -> None:
         """A sparkline inside the node (e.g. its activation mean); None hides it."""
@@ -240,7 +336,9 @@ class CanvasView(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event):
         pos = self.mapToScene(event.position().toPoint())
-        if event.button() == Qt.LeftButton and self._scene.itemAt(pos, self.transform()) is None:
+        item = self._scene.itemAt(pos, self.transform())
+        on_frame = isinstance(item, GroupFrameItem) and item.hit(pos) is None
+        if event.button() == Qt.LeftButton and (item is None or on_frame):
             self.quick_add_menu(pos).popup(event.globalPosition().toPoint())
             event.accept()
             return

@@ -80,10 +80,11 @@ class WireItem(QGraphicsItem):
         """Re-read the shape on the wire and the state of its destination."""
         model, e, st = self.src_item.model, self.edge, self.style
         state = model.state(e.src)
+        self.shown_states = (state, model.state(e.dst))
         shape = state.outputs.get(e.src_port) if state.ok else None
         self._label = format_shape(shape) if shape is not None else "?"
         self._invalid = model.state(e.dst).status == "error"
-        port = model.spec(e.src).output(e.src_port)
+        port = model.output_port(e.src, e.src_port)
         color = st.error_color if self._invalid else st.port_color(port.kind if port else "")
         self._pen = QPen(color, WIRE_WIDTH, Qt.SolidLine, Qt.RoundCap)
         self._hover_pen = QPen(color.lighter(130), WIRE_WIDTH + 1.0, Qt.SolidLine, Qt.RoundCap)

@@ -1,0 +1,92 @@
+"""Data nodes: where batches come from. Both are fed from outside (``build=None``): the
+caller of ``Program.run`` passes their outputs in ``feeds``.
+
+* Dataset: a dataset of the data registry; outputs the input batch and the class targets.
+* Input: a batch of a fixed shape, for inspecting an architecture (summary, one forward pass
+  on random data) without a dataset, e.g. ImageNet's (N, 3, 224, 224).
+
+A sequence dataset (``reverse``) gives int64 token indices (N, L) on ``input`` and a class
+per position (N, L) on ``target``. Its ``input`` port's metadata says ``dtype="int64"``: an
+Embedding takes it, and every node that needs float values refuses it with a message.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from playground import data as datasets
+
+from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError
+from ._common import no_cost
+
+__all__ = ["load_dataset", "dataset_of"]
+
+
+@lru_cache(maxsize=16)
+def load_dataset(name: str, n_samples: int, noise: float, seed: int) -> datasets.Dataset:
+    """Load (and cache) a dataset by its Dataset-node params. Shared by inference and the
+    session so that a dataset is generated once."""
+    return datasets.load(name, n_samples=n_samples, noise=noise, seed=seed)
+
+
+def dataset_of(params) -> datasets.Dataset:
+    return load_dataset(params["dataset"], params["n_samples"], params["noise"], params["seed"])
+
+
+def _dataset_infer(p, inputs):
+    try:
+        ds = dataset_of(p)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ShapeError(f"cannot load its data: {exc}") from None
+    shapes = {"input": (None, *ds.feature_shape), "target": (None, *ds.target_shape)}
+    meta = {"target": {"num_classes": ds.num_classes}}
+    if ds.train.input.dtype == np.int64:  # token sequences: integer indices for an Embedding
+        meta["input"] = {"dtype": "int64", "num_classes": ds.num_classes}
+    return shapes, meta
+
+
+REGISTRY.register(NodeSpec(
+    type="Dataset",
+    category="Data",
+    description="A dataset: its outputs are the input batch and the class targets.",
+    outputs=(PortSpec("input", "tensor", "x: (N, *features) float32 batch, or (N, L) int64 "
+                                         "tokens for a sequence dataset"),
+             PortSpec("target", "index", "y: (N,) int64 class indices, or (N, L) one per "
+                                         "position")),
+    params=(
+        ParamSpec("dataset", "choice", "spirals", "which dataset", choices=tuple(datasets.names())),
+        ParamSpec("n_samples", "int", 400, "examples in the training split (2-D toys)",
+                  low=4, high=100_000),
+        ParamSpec("noise", "float", 0.1, "std of the noise added to the 2-D toys", low=0.0, high=1.0),
+        ParamSpec("seed", "int", 0, "seed the toy data is generated from", low=0, high=2**31 - 1),
+    ),
+    infer=_dataset_infer,
+    build=None,
+    cost=no_cost,
+))
+
+
+def _input_infer(p, inputs):
+    shape = (p["shape"],) if isinstance(p["shape"], int) else p["shape"]
+    meta = {"output": {"dtype": "int64"}} if p["dtype"] == "int64" else {}
+    return {"output": (None, *shape)}, meta
+
+
+REGISTRY.register(NodeSpec(
+    type="Input",
+    category="Data",
+    description="A batch of a fixed shape (N, *shape), fed from outside: to inspect a model "
+                "without a dataset.",
+    outputs=(PortSpec("output", "tensor", "x: (N, *shape) float32 (or int64 token indices)"),),
+    params=(ParamSpec("shape", "ints", (3, 32, 32), "shape of one example, without the batch "
+                                                  "N: (C, H, W) for images, (L, E) for sequences",
+                      low=1, high=1_000_000),
+            ParamSpec("dtype", "choice", "float32", "float32 values, or int64 token indices "
+                                                    "for an Embedding",
+                      choices=("float32", "int64"))),
+    infer=_input_infer,
+    build=None,
+    cost=no_cost,
+))
