@@ -30,8 +30,10 @@ class Split:
     """The arrays of one split (train or val).
 
     Attributes:
-        input: float32 array (N, *F), one example per row.
-        target: int64 array (N,), class index of each example.
+        input: float32 array (N, *F), one example per row; or int64 (N, L) token indices
+            for a sequence dataset.
+        target: int64 array (N,), class index of each example; or (N, *T) for a dataset
+            with a class index per position (a target sequence (N, L)).
 
     Raises:
         ValueError: on wrong dtypes, ranks, or N mismatch between input and target.
@@ -42,14 +44,14 @@ class Split:
 
     def __post_init__(self) -> None:
         x, y = self.input, self.target
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim < 2:
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.int64) or x.ndim < 2:
             raise ValueError(
-                f"Split.input must be a float32 array of shape (N, *F), got "
+                f"Split.input must be a float32 (or int64 token) array of shape (N, *F), got "
                 f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}"
             )
-        if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim != 1:
+        if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim < 1:
             raise ValueError(
-                f"Split.target must be an int64 array of shape (N,), got "
+                f"Split.target must be an int64 array of shape (N,) or (N, *T), got "
                 f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
             )
         if x.shape[0] != y.shape[0]:
@@ -74,6 +76,8 @@ class Dataset:
         image_shape: ``(channels, height, width)`` the flat features reshape to for display or a
             Conv2d input (``(1, 8, 8)`` for digits), or None when the inputs are not images.
         class_names: C human-readable names, index = class index.
+        target_shape: shape of one example's target: ``()`` for one class index per
+            example, ``(L,)`` for a class index per position of a sequence.
 
     Raises:
         ValueError: if the splits disagree with ``feature_shape``/``num_classes``.
@@ -86,6 +90,7 @@ class Dataset:
     feature_shape: tuple[int, ...]
     image_shape: tuple[int, ...] | None
     class_names: tuple[str, ...]
+    target_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.class_names) != self.num_classes:
@@ -108,6 +113,11 @@ class Dataset:
                     f"dataset {self.name!r}: {label} input shape {split.input.shape} does not "
                     f"match feature_shape {self.feature_shape}"
                 )
+            if split.target.shape[1:] != self.target_shape:
+                raise ValueError(
+                    f"dataset {self.name!r}: {label} target shape {split.target.shape} does not "
+                    f"match target_shape {self.target_shape}"
+                )
             if len(split) and (split.target.min() < 0 or split.target.max() >= self.num_classes):
                 raise ValueError(
                     f"dataset {self.name!r}: {label} targets outside 0..{self.num_classes - 1}"
@@ -127,6 +137,7 @@ class DatasetInfo:
         ranges: parameter name -> inclusive ``(low, high)`` allowed range (read-only mapping).
         is_2d: True when inputs are points in the plane (the decision-boundary plot applies).
         num_classes: number of classes with default parameters (blobs: ``centers``).
+        is_sequence: True when inputs are token sequences (N, L) with a target per position.
     """
 
     name: str
@@ -136,6 +147,7 @@ class DatasetInfo:
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     is_2d: bool = False
     num_classes: int = 2
+    is_sequence: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))

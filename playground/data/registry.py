@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import toys
+from . import sequences, toys
 from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
 from .digits import load_digits
 
@@ -22,7 +22,7 @@ CENTERS_RANGE = (2, 10)
 _TOY_RANGES = {"n_samples": N_SAMPLES_RANGE, "noise": NOISE_RANGE}
 
 
-def _toy(name, title, description, n_samples, noise, **extra):
+def _toy(name, title, description, n_samples, noise, num_classes=2, **extra):
     defaults = {"n_samples": n_samples, "noise": noise}
     ranges = dict(_TOY_RANGES)
     if "centers" in extra:
@@ -35,7 +35,7 @@ def _toy(name, title, description, n_samples, noise, **extra):
         defaults=defaults,
         ranges=ranges,
         is_2d=True,
-        num_classes=extra.get("centers", 2),
+        num_classes=extra.get("centers", num_classes),
     )
 
 
@@ -51,6 +51,9 @@ DATASETS: dict[str, DatasetInfo] = {
              "The hardest toy: needs depth or good features.", 300, 0.05),
         _toy("blobs", "Blobs", "Gaussian blobs around fixed centres on a circle; "
              "'noise' is each blob's standard deviation.", 200, 0.2, centers=3),
+        _toy("ring", "Ring of 8 Gaussians", "Eight Gaussian modes on a circle of radius 0.8, "
+             "the GAN mode-collapse benchmark; the class is the mode, 'noise' its standard "
+             "deviation.", 512, 0.05, num_classes=toys.RING_MODES),
         DatasetInfo(
             name="digits",
             title="Handwritten digits (8x8)",
@@ -60,6 +63,18 @@ DATASETS: dict[str, DatasetInfo] = {
             ranges={},
             is_2d=False,
             num_classes=10,
+        ),
+        DatasetInfo(
+            name="reverse",
+            title="Reverse digit sequences",
+            description=f"Sequences of {sequences.REVERSE_LENGTH} random digits (tokens 0-9) "
+            "and their reversals: a sequence-to-sequence task for attention. 'noise' is "
+            "ignored.",
+            defaults={"n_samples": 2000},
+            ranges={"n_samples": N_SAMPLES_RANGE},
+            is_2d=False,
+            num_classes=sequences.REVERSE_VOCAB,
+            is_sequence=True,
         ),
     )
 }
@@ -71,12 +86,14 @@ _TOY_MAKERS = {
     "moons": toys.make_moons,
     "spirals": toys.make_spirals,
     "blobs": toys.make_blobs,
+    "ring": toys.make_ring,
 }
 _CLASS_NAMES = {
     "xor": ("x*y < 0", "x*y > 0"),
     "circles": ("outer", "inner"),
     "moons": ("upper", "lower"),
     "spirals": ("spiral 0", "spiral 1"),
+    "ring": tuple(f"mode {i}" for i in range(toys.RING_MODES)),
 }
 _TRAIN, _VAL = 0, 1
 
@@ -139,10 +156,16 @@ def load(
 ) -> Dataset:
     """Build or read dataset ``name``.
 
-    2-D toys (``xor``, ``circles``, ``moons``, ``spirals``, ``blobs``): train and val both hold
+    2-D toys (``xor``, ``circles``, ``moons``, ``spirals``, ``blobs``, ``ring``): train and val
+    both hold
     ``n_samples`` points, drawn independently from the same distribution with generators seeded
     by ``(seed, 0)`` and ``(seed, 1)``; inputs float32 (n_samples, 2) roughly in [-1, 1]^2,
-    classes balanced to within one point. Same arguments give identical arrays.
+    classes balanced to within one point. Same arguments give identical arrays. ``ring``'s
+    8 classes are its modes.
+
+    ``reverse``: train and val each hold ``n_samples`` digit sequences, int64 (n_samples, L)
+    with L = 8, drawn like the toys' splits; the target (n_samples, L) is each sequence
+    reversed (``target_shape=(L,)``, ``num_classes=10`` tokens). ``noise`` is ignored.
 
     ``digits``: read from the asset file (``path``, default
     ``<repo>/assets/digits/digits.npz``); fixed train (1,438) / val (359) split; ``n_samples``,
@@ -176,6 +199,8 @@ def load(
     d = info.defaults
     n = _int_param("n_samples", d["n_samples"] if n_samples is None else n_samples,
                    *N_SAMPLES_RANGE)
+    if name == "reverse":
+        return _load_reverse(info, n, _check_seed(seed))
     sigma = _float_param("noise", d["noise"] if noise is None else noise, *NOISE_RANGE)
     s = _check_seed(seed)
     make = _TOY_MAKERS[name]
@@ -184,7 +209,7 @@ def load(
         kwargs["centers"] = _int_param(
             "centers", d["centers"] if centers is None else centers, *CENTERS_RANGE
         )
-    num_classes = kwargs.get("centers", 2)
+    num_classes = kwargs.get("centers", info.num_classes)
 
     def split(which: int) -> Split:
         x, y = make(n, sigma, np.random.default_rng([s, which]), **kwargs)
@@ -198,4 +223,21 @@ def load(
         feature_shape=(2,),
         image_shape=None,
         class_names=_CLASS_NAMES.get(name, tuple(f"blob {i}" for i in range(num_classes))),
+    )
+
+
+def _load_reverse(info: DatasetInfo, n: int, seed: int) -> Dataset:
+    def split(which: int) -> Split:
+        x, y = sequences.make_reverse(n, np.random.default_rng([seed, which]))
+        return Split(input=x, target=y)
+
+    return Dataset(
+        name=info.name,
+        train=split(_TRAIN),
+        val=split(_VAL),
+        num_classes=sequences.REVERSE_VOCAB,
+        feature_shape=(sequences.REVERSE_LENGTH,),
+        image_shape=None,
+        class_names=tuple(str(d) for d in range(sequences.REVERSE_VOCAB)),
+        target_shape=(sequences.REVERSE_LENGTH,),
     )

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_xor", "make_circles", "make_moons", "make_spirals", "make_blobs", "blob_centers"]
+__all__ = ["make_xor", "make_circles", "make_moons", "make_spirals", "make_blobs", "blob_centers",
+           "make_ring", "ring_centers"]
 
 XOR_PADDING = 0.05  # clean points keep this distance from both axes
 CIRCLE_RADII = (1.0, 0.5)  # class 0 outer ring, class 1 inner ring
 SPIRAL_TURNS = 1.75
 BLOB_RADIUS = 0.6  # blob centres lie on this circle
+RING_MODES = 8  # the GAN benchmark's ring of 8 Gaussians
+RING_RADIUS = 0.8
 
 
 def _balanced_labels(n: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -94,3 +97,22 @@ def make_blobs(n: int, noise: float, rng: np.random.Generator, centers: int = 3)
     """``centers`` isotropic Gaussian blobs; ``noise`` is each blob's standard deviation."""
     y = _balanced_labels(n, centers, rng)
     return _finish(blob_centers(centers)[y], y, noise, rng)
+
+
+def ring_centers() -> np.ndarray:
+    """float64 (8, 2) centres of the ring's modes: evenly spaced on a circle of radius
+    ``RING_RADIUS``, the first on the positive x axis."""
+    a = 2.0 * np.pi * np.arange(RING_MODES) / RING_MODES
+    return RING_RADIUS * np.stack([np.cos(a), np.sin(a)], axis=1)
+
+
+def make_ring(n: int, noise: float, rng: np.random.Generator):
+    """A ring of 8 Gaussians, the standard GAN mode-collapse benchmark (Metz et al. 2017,
+    "Unrolled Generative Adversarial Networks", section 3.1, rescaled to the unit square).
+
+    ``RING_MODES`` isotropic Gaussians centred on :func:`ring_centers`; ``noise`` is each
+    mode's standard deviation. The class of a point is the index of its mode, so coverage
+    of the modes can be measured.
+    """
+    y = _balanced_labels(n, RING_MODES, rng)
+    return _finish(ring_centers()[y], y, noise, rng)

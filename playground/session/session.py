@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from playground import data as datasets
 from playground.engine import Tensor, manual_seed, no_grad, optim
-from playground.graph import CompileError, GraphModel, Program, compile, dataset_of
+from playground.engine._random import generator as _engine_generator
+from playground.graph import CompileError, GraphModel, Program, Trace, compile, dataset_of
 from playground.project import Project, ProjectError, Training
 
+from .health import Health, Probe
 from .history import History
+from .recipes import Recipe, RecipeError, grid_points, make_recipe
+from .stepping import (BackwardRecord, ForwardRecord, Tape, central_differences, claim_ops,
+                       float64_program, forward_record, relative_errors, run_calls, trace_of)
+from .timeline import Timeline, TimelineEntry
 
 _blas_limited = False
 
@@ -36,6 +44,26 @@ def limit_blas_threads() -> None:
 
 #: Resolution of the decision-boundary grid, per side.
 BOUNDARY_RES = 80
+#: Resolution of the decision boundary kept in timeline entries.
+TIMELINE_BOUNDARY_RES = 32
+#: Fraction of training time the timeline may cost (it spaces its entries to fit). Small,
+#: so that headless training pays next to nothing; the worker raises it for the app.
+TIMELINE_BUDGET = 0.01
+#: Fraction of training time gradient-health probing may cost while it is switched on.
+HEALTH_BUDGET = 0.25
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Leave the engine's random generator as it was: views, evaluations and gradient
+    checks that draw noise (a GAN's samples, dropout) must not change what training draws
+    next, or a run would depend on when the UI looked at it."""
+    gen = _engine_generator()
+    state = gen.bit_generator.state
+    try:
+        yield gen
+    finally:
+        gen.bit_generator.state = state
 
 
 class SessionError(ValueError):
@@ -66,6 +94,10 @@ class Snapshot:
         boundary: the decision boundary for 2-D datasets, else None.
         steps_per_sec: recent training speed (0 when not training).
         running: whether the worker is training.
+        recipe: the recipe's type (``"supervised"``, ``"vae"``, ``"gan"``).
+        health: the latest gradient health (see :mod:`playground.session.health`), or None.
+        views: the recipe's views (see :meth:`Session.views`), or empty.
+        timeline: the timeline's entries, oldest first (see :mod:`.timeline`).
     """
 
     step: int = 0
@@ -75,22 +107,38 @@ class Snapshot:
     steps_per_sec: float = 0.0
     running: bool = False
     error: str = ""
+    recipe: str = "supervised"
+    health: Health | None = None
+    views: Mapping[str, Any] = field(default_factory=dict)
+    timeline: tuple[TimelineEntry, ...] = ()
 
 
 class Session:
-    """Trains a project's graph.
+    """Trains a project's graph with the project's recipe.
 
     ``Session(project)`` builds the graph, compiles it, loads the project's weights (those
-    whose node id and shape still match) and makes the optimizer. The first Session limits
-    BLAS to one thread for the process (:func:`limit_blas_threads`).
+    whose node id and shape still match) and makes the recipe's optimizers. The first
+    Session limits BLAS to one thread for the process (:func:`limit_blas_threads`).
+
+    Besides training (:meth:`step`, :meth:`train`, :meth:`evaluate`) it steps the forward
+    pass one node at a time (:meth:`forward_steps`) and the backward pass one engine op at
+    a time (:meth:`backward_steps`), checks one node's gradients against central
+    differences (:meth:`gradcheck_node`), watches gradient health (:attr:`health`, while
+    :meth:`set_health` is on) and keeps a :attr:`timeline` of compact snapshots.
+
+    Args:
+        project: the project to train.
+        timeline: keep a timeline (on by default; it spaces its entries so that it costs at
+            most ``TIMELINE_BUDGET`` of training time).
 
     Raises:
-        SessionError: the graph has errors, no Dataset node, or no loss.
+        SessionError: the graph has errors, no Dataset node, no loss (for recipes that need
+            one), or does not fit the recipe (the message names the field).
         playground.graph.GraphFormatError: the project's graph refers to unknown types or
             params (the message names the field).
     """
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, timeline: bool = True):
         limit_blas_threads()
         self.project = project
         self.training: Training = project.training
@@ -100,7 +148,19 @@ class Session:
         self._eval_every = self.training.eval_every
         self._eval_cost = 0.0
         self._step_cost = 0.0
+        self._probe_cost = 0.0
         self.dataset: datasets.Dataset | None = None
+        #: the batch the last step trained on (forward/backward stepping use it)
+        self.batch: tuple[np.ndarray, np.ndarray] | None = None
+        #: gradient health after the latest probed step (None until one ran)
+        self.health: Health | None = None
+        self.health_enabled = False
+        self._health_every = 1
+        self.timeline: Timeline | None = Timeline() if timeline else None
+        #: fraction of training time the timeline may cost; None keeps its spacing fixed
+        self.timeline_budget: float | None = TIMELINE_BUDGET
+        self._tape: Tape | None = None
+        self._tape_key: tuple | None = None
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -116,14 +176,21 @@ class Session:
             program = compile(self.model)
         except CompileError as exc:
             raise SessionError(str(exc)) from None
+        recipe = make_recipe(self, self.project.recipe)
         data_nodes = [c.node_id for c in program.calls if c.spec.type == "Dataset"]
         if len(data_nodes) != 1:
             raise SessionError("the graph needs exactly one Dataset node to train, found "
                                f"{len(data_nodes)}. Add one from the palette's Data group."
                                if not data_nodes else
-                               f"the graph has {len(data_nodes)} Dataset nodes; supervised "
-                               "training reads from one. Remove the others.")
-        if not program.losses:
+                               f"the graph has {len(data_nodes)} Dataset nodes; training "
+                               "reads from one. Remove the others.")
+        inputs = [c.node_id for c in program.calls if c.spec.type == "Input"]
+        if inputs:
+            raise SessionError(
+                f"Input node {self.model.name(inputs[0])!r} has no data while training: Input "
+                "nodes only declare a shape for the summary. Wire the Dataset node's input "
+                "instead, or delete the Input node.")
+        if recipe.needs_loss_nodes and not program.losses:
             raise SessionError("the graph has no loss node, so there is nothing to minimise. "
                                "Add CrossEntropyLoss or MSELoss and wire the output and the "
                                "Dataset's target into it.")
@@ -136,6 +203,7 @@ class Session:
             self.loader = datasets.Loader(dataset.train, batch_size=min(
                 self.training.batch_size, len(dataset.train)),
                 rng=np.random.default_rng(self.training.seed))
+            self.batch = None
         self.is_2d = self.dataset.feature_shape == (2,)
         # The first CrossEntropyLoss gives accuracy and the decision boundary.
         ce = [n for n in program.losses if program.call(n).spec.type == "CrossEntropyLoss"]
@@ -143,22 +211,32 @@ class Session:
         if ce:
             port, src, sport = next(i for i in program.call(ce[0]).inputs if i[0] == "input")
             self.logits_node = (src, sport)
-        self.optimizer = self._make_optimizer()
+        try:
+            recipe.bind()
+        except RecipeError as exc:  # (a live edit then rebuilds the old graph)
+            raise SessionError(str(exc)) from None
+        self.recipe: Recipe = recipe
+        self._tape = None
         if fresh:
             self.step_count = 0
 
-    def _make_optimizer(self) -> optim.Optimizer:
-        t = self.training
-        params = self.program.parameters()
-        if t.optimizer == "SGD":
-            return optim.SGD(params, lr=t.lr, momentum=t.momentum,
-                             nesterov=t.nesterov and t.momentum > 0, weight_decay=t.weight_decay)
-        return optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+    @property
+    def optimizer(self) -> optim.Optimizer | None:
+        """The optimizer of a one-optimizer recipe (supervised, VAE); None for a GAN (see
+        :attr:`optimizers`)."""
+        return self.recipe.optimizer
+
+    @property
+    def optimizers(self) -> list[optim.Optimizer]:
+        return self.recipe.optimizers
 
     def reset(self) -> None:
-        """Fresh weights (from the seed), a fresh optimizer, an empty history."""
+        """Fresh weights (from the seed), fresh optimizers, an empty history and timeline."""
         self.history.clear()
         self.metrics = {}
+        self.health = None
+        if self.timeline is not None:
+            self.timeline.clear()
         self._build(fresh=True)
 
     def set_graph(self, graph: Mapping[str, Any]) -> list[str]:
@@ -179,63 +257,159 @@ class Session:
         return self.kept_weights
 
     def set_lr(self, lr: float) -> None:
+        """Set the learning rate of every optimizer (both players' in a GAN)."""
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         self.training.lr = float(lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = float(lr)
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = float(lr)
 
     def set_optimizer(self, name: str) -> None:
         if name not in ("SGD", "Adam"):
             raise ValueError(f"optimizer must be SGD or Adam, got {name!r}")
         self.training.optimizer = name
-        self.optimizer = self._make_optimizer()
+        self.recipe.make_optimizers()
+
+    def set_health(self, on: bool = True) -> None:
+        """Switch gradient-health probing on or off. While on, a step is probed every few
+        steps (as often as ``HEALTH_BUDGET`` of the training time allows) and
+        :attr:`health` is refreshed; while off, only timeline steps are probed."""
+        self.health_enabled = bool(on)
+        self._health_every = 1
+
+    # -- running the graph --------------------------------------------------------------
+
+    def feeds(self, x: np.ndarray, y: np.ndarray) -> dict:
+        """The Dataset node's outputs for a batch ``x`` (N, *F), ``y`` (N, *T)."""
+        return {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
+
+    def run(self, feeds: Mapping[str, Mapping[str, Tensor]], *, probe: Probe | None = None,
+            until: set[str] | None = None,
+            inputs: Mapping[tuple[str, str], Tensor] | None = None,
+            program: Program | None = None) -> Trace:
+        """Run the program, or ``program`` (a copy of it; see
+        :func:`playground.session.stepping.run_calls` for ``until`` and ``inputs``); a
+        ``probe`` keeps every node output's and wire's gradient."""
+        program = self.program if program is None else program
+        if probe is None and inputs is None and all(n in program.sources for n in feeds):
+            return program.run(feeds, until)
+        out: dict[str, dict[str, Tensor]] = {}
+        for call, _, outputs in run_calls(program, feeds, until=until, inputs=inputs,
+                                          wire=probe.wire if probe is not None else None):
+            out[call.node_id] = outputs
+            if probe is not None:
+                probe.watch(outputs)
+        return trace_of(program, out)
+
+    @contextlib.contextmanager
+    def inference(self):
+        """Eval mode (dropout off, batch norm on its running statistics) and ``no_grad``
+        for the block; training mode again after it."""
+        self.program.eval()
+        try:
+            with no_grad():
+                yield
+        finally:
+            self.program.train()
+
+    def current_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The batch the last step trained on; before any step, the first ``batch_size``
+        examples of the training split (the loader is not advanced)."""
+        if self.batch is None:
+            split = self.dataset.train
+            n = self.loader.batch_size
+            return split.input[:n], split.target[:n]
+        return self.batch
 
     # -- training ---------------------------------------------------------------------
 
-    def _feeds(self, x: np.ndarray, y: np.ndarray) -> dict:
-        return {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
-
     def _forward(self, x, y):
-        trace = self.program.run(self._feeds(x, y))
-        losses = [trace[n]["output"] for n in self.program.losses]
-        loss = losses[0]
-        for extra in losses[1:]:
-            loss = loss + extra
-        return trace, loss
+        trace = self.run(self.feeds(x, y))
+        return trace, self.recipe.objective(trace)
 
     def _accuracy(self, trace, y: np.ndarray) -> float | None:
+        """Fraction of correct class predictions (per position for sequence targets).
+
+        Logits are (N, C), or for targets (N, L) PyTorch's (N, C, L) or else (N, L, C)."""
         if self.logits_node is None:
             return None
         logits = trace[self.logits_node[0]][self.logits_node[1]].data
-        return float(np.mean(logits.argmax(axis=1) == y))
+        # PyTorch's layout (N, C, d1, ...) for targets (N, d1, ...); else (N, d1, ..., C)
+        axis = 1 if logits.shape[2:] == y.shape[1:] else -1
+        return float(np.mean(logits.argmax(axis=axis) == y))
 
     def step(self) -> dict[str, float]:
-        """One training iteration: a batch forward, backward and an optimizer step.
+        """One training iteration of the recipe (for supervised training: a batch forward,
+        backward and an optimizer step).
 
-        Returns ``{"step", "loss", "accuracy"}`` (accuracy where a CrossEntropyLoss gives
-        one) and, on the steps where held-out metrics are computed, ``val_loss`` and
-        ``val_accuracy``.
+        Returns ``{"step", "loss", ...}``: ``accuracy`` where a CrossEntropyLoss gives one,
+        the recipe's own metrics (VAE: ``reconstruction``, ``kl``; GAN: ``d_loss``,
+        ``g_loss``, ``d_real``, ``d_fake``) and, on the steps where held-out metrics are
+        computed, their ``val_`` versions (GAN: ``modes_covered``, ``high_quality``).
         """
         t0 = time.perf_counter()
-        x, y = self.loader.next_batch()
-        self.optimizer.zero_grad()
-        trace, loss = self._forward(x, y)
-        loss.backward()
-        self.optimizer.step()
-        self.step_count += 1
-        metrics = {"step": self.step_count, "loss": float(loss.data)}
-        acc = self._accuracy(trace, y)
-        if acc is not None:
-            metrics["accuracy"] = acc
+        n = self.step_count + 1
+        on_timeline = self.timeline is not None and self.timeline.due(n)
+        if on_timeline or (self.health_enabled and n % self._health_every == 0):
+            return self._probed_step(n, on_timeline, t0)
+        metrics, _ = self.recipe.train_step()
+        metrics = self._finish_step(n, metrics)
+        cost = time.perf_counter() - t0
+        self._step_cost = cost if self._step_cost == 0 else \
+            self._step_cost + 0.05 * (cost - self._step_cost)
+        self._after_step(metrics)
+        return metrics
+
+    def _finish_step(self, n: int, metrics: dict[str, float]) -> dict[str, float]:
+        self.step_count = n
+        metrics = {"step": n, **metrics}
         if not math.isfinite(metrics["loss"]):
             metrics["diverged"] = 1.0
-        self._step_cost += 0.05 * ((time.perf_counter() - t0) - self._step_cost)
+        return metrics
+
+    def _after_step(self, metrics: dict[str, float]) -> None:
         if self.dataset.val is not None and self._due_for_eval():
             metrics.update(self.evaluate())
         self.history.record(self.step_count, metrics)
         self.metrics.update(metrics)
+
+    def _probed_step(self, n: int, on_timeline: bool, t0: float) -> dict[str, float]:
+        """A step that keeps every gradient, then records health (and a timeline entry)."""
+        probe = Probe(self.program)
+        before = self.program.state_dict()
+        metrics, trace = self.recipe.train_step(probe)
+        metrics = self._finish_step(n, metrics)
+        self.health = probe.health(n, trace, before)
+        t1 = time.perf_counter()
+        self._after_step(metrics)  # (held-out evaluation has its own budget)
+        t2 = time.perf_counter()
+        if on_timeline:
+            self._record_entry(probe, trace)
+        cost = time.perf_counter() - t0 - (t2 - t1)
+        self._probe_cost = cost if self._probe_cost == 0 else \
+            self._probe_cost + 0.2 * (cost - self._probe_cost)
+        self._space_probes()
         return metrics
+
+    def _space_probes(self) -> None:
+        """Space probed steps so that they cost their budget of the training time."""
+        if self._step_cost <= 0:
+            return
+        extra = max(self._probe_cost - self._step_cost, 0.0)
+        if self.timeline is not None and self.timeline_budget:
+            self.timeline.widen(math.ceil(extra / (self.timeline_budget * self._step_cost)))
+        self._health_every = max(1, math.ceil(extra / (HEALTH_BUDGET * self._step_cost)))
+
+    def _record_entry(self, probe: Probe, trace: Trace) -> None:
+        boundary = self.boundary(TIMELINE_BOUNDARY_RES)
+        if boundary is not None:
+            boundary = Boundary(boundary.x_range, boundary.y_range,
+                                boundary.probs.astype(np.float16))
+        self.timeline.record(TimelineEntry(
+            step=self.step_count, metrics=MappingProxyType(dict(self.metrics)),
+            health=self.health, histograms=MappingProxyType(probe.histograms(trace)),
+            boundary=boundary, views=MappingProxyType(self.views(small=True))))
 
     def _due_for_eval(self) -> bool:
         if self.step_count == 1:
@@ -248,23 +422,15 @@ class Session:
         return self.step_count % every == 0
 
     def evaluate(self) -> dict[str, float]:
-        """Loss and accuracy on the whole held-out split, under ``no_grad``.
-
-        Returns ``{"val_loss", "val_accuracy"}`` (accuracy where it applies), or ``{}``
-        when the dataset has no held-out split.
-        """
+        """Held-out metrics: for supervised and VAE training the loss (and accuracy, or
+        the VAE's terms) on the whole held-out split under ``no_grad`` (``val_loss``,
+        ``val_accuracy``, ...); for a GAN, mode coverage of generated samples. ``{}`` when
+        the dataset has no held-out split."""
         if self.dataset.val is None:
             return {}
         t0 = time.perf_counter()
-        val = self.dataset.val
-        self.program.eval()
-        with no_grad():
-            trace, loss = self._forward(val.input, val.target)
-        self.program.train()
-        out = {"val_loss": float(loss.data)}
-        acc = self._accuracy(trace, val.target)
-        if acc is not None:
-            out["val_accuracy"] = acc
+        with preserved_rng():
+            out = self.recipe.evaluate()
         self._eval_cost = time.perf_counter() - t0
         return out
 
@@ -277,12 +443,123 @@ class Session:
                 break
         final = dict(self.metrics)
         val = self.evaluate()
-        if val and self.history.last_step("val_loss") != self.step_count:
+        if val and self.history.last_step(next(iter(val))) != self.step_count:
             self.history.record(self.step_count, val)
         final.update(val)
         final["step"] = self.step_count
         self.metrics.update(final)
         return final
+
+    # -- stepping ---------------------------------------------------------------------
+
+    def _tape_valid(self) -> bool:
+        return self._tape is not None and self._tape_key == (self.step_count, self.program)
+
+    def forward_steps(self) -> Iterator[ForwardRecord]:
+        """Run the graph one node at a time on the current batch (:meth:`current_batch`),
+        yielding a :class:`~playground.session.stepping.ForwardRecord` after each node.
+
+        Running it to the end is ``Program.run`` on that batch (same outputs), and leaves
+        the pass ready for :meth:`backward_steps`. Noise (Reparameterize, NoiseSource,
+        dropout) is drawn from a copy of the engine's generator: stepping never changes
+        what training draws next.
+        """
+        x, y = self.current_batch()
+        owner: dict = {}
+        out: dict[str, dict[str, Tensor]] = {}
+        self._tape = None
+        calls = run_calls(self.program, self.feeds(x, y))
+        gen = _engine_generator()
+        own = gen.bit_generator.state  # the pass draws the noise the next step would...
+        for i in itertools.count():
+            training = gen.bit_generator.state
+            gen.bit_generator.state = own
+            try:
+                call, kwargs, outputs = next(calls)
+            except StopIteration:
+                break
+            finally:  # ...and leaves training's own draws as they were, between nodes too
+                own = gen.bit_generator.state
+                gen.bit_generator.state = training
+            out[call.node_id] = outputs
+            claim_ops(outputs, call.node_id, owner)
+            yield forward_record(i, call, kwargs, outputs)
+        trace = trace_of(self.program, out)
+        self._tape = Tape(self.program, trace, owner, self.recipe.objective(trace))
+        self._tape_key = (self.step_count, self.program)
+
+    def backward_steps(self, jacobians: bool = True) -> Iterator[BackwardRecord]:
+        """Backpropagate the current batch's loss one engine op at a time, yielding a
+        :class:`~playground.session.stepping.BackwardRecord` per op (nearest the loss
+        first), with its node, upstream, downstream and local Jacobians.
+
+        Uses the pass :meth:`forward_steps` finished if nothing has changed since, else
+        runs the forward pass first. The parameters' gradients are zeroed before the walk,
+        so running it to the end leaves exactly the gradients ``loss.backward()`` leaves
+        (no optimizer step is taken).
+        """
+        if not self._tape_valid():
+            for _ in self.forward_steps():
+                pass
+        tape, self._tape = self._tape, None  # a backward walk frees the pass
+        for p in self.program.parameters():
+            p.grad = None
+        yield from tape.backward(jacobians=jacobians)
+
+    def gradcheck_node(self, node_id: str, eps: float = 1e-6, max_checks: int = 32) -> float:
+        """The largest relative error between autograd's and central differences'
+        gradients of the loss with respect to node ``node_id``'s parameters and float
+        inputs, on the current batch, in a float64 copy of the program.
+
+        Checks at most ``max_checks`` elements per tensor (an even spread, always the
+        same). Relative error is ``|a - n| / max(|a|, |n|, 1e-7)``; in float64 a correct
+        gradient gives about 1e-7 or less. Training state is untouched (the copy has its
+        own weights, and the engine's random generator is restored, so noise and dropout
+        draw the same values in every evaluation).
+
+        Raises:
+            SessionError: no node ``node_id``, or it has neither parameters nor float
+                inputs to check.
+        """
+        try:
+            call = self.program.call(node_id)
+        except KeyError:
+            raise SessionError(f"no node {node_id!r} in the compiled graph") from None
+        prog = float64_program(self.program)
+        x, y = self.current_batch()
+        x = x.astype(np.float64) if x.dtype.kind == "f" else x
+        feeds = {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
+        with preserved_rng() as gen:
+            state = gen.bit_generator.state
+
+            def loss(inputs=None) -> Tensor:
+                gen.bit_generator.state = state  # the same noise in every evaluation
+                return self.recipe.objective(self.run(feeds, inputs=inputs, program=prog))
+
+            base = self.run(feeds, program=prog)
+            leaves = {}
+            for port, src, sport in call.inputs:
+                t = base[src][sport]
+                if t.data.dtype.kind == "f":  # (noise may come in float32)
+                    leaves[(node_id, port)] = Tensor(t.data.astype(np.float64),
+                                                     requires_grad=True)
+            module = prog.call(node_id).module
+            params = list(module.parameters()) if module is not None else []
+            if not leaves and not params:
+                raise SessionError(f"node {node_id!r} has no parameters or float inputs to "
+                                   "check")
+            loss(leaves).backward()
+            worst = 0.0
+            with no_grad():
+                for t in [*leaves.values(), *params]:
+                    analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+                    idx = np.unique(np.linspace(0, t.data.size - 1,
+                                                min(max_checks, t.data.size)).astype(int))
+                    numeric = central_differences(lambda: float(loss(leaves).data), t.data,
+                                                  idx, eps)
+                    err = relative_errors(analytic.reshape(-1)[idx], numeric)
+                    worst = max(worst, float(err.max()))
+        return worst
 
     # -- views ------------------------------------------------------------------------
 
@@ -295,10 +572,8 @@ class Session:
         node, port = self.logits_node
         need = self.program.ancestors(node)
         dummy = np.zeros(len(x), dtype=np.int64)
-        self.program.eval()
-        with no_grad():
-            logits = self.program.run(self._feeds(x.astype(np.float32), dummy), until=need)
-        self.program.train()
+        with self.inference():
+            logits = self.program.run(self.feeds(x.astype(np.float32), dummy), until=need)
         z = logits[node][port].data.astype(np.float64)
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
@@ -310,17 +585,22 @@ class Session:
         pts = self.dataset.train.input
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         pad = 0.1 * (hi - lo)
-        lo, hi = lo - pad, hi + pad
-        xs = np.linspace(lo[0], hi[0], res)
-        ys = np.linspace(lo[1], hi[1], res)
-        gx, gy = np.meshgrid(xs, ys)
-        probs = self.predict_proba(np.stack([gx.ravel(), gy.ravel()], axis=1))
-        return Boundary((float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])),
-                        probs.reshape(res, res, -1).astype(np.float32))
+        grid, x_range, y_range = grid_points(lo - pad, hi + pad, res)
+        probs = self.predict_proba(grid)
+        return Boundary(x_range, y_range, probs.reshape(res, res, -1).astype(np.float32))
+
+    def views(self, small: bool = False) -> dict[str, Any]:
+        """The recipe's views, fresh: for a GAN ``real``, ``fake`` and (2-D data)
+        ``discriminator``, or ``samples`` (images); for a VAE ``latent`` and (2-D latent)
+        ``manifold``; nothing for supervised training. See the recipes' ``views``.
+        ``small`` gives the coarser versions the timeline keeps."""
+        with preserved_rng():
+            return self.recipe.views(small)
 
     def snapshot(self, boundary: bool = True, steps_per_sec: float = 0.0,
                  running: bool = False) -> Snapshot:
-        """An immutable copy of the latest state for the views."""
+        """An immutable copy of the latest state for the views. ``boundary=False`` skips
+        the costly parts (the decision boundary and the recipe's views)."""
         return Snapshot(
             step=self.step_count,
             metrics=MappingProxyType(dict(self.metrics)),
@@ -328,6 +608,10 @@ class Session:
             boundary=self.boundary() if boundary else None,
             steps_per_sec=steps_per_sec,
             running=running,
+            recipe=self.recipe.type,
+            health=self.health,
+            views=MappingProxyType(self.views()) if boundary else MappingProxyType({}),
+            timeline=self.timeline.entries() if self.timeline is not None else (),
         )
 
     def weights(self) -> dict[str, np.ndarray]:

@@ -21,6 +21,9 @@ from .session import Session, Snapshot
 PUBLISH_INTERVAL = 1 / 30
 #: Seconds between decision-boundary refreshes while training (~10 Hz).
 BOUNDARY_INTERVAL = 0.1
+#: Fraction of training time the session's timeline may cost in the app, where a denser
+#: timeline is worth more than in a headless run.
+TIMELINE_BUDGET = 0.05
 
 
 class TrainingWorker:
@@ -28,8 +31,11 @@ class TrainingWorker:
 
     Commands (all non-blocking, safe from any thread): :meth:`train`, :meth:`pause`,
     :meth:`step_batches`, :meth:`reset`, :meth:`set_lr`, :meth:`set_optimizer`,
-    :meth:`set_graph`, :meth:`call` (run a function on the worker thread; returns a Future)
-    and :meth:`stop`.
+    :meth:`set_graph`, :meth:`set_health`, :meth:`step_forward`, :meth:`step_backward`,
+    :meth:`call` (run a function on the worker thread; returns a Future) and :meth:`stop`.
+
+    It sets the session's ``timeline_budget`` to :data:`TIMELINE_BUDGET`: the app's
+    timeline is denser than a headless run's.
 
     Attributes:
         snapshot: the newest published :class:`Snapshot` (read it; never mutate it).
@@ -38,6 +44,7 @@ class TrainingWorker:
 
     def __init__(self, session: Session, max_steps: int | None = None):
         self.session = session
+        session.timeline_budget = TIMELINE_BUDGET
         self.max_steps = max_steps
         self._commands: queue.Queue = queue.Queue()
         self._running = False
@@ -47,6 +54,8 @@ class TrainingWorker:
         self.snapshot: Snapshot = session.snapshot()
         self._last_publish = 0.0
         self._last_boundary = 0.0
+        self._stepping = None  # the forward or backward stepping generator in progress
+        self._stepping_kind = ""
         self._thread = threading.Thread(target=self._loop, name="training-worker", daemon=True)
         self._thread.start()
 
@@ -73,6 +82,38 @@ class TrainingWorker:
     def set_graph(self, graph: dict) -> Future:
         """Live edit: pause, recompile keeping matching weights, resume if it was running."""
         return self.call(lambda s: s.set_graph(graph))
+
+    def set_health(self, on: bool) -> None:
+        """Switch gradient-health probing on or off (see ``Session.set_health``)."""
+        self._commands.put(("call", lambda s: s.set_health(on), None))
+
+    def step_forward(self) -> Future:
+        """Pause, then run the next node of a forward step on the current batch. The
+        Future's result is its ``ForwardRecord``, or None after the last node (the next
+        call starts a new pass)."""
+        return self._stepper("forward")
+
+    def step_backward(self) -> Future:
+        """Pause, then backpropagate through the next engine op (finishing the forward
+        pass first if it is not done). The Future's result is its ``BackwardRecord``, or
+        None after the last op (the next call starts a new pass)."""
+        return self._stepper("backward")
+
+    def _stepper(self, kind: str) -> Future:
+        def advance(session: Session):
+            self._running = False
+            if self._stepping is None or self._stepping_kind != kind:
+                if self._stepping is not None:  # backward from mid-forward: finish that pass
+                    for _ in self._stepping:
+                        pass
+                self._stepping = (session.forward_steps() if kind == "forward"
+                                  else session.backward_steps())
+                self._stepping_kind = kind
+            record = next(self._stepping, None)
+            if record is None:
+                self._stepping = None
+            return record
+        return self.call(advance)
 
     def call(self, fn: Callable[[Session], Any]) -> Future:
         """Run ``fn(session)`` on the worker thread between steps; the Future has its result
@@ -110,7 +151,8 @@ class TrainingWorker:
         if fresh:
             self._last_boundary = now
         else:
-            snap = dataclasses.replace(snap, boundary=self.snapshot.boundary)
+            snap = dataclasses.replace(snap, boundary=self.snapshot.boundary,
+                                       views=self.snapshot.views)
         self.snapshot = snap
         self._last_publish = now
 
@@ -126,6 +168,7 @@ class TrainingWorker:
                 self._do_step()
         elif kind == "reset":
             self._running = False
+            self._stepping = None
             self.session.reset()
         elif kind == "call":
             fn, fut = cmd[1], cmd[2]
@@ -142,6 +185,7 @@ class TrainingWorker:
             self._stop = True
 
     def _do_step(self) -> None:
+        self._stepping = None  # training moves on: a stepping pass in progress is stale
         try:
             metrics = self.session.step()
         except Exception as exc:

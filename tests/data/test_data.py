@@ -23,11 +23,12 @@ PKG_DIR = Path(data.__file__).resolve().parent
 
 
 def test_names_and_infos():
-    assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "digits"]
+    assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "ring", "digits",
+                            "reverse"]
     assert set(data.DATASETS) == set(data.names())
     for name, info in data.DATASETS.items():
         assert info.name == name
-        assert info.is_2d == (name != "digits")
+        assert info.is_2d == (name not in ("digits", "reverse"))
     assert data.DATASETS["blobs"].defaults["centers"] == 3
     assert data.DATASETS["blobs"].num_classes == 3
     assert data.DATASETS["digits"].num_classes == 10

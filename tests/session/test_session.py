@@ -101,6 +101,14 @@ def test_graph_without_loss_is_refused_with_advice():
         Session(p)
 
 
+def test_graph_with_an_input_node_is_refused_with_advice():
+    p = load("xor_mlp")
+    p.graph["nodes"].append({"id": "input_1", "type": "Input", "name": "probe",
+                             "params": {"shape": [2]}, "pos": [0.0, 0.0]})
+    with pytest.raises(SessionError, match="Input node 'probe' has no data.*Dataset"):
+        Session(p)
+
+
 def test_ring_buffer_keeps_the_last_values_in_order():
     b = RingBuffer(4)
     for i in range(1, 7):
