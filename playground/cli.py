@@ -3,7 +3,8 @@
     playground [gui] [PROJECT]                   open the app (default preset: spiral_mlp)
     playground train PROJECT [--steps N] [--seed S] [--json]
     playground summary PROJECT [--json]
-    playground screenshot PROJECT -o FILE.png [--steps N]
+    playground screenshot PROJECT -o FILE.png [--steps N] [--open BLOCK] [--select NODE]
+                          [--forward-steps N] [--backward-steps N]
     playground presets
 
 PROJECT is a path to a project ``.json`` or a preset name (``playground presets``).
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("project")
     sh.add_argument("-o", "--output", required=True, help="PNG file to write")
     sh.add_argument("--steps", type=int, default=0, help="training steps before the shot")
+    sh.add_argument("--open", action="append", default=[], metavar="BLOCK",
+                    help="open this composite node in place (repeatable)")
+    sh.add_argument("--select", metavar="NODE", help="select this node (the views follow it)")
+    sh.add_argument("--forward-steps", type=int, default=0, metavar="N",
+                    help="press Step forward N times after training")
+    sh.add_argument("--backward-steps", type=int, default=0, metavar="N",
+                    help="then press Step backward N times")
     sub.add_parser("presets", help="list the presets")
     return p
 
@@ -124,12 +132,18 @@ def cmd_screenshot(args) -> int:
         resolve(args.project)
     except ProjectError as exc:
         return _fail(str(exc))
-    if args.steps < 0:
-        return _fail(f"--steps must be ≥ 0, got {args.steps}")
+    for flag in ("steps", "forward_steps", "backward_steps"):
+        if getattr(args, flag) < 0:
+            return _fail(f"--{flag.replace('_', '-')} must be ≥ 0, got {getattr(args, flag)}")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # renders without a screen
     from playground.ui.app import screenshot
 
-    path = screenshot(args.project, args.output, steps=args.steps)
+    try:
+        path = screenshot(args.project, args.output, steps=args.steps, open_blocks=args.open,
+                          select=args.select, forward_steps=args.forward_steps,
+                          backward_steps=args.backward_steps)
+    except ValueError as exc:
+        return _fail(str(exc))
     print(f"wrote {path}")
     return 0
 

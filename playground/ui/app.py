@@ -5,6 +5,7 @@ main window offscreen to a PNG (the CLI's ``playground gui`` and ``playground sc
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -45,17 +46,27 @@ def run_gui(project: str | None = None) -> int:
 
 
 def screenshot(project: str | Project | None, out_path: str | Path, steps: int = 0,
-               size: tuple[int, int] = (1600, 1000)) -> Path:
+               size: tuple[int, int] = (1600, 1000), *, open_blocks: Sequence[str] = (),
+               select: str | None = None, forward_steps: int = 0,
+               backward_steps: int = 0) -> Path:
     """Render the main window on ``project`` after ``steps`` training steps to a PNG.
 
     Training runs synchronously on the session (no thread); the plots then show the final
     snapshot, the canvas is zoomed to fit and the window is grabbed at ``size`` (width,
     height) pixels. Set ``QT_QPA_PLATFORM=offscreen`` when there is no display.
 
+    Args:
+        open_blocks: names (or ids) of composite nodes to open in place before the shot.
+        select: the name (or id) of the node to select (the inspector and the views follow
+            it); by default a hidden layer.
+        forward_steps, backward_steps: after training, press "Step forward" and then "Step
+            backward" this many times (the stepper panel shows the last step).
+
     Returns the PNG's path.
 
     Raises:
         ProjectError: the project cannot be loaded.
+        ValueError: a name in ``open_blocks`` or ``select`` is not a node (or not a block).
         OSError: the PNG cannot be written.
     """
     app = _application()
@@ -68,7 +79,21 @@ def screenshot(project: str | Project | None, out_path: str | Path, steps: int =
         window.show()
         app.processEvents()
         window.train_steps_sync(steps)
-        _select_showcase_node(window)
+        for name in open_blocks:
+            if not window.canvas.open_block(_node_id(window, name)):
+                raise ValueError(f"{name!r} is not a closed block; pick one of "
+                                 f"{_closed_blocks(window) or 'none (the graph has no blocks)'}")
+            app.processEvents()
+        if select is not None:
+            _select(window, _node_id(window, select))
+        else:
+            _select_showcase_node(window)
+        for _ in range(forward_steps):
+            window.step_forward()
+            window.wait_for_stepper()
+        for _ in range(backward_steps):
+            window.step_backward()
+            window.wait_for_stepper()
         app.processEvents()
         window.canvas.zoom_to_fit()
         app.processEvents()
@@ -85,16 +110,36 @@ def screenshot(project: str | Project | None, out_path: str | Path, steps: int =
         app.processEvents()
 
 
+def _node_id(window: MainWindow, name: str) -> str:
+    """The id of the node named (or with id) ``name``; ValueError naming the choices."""
+    model = window.model
+    for node in model.nodes():
+        if node == name or model.name(node) == name:
+            return node
+    raise ValueError(f"no node named {name!r}; the nodes are "
+                     f"{', '.join(model.name(n) for n in model.nodes())}")
+
+
+def _closed_blocks(window: MainWindow) -> str:
+    from playground.graph import is_composite
+
+    model = window.model
+    return ", ".join(model.name(n) for n in model.nodes() if is_composite(model.spec(n)))
+
+
+def _select(window: MainWindow, node_id: str) -> None:
+    try:
+        window.canvas.canvas_scene.node_item(node_id).setSelected(True)
+    except Exception:
+        pass
+    if window.inspector.node_id != node_id:
+        window.inspector.set_node(node_id)
+
+
 def _select_showcase_node(window: MainWindow) -> None:
     """Select a hidden layer, so that the inspector shows something worth seeing."""
     model = window.model
     linears = [n for n in model.nodes() if model.spec(n).type == "Linear"]
     pick = linears[len(linears) // 2] if linears else (model.nodes() or [""])[0]
-    if not pick:
-        return
-    try:
-        window.canvas.canvas_scene.node_item(pick).setSelected(True)
-    except Exception:
-        pass
-    if window.inspector.node_id != pick:
-        window.inspector.set_node(pick)
+    if pick:
+        _select(window, pick)
