@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -115,12 +116,16 @@ def cmd_summary(args) -> int:
     return 0
 
 
+#: The end of a sentence: a full stop before a capital, not the one of "et al." or "e.g.".
+_FIRST_SENTENCE = re.compile(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z(])")
+
+
 def cmd_presets(args) -> int:
     from playground.project import load, preset_names
 
     for name in preset_names():
         notes = load(name).notes
-        first = notes.split(". ")[0].strip() if notes else ""
+        first = _FIRST_SENTENCE.split(notes, maxsplit=1)[0].strip() if notes else ""
         print(f"{name:<16} {first}")
     return 0
 

@@ -22,10 +22,13 @@ def test_summary_json_format(capsys):
                               "params": 8320, "macs": 8192}
 
 
-def test_presets_lists_the_three(capsys):
+def test_presets_lists_each_with_its_first_sentence(capsys):
     assert main(["presets"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert {"xor_mlp", "spiral_mlp", "digits_mlp"} <= set(names)
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert {"xor_mlp", "spiral_mlp", "digits_mlp", "gan_ring"} <= set(names)
+    gan = next(line for line in lines if line.startswith("gan_ring"))
+    assert gan.endswith("(Metz et al. 2017)")  # "et al." does not end the sentence
 
 
 def test_bad_project_exits_2_with_a_message(capsys, tmp_path):
