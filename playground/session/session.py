@@ -24,6 +24,7 @@ from .recipes import Recipe, RecipeError, grid_points, make_recipe
 from .stepping import (BackwardRecord, ForwardRecord, Tape, central_differences, claim_ops,
                        float64_program, forward_record, relative_errors, run_calls, trace_of)
 from .timeline import Timeline, TimelineEntry
+from .views import node_views, sequence_view
 
 _blas_limited = False
 
@@ -161,6 +162,8 @@ class Session:
         self.timeline_budget: float | None = TIMELINE_BUDGET
         self._tape: Tape | None = None
         self._tape_key: tuple | None = None
+        #: the node the views follow (the UI's selection), or None for each view's default
+        self.focus: str | None = None
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -589,13 +592,35 @@ class Session:
         probs = self.predict_proba(grid)
         return Boundary(x_range, y_range, probs.reshape(res, res, -1).astype(np.float32))
 
+    def set_focus(self, node_id: str | None) -> None:
+        """Make the per-node views follow ``node_id`` (the selected node; None or an
+        unknown id: each view shows its family's first node)."""
+        self.focus = node_id or None
+
     def views(self, small: bool = False) -> dict[str, Any]:
-        """The recipe's views, fresh: for a GAN ``real``, ``fake`` and (2-D data)
-        ``discriminator``, or ``samples`` (images); for a VAE ``latent`` and (2-D latent)
-        ``manifold``; nothing for supervised training. See the recipes' ``views``.
-        ``small`` gives the coarser versions the timeline keeps."""
+        """The views' data, fresh (see :mod:`playground.session.views`).
+
+        The recipe's views: for a GAN ``real``, ``fake`` and (2-D data) ``discriminator``,
+        or ``samples`` (images); for a VAE ``latent``, (2-D latent) ``manifold`` and
+        ``samples`` (images decoded from 64 fixed draws of z ~ N(0, I)); see the recipes'
+        ``views``. Then ``nodes``: the per-node views of :attr:`focus`
+        (:func:`~playground.session.views.node_views`) and, for sequence targets,
+        ``sequence`` (:func:`~playground.session.views.sequence_view`). ``small`` gives
+        the coarser versions the timeline keeps."""
         with preserved_rng():
-            return self.recipe.views(small)
+            out = dict(self.recipe.views(small))
+            if self.recipe.type == "vae" and "latent" in out and \
+                    getattr(self.recipe, "decoded", None) is not None:
+                dim = out["latent"][0].shape[1]
+                z = np.random.default_rng(0).standard_normal((64, dim))  # fixed draws
+                images = self.recipe.decode(z)
+                if images.ndim == 4:  # (M, C, H, W)
+                    out["samples"] = images.astype(np.float16 if small else np.float32)
+            out["nodes"] = node_views(self, self.focus, small)
+            seq = sequence_view(self)
+            if seq is not None:
+                out["sequence"] = seq
+        return out
 
     def snapshot(self, boundary: bool = True, steps_per_sec: float = 0.0,
                  running: bool = False) -> Snapshot:

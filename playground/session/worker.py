@@ -21,6 +21,9 @@ from .session import Session, Snapshot
 PUBLISH_INTERVAL = 1 / 30
 #: Seconds between decision-boundary refreshes while training (~10 Hz).
 BOUNDARY_INTERVAL = 0.1
+#: Fraction of training time the views (boundary, recipe and per-node views) may cost while
+#: training: their refresh is spaced out beyond ``BOUNDARY_INTERVAL`` when they cost more.
+VIEWS_BUDGET = 0.05
 #: Fraction of training time the session's timeline may cost in the app, where a denser
 #: timeline is worth more than in a headless run.
 TIMELINE_BUDGET = 0.05
@@ -54,6 +57,7 @@ class TrainingWorker:
         self.snapshot: Snapshot = session.snapshot()
         self._last_publish = 0.0
         self._last_boundary = 0.0
+        self._views_interval = BOUNDARY_INTERVAL
         self._stepping = None  # the forward or backward stepping generator in progress
         self._stepping_kind = ""
         self._thread = threading.Thread(target=self._loop, name="training-worker", daemon=True)
@@ -144,12 +148,15 @@ class TrainingWorker:
 
     def _publish(self) -> None:
         now = time.perf_counter()
-        # The decision boundary costs a forward pass over a grid: refresh it at ~10 Hz.
-        fresh = not self._running or now - self._last_boundary >= BOUNDARY_INTERVAL
+        # The decision boundary and the views cost forward passes: refresh them at ~10 Hz,
+        # or less often when they would cost more than VIEWS_BUDGET of the training time.
+        fresh = not self._running or now - self._last_boundary >= self._views_interval
         snap = self.session.snapshot(boundary=fresh, running=self._running,
                                      steps_per_sec=self.steps_per_sec() if self._running else 0.0)
         if fresh:
             self._last_boundary = now
+            cost = time.perf_counter() - now
+            self._views_interval = max(BOUNDARY_INTERVAL, cost / VIEWS_BUDGET)
         else:
             snap = dataclasses.replace(snap, boundary=self.snapshot.boundary,
                                        views=self.snapshot.views)
