@@ -80,7 +80,9 @@ def _row(model: GraphModel, node_id: str, name: str, type_name: str, params: dic
     if not state.ok:
         return SummaryRow(node_id, name, spec.type, inputs, "?", 0, 0, "", "",
                           error=state.message if state.status == "error" else "", group=group)
-    shape = ", ".join(format_shape(s) for s in state.outputs.values())
+    # ports that carry nothing with these params (Chunk's out2, out3 when chunks=2) are left
+    # out: they are unused, not unknown
+    shape = ", ".join(format_shape(s) for s in state.outputs.values() if s is not None)
     if sub is not None:
         children = tuple(
             _row(model, f"{node_id}/{n.id}", n.name, n.type, n.params, state.inner[n.id],

@@ -354,13 +354,14 @@ class InspectorWidget(QWidget):
         row = next((r for r in summary(self.model).rows if r.node == node), None)
         ins = row.input_shapes if row else {}
         in_lines = []
-        for port in spec.inputs:
+        for port in self.model.input_ports(node):  # a block's or group's own ports
             edge = self.model.edge_into(node, port.name)
             src = f" ← {self.model.name(edge.src)}.{edge.src_port}" if edge else " (not wired)"
             in_lines.append(f"{port.name}: {ins.get(port.name, '?')}{src}")
         self.inputs_label.setText("\n".join(in_lines) or "—")
         if state.ok:
-            outs = [f"{p}: {format_shape(s)}" for p, s in state.outputs.items()]
+            outs = [f"{p}: {format_shape(s)}" for p, s in state.outputs.items()
+                    if s is not None]  # a port unused with these params (Chunk's out3)
             self.outputs_label.setText("\n".join(outs) or "—")
         else:
             self.outputs_label.setText("? (fix the error below)" if state.status == "error"

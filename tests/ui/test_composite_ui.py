@@ -195,6 +195,13 @@ def test_group_and_ungroup_with_the_shortcuts_and_undo(qtbot, window):
     assert [e.dst for e in model.out_edges("group_1")] == ["pool"]
     assert sc.node_item("group_1").is_block and model.errors() == {}
     assert sc.selected_node_ids() == ["group_1"]
+    # the inspector shows the group's own ports (the Group type declares none)
+    w.inspector.set_node("group_1")
+    ports = [p.name for p in model.input_ports("group_1")]
+    assert ports and w.inspector.inputs_label.text() == "\n".join(
+        f"{p}: (N, 8, 16, 16) ← x.output" for p in ports)
+    assert w.inspector.outputs_label.text() == "\n".join(
+        f"{p.name}: (N, 16, 8, 8)" for p in model.output_ports("group_1"))
     # ungroup the group: its two blocks come back (with their ids)
     QTest.keyClick(view, Qt.Key_G, Qt.ControlModifier | Qt.ShiftModifier)
     assert "group_1" not in model and {"block1", "block2"} <= set(model.nodes())

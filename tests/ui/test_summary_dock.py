@@ -138,3 +138,16 @@ def test_errors_panel_lists_every_error_and_a_click_selects_and_centres_it(qtbot
     w.model.set_param("conv1", "in_channels", 3)
     qtbot.waitUntil(lambda: panel.errors() == [])
     assert w.errors_dock.windowTitle() == "Errors"
+
+
+def test_unused_chunk_outputs_are_left_out_not_shown_as_unknown(qtbot):
+    m = GraphModel()
+    m.add_node("Input", {"shape": (8,)}, (0, 0), "x")
+    m.add_node("Chunk", {"chunks": 2, "dim": 1}, (260, 0), "split")
+    m.connect("x", "output", "split", "input")
+    assert summary(m).row("split").output_shape == "(N, 4), (N, 4)"
+    w = SummaryWidget(m)
+    qtbot.addWidget(w)
+    assert cell(w, 1, OUTPUT) == "(N, 4), (N, 4)"
+    m.set_param("split", "chunks", 3)  # 8 = 3 + 3 + 2: three ports used, out3 unused
+    qtbot.waitUntil(lambda: cell(w, 1, OUTPUT) == "(N, 3), (N, 3), (N, 2)")
