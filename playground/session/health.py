@@ -221,3 +221,27 @@ class Probe:
             if hists:
                 out[call.node_id] = hists
         return out
+
+
+def measure(session) -> Health:
+    """The gradient health of ``session``'s current batch, without training: a probed
+    forward and backward pass of a copy of the program (so neither the parameters'
+    gradients nor running statistics change, and the engine's random generator is left as
+    it was). For the overlay when it is switched on while training is paused.
+
+    ``session`` is a :class:`playground.session.Session`; the result's ``step`` is its
+    step count. Raises what the pass raises (a graph that cannot run).
+    """
+    import copy
+    from dataclasses import replace
+
+    from .session import preserved_rng  # (session imports this module)
+
+    program = Program([replace(c, module=copy.deepcopy(c.module)) for c in
+                       session.program.calls], session.program.aliases)
+    probe = Probe(program)
+    with preserved_rng():
+        trace = session.run(session.feeds(*session.current_batch()), probe=probe,
+                            program=program)
+        session.recipe.objective(trace).backward()
+    return probe.health(session.step_count, trace)

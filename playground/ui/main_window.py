@@ -32,6 +32,7 @@ from .errors import ErrorsWidget
 from .inspector import InspectorWidget, LogSpinBox
 from .palette import PaletteWidget
 from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
+from .stepper import install_stepper
 from .summary import SummaryWidget
 from .theme import DARK, LIGHT, Theme, apply_theme, current_theme
 
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self._make_toolbar()
         self._make_status_bar()
+        self.stepper = install_stepper(self)  # its dock, actions and canvas highlights
 
         self._curves_shown_at = 0.0
         self._timer = QTimer(self)
@@ -523,6 +525,18 @@ class MainWindow(QMainWindow):
         worker = self._ensure_worker()
         if worker is not None:
             worker.step_batches(1)
+
+    def step_forward(self) -> None:
+        """Run the next node of the forward pass on the current batch (see stepper.py)."""
+        self.stepper.step_forward()
+
+    def step_backward(self) -> None:
+        """Backpropagate through the next op and show the chain rule there."""
+        self.stepper.step_backward()
+
+    def wait_for_stepper(self, timeout: float = 5.0) -> bool:
+        """Process events until the pending steps are done and shown; False on timeout."""
+        return self.stepper.wait(timeout)
 
     def reset_training(self) -> None:
         """Fresh weights from the seed and an empty history."""

@@ -83,6 +83,14 @@ def image_grid(a: np.ndarray, n_max: int = GRID_MAX, c_max: int = GRID_MAX
     return img, n_shown, c_shown
 
 
+def integer_ticks(n: int, block: int = 1, most: int = 6) -> list:
+    """Major ticks for ``n`` pixels of ``block`` tensor indices each: at most ``most``
+    ticks on round index steps (1, 2, 5 × 10^k), labelled with the tensor's index."""
+    total = n * block
+    step = next(m * 10 ** k for k in range(12) for m in (1, 2, 5) if total <= most * m * 10 ** k)
+    return [[(i / block, str(i)) for i in range(0, total, step)]]
+
+
 def choose_mode(shape: tuple[int, ...]) -> str:
     """How a tensor of ``shape`` is shown: ``"scalar"``, ``"table"``, ``"heatmap"``,
     ``"sequence"`` (3-D) or ``"images"`` (4-D)."""
@@ -325,8 +333,13 @@ class TensorView(QWidget):
         self.image.setImage(img.astype(np.float32), autoLevels=False)
         self.colorbar.setColorMap(cmap)
         self.colorbar.setLevels(levels)
-        self.image.setRect(0, 0, img.shape[1], img.shape[0])
-        self.plot.setRange(xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0)
+        # pixel (r, c) is centred on (c, r), so the axes' integer ticks name pixels
+        self.image.setRect(-0.5, -0.5, img.shape[1], img.shape[0])
+        self.plot.setRange(xRange=(-0.5, img.shape[1] - 0.5),
+                           yRange=(-0.5, img.shape[0] - 0.5), padding=0)
+        for name, n, block in (("bottom", img.shape[1], self._block[1]),
+                               ("left", img.shape[0], self._block[0])):
+            self.plot.getAxis(name).setTicks(integer_ticks(n, block))
         self.plot.getAxis("left").setLabel(row_name or None)
         self.plot.getAxis("bottom").setLabel(col_name or None)
         show_axes = self._mode != "images"

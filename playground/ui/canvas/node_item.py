@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
 from playground.graph import GraphModel, format_shape
 
-from .style import (CORNER, ERROR_LINE_HEIGHT, HEADER_HEIGHT, LABEL_INSET, NODE_MIN_WIDTH, PAD,
+from .style import (BADGE_RADIUS, CORNER, ERROR_LINE_HEIGHT, HEADER_HEIGHT, LABEL_INSET, NODE_MIN_WIDTH, PAD,
                     PARAM_ROW_HEIGHT, PORT_RADIUS, PORT_ROW_HEIGHT, PREVIEW_HEIGHT, CanvasStyle)
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ class NodeItem(QGraphicsItem):
         self.wires: set[WireItem] = set()
         self._wiring_error = ""
         self._highlight = False
+        self._backward = False
+        self._badges: list[tuple[str, str]] = []   # (kind, text): health marks
         self._preview: list[float] | None = None
         self._width = NODE_MIN_WIDTH
         self._height = HEADER_HEIGHT
@@ -185,11 +187,30 @@ class NodeItem(QGraphicsItem):
     def is_blocked(self) -> bool:
         return not self._wiring_error and self.model.state(self.node_id).status == "blocked"
 
-    def set_highlight(self, on: bool) -> None:
-        """Glow (the node being stepped through)."""
-        if on != self._highlight:
+    def set_highlight(self, on: bool, backward: bool = False) -> None:
+        """Glow (the node being stepped through): in the theme's glow colour for a forward
+        step, in the gradient's colour for a backward one."""
+        if on != self._highlight or (on and backward != self._backward):
             self._highlight = on
+            self._backward = backward
             self.update()
+
+    def is_backward_highlight(self) -> bool:
+        return self._highlight and self._backward
+
+    def set_badges(self, badges: Sequence[tuple[str, str]]) -> None:
+        """Health marks on the node's top-right corner: ``(kind, text)`` pairs with kind
+        ``"dead"`` or ``"saturated"``; the texts go in the tooltip. Empty clears."""
+        badges = [(k, t) for k, t in badges]
+        if badges != self._badges:
+            self._badges = badges
+            self.setToolTip(self._tooltip(self.model.spec(self.node_id),
+                                          self.model.name(self.node_id),
+                                          self.model.state(self.node_id)))
+            self.update()
+
+    def badges(self) -> list[tuple[str, str]]:
+        return list(self._badges)
 
     def is_highlighted(self) -> bool:
         return self._highlight
@@ -400,6 +421,13 @@ class NodeItem(QGraphicsItem):
         return message
 
     def _tooltip(self, spec, name, state) -> str:
+        text = self._base_tooltip(spec, name, state)
+        if self._badges:
+            text += "\n\n" + "\n".join(("⛔ " if k == "dead" else "⚠ ") + t
+                                         for k, t in self._badges)
+        return text
+
+    def _base_tooltip(self, spec, name, state) -> str:
         if self.is_invalid():
             return self.error_text()
         if state.status == "blocked":
@@ -435,7 +463,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.NoPen)
         painter.setBrush(Qt.NoBrush)
         if self._highlight:
-            for pen in st.glow_pens:
+            for pen in (st.grad_glow_pens if self._backward else st.glow_pens):
                 painter.strokePath(self._body, pen)
         else:
             painter.fillPath(self._shadow, st.shadow_brush)
@@ -477,6 +505,24 @@ class NodeItem(QGraphicsItem):
             painter.strokePath(self._body, st.blocked_pen)
         else:
             painter.strokePath(self._body, st.border_pen)
+        if self._badges:
+            self._paint_badges(painter)
+
+    def _paint_badges(self, painter) -> None:
+        st = self.style
+        r = BADGE_RADIUS
+        x = self._width - 2
+        painter.setFont(st.badge_font)
+        for kind, _ in self._badges:
+            centre = QPointF(x, -1)
+            painter.setPen(st.badge_pen)
+            painter.setBrush(st.badge_colors.get(kind, st.error_color))
+            painter.drawEllipse(centre, r, r)
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(QRectF(centre.x() - r, centre.y() - r, 2 * r, 2 * r),
+                             Qt.AlignCenter, "✕" if kind == "dead" else "!")
+            x -= 2 * r + 3
+        painter.setBrush(Qt.NoBrush)
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionHasChanged:

@@ -318,6 +318,83 @@ class CanvasScene(QGraphicsScene):
         if group_id in self._frames:
             self._update_frame_and_parents(group_id)
 
+    # -- stepping and gradient health ---------------------------------------------------
+
+    def shown_node_item(self, node_id: str | None) -> NodeItem | None:
+        """The item that shows the compiled node ``node_id``: its own, or for a node inside
+        a closed block (``"block1/conv1"``) the block's."""
+        while node_id and node_id not in self._nodes and "/" in node_id:
+            node_id = node_id.rsplit("/", 1)[0]
+        return self._nodes.get(node_id) if node_id else None
+
+    def edge_for_wire(self, wire) -> Edge | None:
+        """The canvas wire that shows the compiled wire ``(src, src_port, dst, dst_port)``:
+        the same edge when both ends are shown, else the edge between the blocks that show
+        them (None when both ends sit inside the same closed block)."""
+        src, sport, dst, dport = wire
+        edge = Edge(src, sport, dst, dport)
+        if edge in self._wires:
+            return edge
+        s_item, d_item = self.shown_node_item(src), self.shown_node_item(dst)
+        if s_item is None or d_item is None or s_item is d_item:
+            return None
+        best = None
+        for w in s_item.wires:
+            e = w.edge
+            if e.src != s_item.node_id or e.dst != d_item.node_id:
+                continue
+            if (e.src != src or e.src_port == sport) and (e.dst != dst or e.dst_port == dport):
+                return e
+            best = best or e
+        return best
+
+    def set_step(self, node_id: str | None, wires=(), backward: bool = False) -> None:
+        """Make the stepped node ``node_id`` (a compiled id) and the ``wires`` its tensors
+        or gradients travel on glow, and nothing else; None clears."""
+        target = self.shown_node_item(node_id)
+        for item in self._nodes.values():
+            item.set_highlight(item is target, backward)
+        lit = {self.edge_for_wire(w) for w in wires} - {None}
+        for edge, item in self._wires.items():
+            item.set_highlight(edge in lit, backward)
+
+    def stepped_node(self) -> str | None:
+        """The id of the glowing node's item, or None."""
+        return next((n for n, i in self._nodes.items() if i.is_highlighted()), None)
+
+    def highlighted_edges(self) -> list[Edge]:
+        return [e for e, w in self._wires.items() if w.is_highlighted()]
+
+    def set_health(self, health) -> None:
+        """Show a :class:`playground.session.health.Health` on the canvas: every wire's
+        colour and width by its gradient norm, and badges on nodes with dead or saturated
+        units (a closed block takes those of the nodes inside it). None clears the
+        overlay."""
+        norms: dict[Edge, float] = {}
+        badges: dict[str, list[tuple[str, str]]] = {}
+        if health is not None:
+            for wire, norm in health.wires.items():
+                edge = self.edge_for_wire(wire)
+                if edge is not None:  # a block's several inner wires: the largest
+                    norms[edge] = max(norm, norms.get(edge, 0.0))
+            for node_id, h in health.nodes.items():
+                item = self.shown_node_item(node_id)
+                if item is None:
+                    continue
+                where = "" if item.node_id == node_id else f" ({node_id})"
+                if h.dead:
+                    badges.setdefault(item.node_id, []).append(
+                        ("dead", f"{h.dead:.0%} of units dead{where}: zero for the whole "
+                                 "batch, so no gradient reaches their weights"))
+                if h.saturated:
+                    badges.setdefault(item.node_id, []).append(
+                        ("saturated", f"{h.saturated:.0%} of outputs saturated{where}: "
+                                      "within 1% of the bounds, where the slope is near 0"))
+        for edge, item in self._wires.items():
+            item.set_health(norms.get(edge) if health is not None else None)
+        for node_id, item in self._nodes.items():
+            item.set_badges(badges.get(node_id, []))
+
     # -- theme ----------------------------------------------------------------------------
 
     def set_theme(self, theme: Theme) -> None:

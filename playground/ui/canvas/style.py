@@ -3,6 +3,8 @@ their metrics. Items read them from ``scene.style``; nothing is allocated per pa
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
 
@@ -22,6 +24,45 @@ PAD = 7.0
 CORNER = 7.0
 PORT_RADIUS = 5.0
 LABEL_INSET = 12.0  # port label distance from the node's edge
+BADGE_RADIUS = 8.0   # a health badge's circle, on the node's top-right corner
+
+#: The gradient-health overlay maps log10 of a wire's gradient norm from HEALTH_LOG_MIN
+#: (vanishing) to HEALTH_LOG_MAX (exploding) onto a colour scale and a width.
+HEALTH_LOG_MIN = -6.0
+HEALTH_LOG_MAX = 1.0
+HEALTH_WIDTH_MIN = 1.5
+HEALTH_WIDTH_MAX = 7.0
+#: Colour stops of the overlay, vanishing to exploding (ColorBrewer's Spectral, reversed).
+HEALTH_STOPS = ("#5e4fa2", "#3288bd", "#66c2a5", "#abdda4", "#fee08b", "#f46d43", "#d53e4f")
+#: The glow of a backward step (the gradient), beside the theme's forward glow.
+GRADIENT_GLOW = "#f06292"
+#: Badge colours: dead units (ReLU) and saturated units (sigmoid, tanh).
+DEAD_COLOR = "#ef5350"
+SATURATED_COLOR = "#ffb300"
+
+
+def health_fraction(norm: float) -> float:
+    """Where a gradient norm sits on the overlay's scale: 0 at 10**HEALTH_LOG_MIN or below
+    (and for 0), 1 at 10**HEALTH_LOG_MAX or above, linear in log10 between."""
+    if not norm > 0 or not math.isfinite(norm):
+        return 1.0 if norm == float("inf") else 0.0
+    t = (math.log10(norm) - HEALTH_LOG_MIN) / (HEALTH_LOG_MAX - HEALTH_LOG_MIN)
+    return min(max(t, 0.0), 1.0)
+
+
+def health_color(t: float) -> QColor:
+    """The overlay's colour at ``t`` in [0, 1] (see :func:`health_fraction`)."""
+    t = min(max(float(t), 0.0), 1.0) * (len(HEALTH_STOPS) - 1)
+    i = min(int(t), len(HEALTH_STOPS) - 2)
+    f = t - i
+    a, b = QColor(HEALTH_STOPS[i]), QColor(HEALTH_STOPS[i + 1])
+    return QColor(round(a.red() + f * (b.red() - a.red())),
+                  round(a.green() + f * (b.green() - a.green())),
+                  round(a.blue() + f * (b.blue() - a.blue())))
+
+
+def health_width(t: float) -> float:
+    return HEALTH_WIDTH_MIN + min(max(float(t), 0.0), 1.0) * (HEALTH_WIDTH_MAX - HEALTH_WIDTH_MIN)
 
 
 def _font(point_size: float, bold: bool = False, family: str | None = None) -> QFont:
@@ -55,6 +96,15 @@ class CanvasStyle:
             col = QColor(self.glow_color)
             col.setAlpha(alpha)
             self.glow_pens.append(QPen(col, width))
+        self.grad_glow_color = c(GRADIENT_GLOW)
+        self.grad_glow_pens = []
+        for width, alpha in ((14.0, 28), (9.0, 55), (5.0, 110), (2.0, 255)):
+            col = QColor(self.grad_glow_color)
+            col.setAlpha(alpha)
+            self.grad_glow_pens.append(QPen(col, width))
+        self.badge_colors = {"dead": c(DEAD_COLOR), "saturated": c(SATURATED_COLOR)}
+        self.badge_pen = QPen(c(theme.node_body), 1.5)
+        self.badge_font = _font(7.5, bold=True)
         self.divider_pen = QPen(c(theme.node_border), 1.0)
         self.preview_pen = QPen(self.glow_color, 1.5)
 

@@ -1,17 +1,22 @@
 """A wire: a cubic Bézier from an output port to an input port, with the tensor shape it
-carries written at its middle ("(N, 64)"). Red when the node it feeds is invalid."""
+carries written at its middle ("(N, 64)"). Red when the node it feeds is invalid.
+
+While stepping, the wire a tensor (forward) or a gradient (backward) travels on glows, with
+arrows pointing the way it travels. With the gradient-health overlay on, the wire's colour
+and width follow log10 of the norm of the gradient going back along it."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyle
 
 from playground.graph import Edge, format_shape
 
-from .style import CanvasStyle
+from .style import CanvasStyle, health_color, health_fraction, health_width
 
 if TYPE_CHECKING:
     from .node_item import NodeItem
@@ -51,6 +56,11 @@ class WireItem(QGraphicsItem):
         self._hover_pen = QPen()
         self._selected_pen = QPen()
         self._label_pen = QPen()
+        self._highlight = False
+        self._backward = False
+        self._health: float | None = None
+        self._health_pen: QPen | None = None
+        self._base_tip = ""
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(-1)
@@ -67,6 +77,49 @@ class WireItem(QGraphicsItem):
     def is_invalid(self) -> bool:
         """True when the node the wire feeds is invalid (the wire is drawn red)."""
         return self._invalid
+
+    def set_highlight(self, on: bool, backward: bool = False) -> None:
+        """Glow (the wire a stepped tensor or gradient travels on); ``backward`` draws the
+        gradient's colour and arrows pointing back to the source."""
+        if on != self._highlight or (on and backward != self._backward):
+            self._highlight = on
+            self._backward = backward
+            self.setZValue(-0.5 if on else -1)
+            self.update()
+
+    def is_highlighted(self) -> bool:
+        return self._highlight
+
+    def is_backward_highlight(self) -> bool:
+        return self._highlight and self._backward
+
+    def set_health(self, norm: float | None) -> None:
+        """Colour and thicken the wire by log10 of ``norm``, the L2 norm of the gradient
+        going back along it (see :func:`.style.health_fraction`); None restores it."""
+        if norm == self._health:
+            return
+        self._health = norm
+        if norm is None:
+            self._health_pen = None
+        else:
+            t = health_fraction(norm)
+            self._health_pen = QPen(health_color(t), health_width(t), Qt.SolidLine,
+                                    Qt.RoundCap)
+        self._update_tooltip()
+        self.update()
+
+    def health(self) -> float | None:
+        return self._health
+
+    def health_pen(self) -> QPen | None:
+        """The pen the overlay draws with (None while it is off)."""
+        return self._health_pen
+
+    def _update_tooltip(self) -> None:
+        tip = self._base_tip
+        if self._health is not None:
+            tip += f"\n‖∂L/∂x‖ = {self._health:.3g} (gradient norm on this wire)"
+        self.setToolTip(tip)
 
     def detach(self) -> None:
         self.src_item.wires.discard(self)
@@ -92,8 +145,9 @@ class WireItem(QGraphicsItem):
         border = QColor(color)
         border.setAlpha(150)
         self._label_pen = QPen(border, 1.0)
-        self.setToolTip(f"{model.name(e.src)}.{e.src_port} → {model.name(e.dst)}.{e.dst_port}: "
-                        f"{self._label}")
+        self._base_tip = (f"{model.name(e.src)}.{e.src_port} → {model.name(e.dst)}."
+                          f"{e.dst_port}: {self._label}")
+        self._update_tooltip()
         self.update_path()
 
     def update_path(self) -> None:
@@ -113,7 +167,7 @@ class WireItem(QGraphicsItem):
             mid -= QPointF(0, h / 2 + 6)  # short and flat: sit above it, keep the wire visible
         self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
         self._shape.addRect(self._label_rect)
-        self._bounds = self._path.boundingRect().united(self._label_rect).adjusted(-4, -4, 4, 4)
+        self._bounds = self._path.boundingRect().united(self._label_rect).adjusted(-9, -9, 9, 9)
         self.update()
 
     def path(self) -> QPainterPath:
@@ -134,9 +188,17 @@ class WireItem(QGraphicsItem):
         st = self.style
         selected = bool(option.state & QStyle.State_Selected)
         pen = self._selected_pen if selected else self._hover_pen if self._hover else self._pen
+        if self._health_pen is not None and not selected:
+            pen = self._health_pen
         painter.setBrush(Qt.NoBrush)
+        if self._highlight:
+            for glow in (st.grad_glow_pens if self._backward else st.glow_pens)[:3]:
+                painter.setPen(glow)
+                painter.drawPath(self._path)
         painter.setPen(pen)
         painter.drawPath(self._path)
+        if self._highlight:
+            self._paint_arrows(painter)
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
             return
         painter.setPen(st.selection_pen if selected else self._label_pen)
@@ -146,6 +208,23 @@ class WireItem(QGraphicsItem):
         painter.setFont(st.label_font)
         painter.setPen(st.error_color if self._invalid else st.wire_label_text)
         painter.drawText(self._label_rect, Qt.AlignCenter, self._label)
+
+    def _paint_arrows(self, painter) -> None:
+        """Chevrons along the wire pointing the way the stepped tensor travels."""
+        color = self.style.grad_glow_color if self._backward else self.style.glow_color
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(color)
+        for pct in (0.22, 0.78):
+            p = self._path.pointAtPercent(pct)
+            angle = self._path.angleAtPercent(pct)  # degrees, counter-clockwise
+            if self._backward:
+                angle += 180.0
+            a = math.radians(-angle)
+            d = QPointF(math.cos(a), math.sin(a))
+            n = QPointF(-d.y(), d.x())
+            tip = p + d * 7
+            painter.drawPolygon(QPolygonF([tip, p - d * 5 + n * 6, p - d * 5 - n * 6]))
+        painter.setBrush(Qt.NoBrush)
 
     def hoverEnterEvent(self, event):
         self._hover = True
