@@ -302,8 +302,8 @@ class TensorView(QWidget):
         for r in range(flat.shape[0]):
             for c in range(flat.shape[1]):
                 item = QTableWidgetItem(format_number(flat[r, c]))
-                item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                      | Qt.AlignmentFlag.AlignVCenter)
                 item.setToolTip(self._table_index(a, r, c))
                 t.setItem(r, c, item)
         t.resizeColumnsToContents()
