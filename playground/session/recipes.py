@@ -7,7 +7,11 @@ compiled graph checks that the node ids exist and the wiring fits, and raises
 
 ``{"type": "supervised"}`` (the default)
     One optimizer (``training``), one batch per step, the loss is the sum of the graph's
-    loss nodes.
+    loss nodes. A sequence-to-sequence graph trained with teacher forcing (a ShiftRight
+    node fed by the Dataset's target gives the decoder its input) also reports
+    ``val_greedy_accuracy``: the per-token accuracy of greedy autoregressive decoding
+    (:func:`greedy_decode`) on the first ``GREEDY_EVAL_SEQUENCES`` held-out sequences,
+    next to ``val_accuracy``, which is teacher-forced, over the whole held-out split.
 
 ``{"type": "vae", "beta": 1.0, "kl": "<node id>", "latent": "<node id>"}``
     A variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
@@ -136,6 +140,7 @@ class Recipe:
         Raises:
             RecipeError: the message names the recipe field or node at fault.
         """
+        self.shift = teacher_forcing_node(self.s)
         self.make_optimizers()
 
     def make_optimizers(self) -> None:
@@ -185,11 +190,69 @@ class Recipe:
         with s.inference():
             trace = s.run(s.feeds(val.input, val.target))
             loss = self.objective(trace)
-        return self.metrics(trace, loss, val.target, prefix="val_")
+        out = self.metrics(trace, loss, val.target, prefix="val_")
+        if getattr(self, "shift", None) is not None and "val_accuracy" in out:
+            n = GREEDY_EVAL_SEQUENCES  # (L passes each: a subset keeps evaluation cheap)
+            out["val_greedy_accuracy"] = float(np.mean(greedy_decode(s, val.input[:n])
+                                                       == val.target[:n]))
+        return out
 
     def views(self, small: bool = False) -> dict[str, Any]:
         """Data for the recipe's own views (none for supervised training)."""
         return {}
+
+
+#: Held-out sequences decoded greedily at each evaluation (each costs L forward passes).
+GREEDY_EVAL_SEQUENCES = 500
+
+
+def teacher_forcing_node(session: "Session") -> str | None:
+    """The id of the ShiftRight node that feeds the Dataset's target to a decoder (teacher
+    forcing), when the graph has one and a CrossEntropyLoss names the logits; else None."""
+    s = session
+    if s.logits_node is None:
+        return None
+    for call in s.program.calls:
+        if call.spec.type == "ShiftRight" and \
+                any(src == s.data_node and port == "target" for _, src, port in call.inputs):
+            return call.node_id
+    return None
+
+
+def greedy_decode(session: "Session", x: np.ndarray) -> np.ndarray:
+    """Greedy autoregressive decoding of a teacher-forced sequence model, in eval mode.
+
+    The graph learns p(y_t | y_<t, x) with the true tokens y_<t as the decoder's input
+    (ShiftRight of the Dataset's target). Here the model's own predictions replace them:
+    pass t feeds the predictions so far as the "target" (later positions hold 0, which a
+    causal decoder cannot see) and keeps the argmax at position t, for t = 0..L-1. The
+    true target is never fed, so the result is what the model produces on its own.
+
+    Args:
+        x: int64 (N, L) source sequences.
+
+    Returns:
+        int64 (N, L) predicted tokens.
+
+    Raises:
+        ValueError: the graph has no teacher-forcing ShiftRight node (see
+            :func:`teacher_forcing_node`).
+    """
+    s = session
+    if teacher_forcing_node(s) is None:
+        raise ValueError("greedy decoding needs a ShiftRight node fed by the Dataset's target "
+                         "(the decoder's input) and a CrossEntropyLoss on the logits")
+    node, port = s.logits_node
+    need = s.program.ancestors(node)
+    length = s.dataset.target_shape[0]
+    y = np.zeros((len(x), length), dtype=np.int64)
+    with s.inference():
+        for t in range(length):
+            logits = s.program.run(s.feeds(x, y), until=need)[node][port].data
+            # (N, C, L) as PyTorch's loss takes it, or (N, L, C)
+            step = logits[:, :, t] if logits.shape[2:] == (length,) else logits[:, t]
+            y[:, t] = step.argmax(axis=-1)
+    return y
 
 
 # --------------------------------------------------------------------------------- VAE

@@ -25,7 +25,9 @@ N = 3  # batch size of every run
 #
 # A case wires the node under test to sources: a float input port gets an Input node of the
 # given example shape (without N); "index:C" gets a Dataset's target with C classes (digits:
-# 10); "tokens:L" an int64 Input (N, L) of token indices 0..9. ``feed`` overrides the random values of an input port (a function of the full shape).
+# 10); "seq:L" a reverse Dataset's target (N, L); "tokens:L" an int64 Input (N, L) of token
+# indices 0..9. ``feed`` overrides the random values of an input port (a function of the
+# full shape).
 # ``out`` gives the expected output shapes (None is N).
 
 
@@ -138,6 +140,8 @@ CASES = {
     "Subtract": case({"input": (4, 3), "other": (1, 3)}, {}, {"output": (None, 4, 3)}),
     "CausalMask": case({"input": (2, 4, 4)}, {}, {"output": (None, 2, 4, 4)}, finite=False),
     "SinusoidalTable": case({"input": (5, 6)}, {}, {"output": (5, 6)}, constant=True),
+    # Data: teacher forcing's decoder input (int64 tokens: nothing to differentiate)
+    "ShiftRight": case({"input": "seq:8"}, dict(bos=10), {"output": (None, 8)}, constant=True),
 }
 
 SOURCES = {"Dataset", "Input"}
@@ -161,6 +165,13 @@ def build_case(type_name: str):
             m.add_node("Input", {"shape": (length,), "dtype": "int64"}, node_id=f"x_{port}")
             feeds[f"x_{port}"] = {"output": Tensor(rng.integers(0, 10, (N, length)))}
             continue
+        if isinstance(src, str) and src.startswith("seq:"):  # "seq:L": reversed digits
+            data = f"data_{port}"
+            m.add_node("Dataset", {"dataset": "reverse"}, node_id=data)
+            length = int(src.split(":")[1])
+            feeds[data] = {"input": Tensor(rng.integers(0, 10, (N, length))),
+                           "target": Tensor(rng.integers(0, 10, (N, length)))}
+            continue
         if isinstance(src, str):  # "index:C": a Dataset's class targets
             data = f"data_{port}"
             m.add_node("Dataset", {"dataset": "digits"}, node_id=data)
@@ -174,7 +185,7 @@ def build_case(type_name: str):
         feeds[x] = {"output": Tensor(np.asarray(values, np.float32), requires_grad=True)}
     m.add_node(type_name, c["params"], node_id="node")
     for port, src in c["inputs"].items():
-        if isinstance(src, str) and src.startswith("index:"):
+        if isinstance(src, str) and src.startswith(("index:", "seq:")):
             m.connect(f"data_{port}", "target", "node", port)
         else:
             m.connect(f"x_{port}", "output", "node", port)

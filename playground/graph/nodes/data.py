@@ -4,6 +4,8 @@ caller of ``Program.run`` passes their outputs in ``feeds``.
 * Dataset: a dataset of the data registry; outputs the input batch and the class targets.
 * Input: a batch of a fixed shape, for inspecting an architecture (summary, one forward pass
   on random data) without a dataset, e.g. ImageNet's (N, 3, 224, 224).
+* ShiftRight: the decoder input of teacher forcing, the target tokens shifted one place
+  right behind a begin-of-sequence token.
 
 A sequence dataset (``reverse``) gives int64 token indices (N, L) on ``input`` and a class
 per position (N, L) on ``target``. Its ``input`` port's metadata says ``dtype="int64"``: an
@@ -17,11 +19,12 @@ from functools import lru_cache
 import numpy as np
 
 from playground import data as datasets
+from playground.engine import Tensor
 
-from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError
-from ._common import no_cost
+from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
+from ._common import Lambda, need, no_cost
 
-__all__ = ["load_dataset", "dataset_of"]
+__all__ = ["load_dataset", "dataset_of", "shift_right"]
 
 
 @lru_cache(maxsize=16)
@@ -89,4 +92,60 @@ REGISTRY.register(NodeSpec(
     infer=_input_infer,
     build=None,
     cost=no_cost,
+))
+
+
+# ------------------------------------------------------------------------------ ShiftRight
+
+
+def shift_right(tokens: np.ndarray, bos: int) -> np.ndarray:
+    """``[bos, y_0, ..., y_{L-2}]`` for each row of ``tokens`` (N, L): int64 (N, L).
+
+    The decoder input of teacher forcing (Vaswani et al. 2017, §3.1: "the output embeddings
+    are offset by one position"): position i sees the true tokens before i and, through a
+    causal mask, nothing later, so it learns to predict y_i from y_0..y_{i-1}.
+    """
+    tokens = np.asarray(tokens)
+    out = np.empty(tokens.shape, dtype=np.int64)
+    out[:, 0] = bos
+    out[:, 1:] = tokens[:, :-1]
+    return out
+
+
+def _shift_infer(p, inputs):
+    src = need(inputs, "input", "the target tokens (N, L), e.g. the Dataset's target")
+    if src.shape is None or len(src.shape) != 2:
+        raise ShapeError(f"expects token sequences (N, L) in 'input', got "
+                         f"{format_shape(src.shape)} from '{src.node}'. Wire a sequence "
+                         "Dataset's target (dataset=reverse).")
+    classes = (src.meta or {}).get("num_classes")
+    bos = p["bos"]
+    if classes is not None and bos < classes:
+        raise ShapeError(f"has bos={bos}, which is also a real token of '{src.node}' "
+                         f"(tokens 0..{classes - 1}): the decoder could not tell the start from "
+                         f"a token. Set bos={classes}.", fix=("bos", classes))
+    vocab = max(bos + 1, classes or 0)
+    return {"output": src.shape}, {"output": {"dtype": "int64", "num_classes": vocab}}
+
+
+def _shift_build(p, ins):
+    bos = p["bos"]
+    return Lambda(lambda input: Tensor(shift_right(input.data, bos)), f"bos={bos}")
+
+
+REGISTRY.register(NodeSpec(
+    type="ShiftRight",
+    category="Data",
+    description="Teacher forcing: the target tokens shifted one place right behind a "
+                "begin-of-sequence token, as the decoder's input.",
+    inputs=(PortSpec("input", "index", "y: (N, L) int64 target tokens"),),
+    outputs=(PortSpec("output", "tensor", "[bos, y_0, ..., y_{L-2}]: (N, L) int64 tokens "
+                                          "for an Embedding with num_embeddings > bos"),),
+    params=(ParamSpec("bos", "int", 10, "the begin-of-sequence token put first; one past "
+                                        "the data's tokens (10 for the digits 0-9)",
+                      low=0, high=10_000_000),),
+    infer=_shift_infer,
+    build=_shift_build,
+    cost=no_cost,
+    doc="out[:, 0] = bos; out[:, i] = y[:, i-1] for i >= 1 (Vaswani et al. 2017, §3.1)",
 ))
