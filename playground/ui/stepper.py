@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 POLL_MS = 15
 #: Period of the health overlay's refresh from the worker's snapshots (ms).
 HEALTH_MS = 200
+#: Height the stepper's dock is given when a step first shows it (px).
+STEPPER_HEIGHT = 400
 #: Most forward-step tensor views shown side by side (inputs then outputs).
 MAX_FORWARD_VIEWS = 4
 
@@ -221,7 +223,7 @@ class StepperPanel(QWidget):
                     self.arrow_label.show()
                 shown_arrow = True
             view = next(views)
-            view.set_array(arr, title=("input " if is_input else "output ") + port)
+            view.set_array(arr, title=("in · " if is_input else "out · ") + port)
             (self.input_views if is_input else self.output_views)[port] = view
             fl.addWidget(view, 1)
             view.show()
@@ -636,7 +638,7 @@ class StepperController(QObject):
         if not self.dock.isVisible() or self.dock.visibleRegion().isEmpty():
             self.dock.show()
             self.dock.raise_()
-            self.window.resizeDocks([self.dock], [max(self.dock.height(), 330)],
+            self.window.resizeDocks([self.dock], [max(self.dock.height(), STEPPER_HEIGHT)],
                                     Qt.Orientation.Vertical)
 
     # -- health -------------------------------------------------------------------------

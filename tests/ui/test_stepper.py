@@ -172,10 +172,12 @@ def test_health_overlay_colours_wires_and_marks_a_dead_relu(qtbot, make_window):
     out = scene.wire_item(Edge("fc2", "output", "loss", "input"))
     assert out.health() > wire.health()  # nearer the loss, less of it lost
     assert out.health_pen().widthF() > wire.health_pen().widthF()
-    assert scene.wire_item(Edge("data", "target", "loss", "target")).health() is None
+    target = scene.wire_item(Edge("data", "target", "loss", "target"))
+    assert target.health() is None and target.health_pen().color().alpha() < 100  # dimmed
     # off again: plain wires, no badges
     press(qtbot, w, w.stepper.health_action)
     assert wire.health() is None and wire.health_pen() is None
+    assert target.health_pen() is None
     assert scene.node_item("act").badges() == []
 
 

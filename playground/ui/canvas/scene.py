@@ -391,7 +391,7 @@ class CanvasScene(QGraphicsScene):
                         ("saturated", f"{h.saturated:.0%} of outputs saturated{where}: "
                                       "within 1% of the bounds, where the slope is near 0"))
         for edge, item in self._wires.items():
-            item.set_health(norms.get(edge) if health is not None else None)
+            item.set_health(norms.get(edge), overlay=health is not None)
         for node_id, item in self._nodes.items():
             item.set_badges(badges.get(node_id, []))
 

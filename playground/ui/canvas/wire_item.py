@@ -93,13 +93,20 @@ class WireItem(QGraphicsItem):
     def is_backward_highlight(self) -> bool:
         return self._highlight and self._backward
 
-    def set_health(self, norm: float | None) -> None:
+    def set_health(self, norm: float | None, overlay: bool | None = None) -> None:
         """Colour and thicken the wire by log10 of ``norm``, the L2 norm of the gradient
-        going back along it (see :func:`.style.health_fraction`); None restores it."""
-        if norm == self._health:
+        going back along it (see :func:`.style.health_fraction`). With ``overlay`` on and
+        no norm (the wire carries no gradient: data, class targets) the wire is dimmed;
+        ``norm=None`` with the overlay off (the default for None) restores it."""
+        overlay = norm is not None if overlay is None else overlay
+        if norm == self._health and overlay == (self._health_pen is not None):
             return
         self._health = norm
-        if norm is None:
+        if norm is None and overlay:
+            dim = QColor(self._pen.color())
+            dim.setAlpha(60)
+            self._health_pen = QPen(dim, WIRE_WIDTH, Qt.SolidLine, Qt.RoundCap)
+        elif norm is None:
             self._health_pen = None
         else:
             t = health_fraction(norm)
