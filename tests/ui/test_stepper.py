@@ -227,3 +227,22 @@ def test_a_closed_block_glows_for_its_inner_ops_and_an_open_one_per_primitive(qt
     scene.set_step(None)
     assert scene.stepped_node() is None and scene.highlighted_edges() == []
     view.detach()
+
+
+def test_a_jacobian_too_large_shows_the_rule_and_the_saved_tensors(qtbot, make_window):
+    w = make_window("digits_mlp")
+    ref = Session(load("digits_mlp"), timeline=False)
+    recs = list(ref.backward_steps())
+    relu = next(i for i, r in enumerate(recs) if r.op == "ReLU")
+    assert recs[relu].local_jacobian["x"] is None  # (N*64)^2 entries: too many
+    for _ in range(relu + 1):
+        press(qtbot, w, w.stepper.step_backward_action)
+    panel, rec = w.stepper.panel, recs[relu]
+    assert w.canvas.canvas_scene.stepped_node() == rec.node
+    text = panel.equation_label.text()
+    assert "too large" in text and rec.rule.split(".")[0] in text
+    assert "saved for backward: y" in text
+    assert panel.saved_tabs.isVisible() and panel.saved_tabs.tabText(0) == "y"
+    np.testing.assert_allclose(panel.jacobian_view.array(), rec.saved["y"], rtol=1e-6)
+    np.testing.assert_allclose(panel.downstream_view.array(), rec.downstream["x"], rtol=1e-5,
+                               atol=1e-9)
