@@ -35,6 +35,7 @@ from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
 from .stepper import install_stepper
 from .summary import SummaryWidget
 from .theme import DARK, LIGHT, Theme, apply_theme, current_theme
+from .views import install_views
 
 APP_NAME = "DL Playground"
 #: Refresh rate of the plots and the status bar while a worker exists (ms).
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self._make_toolbar()
         self._make_status_bar()
+        self.live_views = install_views(self)  # view docks and the timeline bar
         self.stepper = install_stepper(self)  # its dock, actions and canvas highlights
 
         self._curves_shown_at = 0.0
@@ -339,7 +341,12 @@ class MainWindow(QMainWindow):
         self._refresh_points(force=True)
         self.curves.update_from(None)
         self.boundary.clear_boundary()
+        self.live_views.clear()
         self._show_metrics(None)
+        # a graph without a Dataset (an architecture preset) has nothing to train: show its
+        # costs rather than empty curves
+        inspect_only = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
+        (self.summary_dock if inspect_only else self.curves_dock).raise_()
         self._update_title()
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
@@ -674,11 +681,7 @@ class MainWindow(QMainWindow):
 
     def _show_snapshot(self, snap: Snapshot) -> None:
         self._last_snapshot = snap
-        now = time.monotonic()
-        if not snap.running or now - self._curves_shown_at >= CURVES_MS / 1000:
-            self._curves_shown_at = now
-            self.curves.update_from(snap)
-        self.boundary.update_from(snap)
+        self.live_views.show_snapshot(snap)  # curves, boundary and every view (throttled)
         self._show_metrics(snap)
         self.setWindowModified(self.is_dirty())
 
@@ -710,6 +713,7 @@ class MainWindow(QMainWindow):
         colors = plot_colors(theme)
         self.curves.set_colors(colors)
         self.boundary.set_colors(colors)
+        self.live_views.set_colors(colors)
         (self.dark_action if theme.dark else self.light_action).setChecked(True)
 
     # ------------------------------------------------------------------- handlers

@@ -163,6 +163,7 @@ class CurvesWidget(QWidget):
                                                  pg.mkPen(TRAIN_COLOR, width=2))
         self.set_colors(colors)
         self._last_steps: dict[str, int] = {}
+        self._history: dict = {}
 
     @staticmethod
     def _curve(plot: pg.PlotItem, name: str | None, pen) -> pg.PlotDataItem:
@@ -193,6 +194,7 @@ class CurvesWidget(QWidget):
     def update_from(self, snapshot) -> None:
         """Show ``snapshot.history``; curves are only fed new arrays (``setData``)."""
         history = snapshot.history if snapshot is not None else {}
+        self._history = history
         for key, curve in self.curves.items():
             steps, values = history.get(key, (np.zeros(0), np.zeros(0)))
             steps = np.asarray(steps, dtype=np.float64)
@@ -202,6 +204,15 @@ class CurvesWidget(QWidget):
                 smooth = moving_average(values)
                 stride = max(1, len(smooth) // MAX_CURVE_POINTS)
                 self.smoothed[key].setData(steps[::stride], smooth[::stride])
+
+    def csv_table(self):
+        """``(header, rows)``: every recorded value of the shown metrics, ``(metric, step,
+        value)`` (the full history, not the decimated curve)."""
+        rows = []
+        for key in self.curves:
+            steps, values = self._history.get(key, ((), ()))
+            rows.extend((key, int(s), float(v)) for s, v in zip(steps, values))
+        return ("metric", "step", "value"), rows
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) arrays last given to a curve (``loss``, ``val_loss``, ``accuracy``,
@@ -309,6 +320,23 @@ class BoundaryWidget(pg.PlotWidget):
         if rect != self._rect:
             self._rect = rect
             self.image.setRect(QRectF(*rect))
+
+    def csv_table(self):
+        """``(header, rows)``: the class probabilities at each grid point ``(x, y, p_0..)``
+        and the training points ``(x, y, label)``."""
+        rows = []
+        if self._boundary is not None:
+            probs = np.asarray(self._boundary.probs)
+            h, w, c = probs.shape
+            xs = np.linspace(*self._boundary.x_range, w)
+            ys = np.linspace(*self._boundary.y_range, h)
+            for r in range(h):
+                for col in range(w):
+                    rows.append(("grid", xs[col], ys[r], "", *probs[r, col]))
+        for (x, y), label in zip(self._points, self._labels):
+            rows.append(("point", x, y, int(label)))
+        n = 0 if self._boundary is None else np.asarray(self._boundary.probs).shape[-1]
+        return ("kind", "x", "y", "label", *(f"p_{k}" for k in range(n))), rows
 
     def clear_boundary(self) -> None:
         self._boundary = None

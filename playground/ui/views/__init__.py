@@ -1,0 +1,352 @@
+"""The live view docks and the timeline slider.
+
+``install_views(window)`` (one line in ``MainWindow.__init__``) adds a dock per view
+family, wraps the window's curves and decision-boundary docks with export buttons, adds
+the timeline bar, and returns the :class:`ViewsController` that the window's tick feeds
+with snapshots (``controller.show_snapshot(snap)``).
+
+Data flow: the worker publishes immutable snapshots (their ``views`` hold compact
+summaries computed on the worker thread, see ``playground.session.views``); the
+controller turns the newest into a :class:`Frame` at most every ``VIEW_MS`` while training
+and hands it to the views, which only draw when visible. The selected node travels the
+other way, to the worker, as a command (``Session.set_focus``).
+
+Timeline: the slider scrubs through the session's timeline entries; while scrubbed every
+view shows that step (training goes on underneath). The "Live" button, the slider's right
+end, or pressing Train again snaps back to the live state.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolBar,
+                               QToolButton, QWidget)
+
+from .base import Frame, ViewWidget, WrappedView
+from .generative import GanView, LatentView, SamplesView
+from .nodes import AttentionView, EmbeddingView, FeatureMapView
+from .sequence import SequenceView
+from .training import HealthView, HistogramView
+
+#: While training, the views are redrawn at most this often (ms): painting takes the
+#: interpreter lock from the training thread (benchmarks/bench_gui.py).
+VIEW_MS = 100
+
+#: View families by dock area: the right one (beside the inspector) and the bottom one.
+RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
+BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView)
+
+
+class TimelineBar(QWidget):
+    """A slider over the timeline's entries (one every k steps) and a Live button. The
+    slider's right end is the live state.
+
+    Signals:
+        scrubbed(int): the step of the entry chosen.
+        live(): back to the live state.
+    """
+
+    scrubbed = Signal(int)
+    live = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 0, 6, 0)
+        title = QLabel("Timeline", self)
+        lay.addWidget(title)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Drag back to see every view at an earlier step; training "
+                               "goes on from the live state")
+        self.slider.valueChanged.connect(self._on_value)
+        lay.addWidget(self.slider, 1)
+        self.label = QLabel("live", self)
+        self.label.setMinimumWidth(170)
+        lay.addWidget(self.label)
+        self.live_button = QToolButton(self)
+        self.live_button.setText("Live")
+        self.live_button.setToolTip("Show the live state again")
+        self.live_button.clicked.connect(self.go_live)
+        lay.addWidget(self.live_button)
+        self.entries: tuple = ()
+        self.live_step = 0
+        #: the scrubbed entry's step, or None when live
+        self.step: int | None = None
+
+    def set_entries(self, entries: tuple, live_step: int) -> None:
+        """The timeline's entries (oldest first) and the live step; keeps a scrubbed
+        position on the nearest entry (the ring thins as the run grows)."""
+        self.live_step = live_step
+        if entries is self.entries:
+            self._label()
+            return
+        self.entries = entries
+        blocked = self.slider.blockSignals(True)
+        self.slider.setRange(0, len(entries))
+        if self.step is None:
+            self.slider.setValue(len(entries))
+        else:
+            self.slider.setValue(self.index_of(self.step))
+        self.slider.blockSignals(blocked)
+        self._label()
+
+    def index_of(self, step: int) -> int:
+        if not self.entries:
+            return 0
+        return min(range(len(self.entries)), key=lambda i: abs(self.entries[i].step - step))
+
+    def scrub_to(self, step: int) -> None:
+        """Move the slider to the entry nearest ``step`` (emits ``scrubbed``)."""
+        if not self.entries:
+            return
+        i = self.index_of(step)
+        if self.slider.value() == i:
+            self._on_value(i)
+        else:
+            self.slider.setValue(i)
+
+    def go_live(self) -> None:
+        was = self.step
+        self.step = None
+        blocked = self.slider.blockSignals(True)
+        self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(blocked)
+        self._label()
+        if was is not None:
+            self.live.emit()
+
+    def _on_value(self, value: int) -> None:
+        if value >= len(self.entries):
+            self.go_live()
+            return
+        self.step = self.entries[value].step
+        self._label()
+        self.scrubbed.emit(self.step)
+
+    def _label(self) -> None:
+        if self.step is None:
+            self.label.setText(f"live · step {self.live_step:,}")
+        else:
+            self.label.setText(f"step {self.step:,} of {self.live_step:,}")
+
+
+class _Names:
+    """Node id -> the name drawn on the canvas."""
+
+    def __init__(self, window):
+        self.window = window
+
+    def get(self, node, default=None):
+        try:
+            return self.window.model.name(node)
+        except Exception:
+            return default
+
+
+class ViewsController(QObject):
+    """Owns the view docks and the timeline bar; feeds them frames (see the module doc).
+
+    Attributes:
+        views: ``{title: view}`` for every view, including the wrapped curves and boundary.
+        docks: ``{title: QDockWidget}``.
+        timeline: the :class:`TimelineBar`.
+        frame: the frame the views were last given.
+        focus: the selected node the views follow ("" for none yet).
+    """
+
+    def __init__(self, window, colors: dict):
+        super().__init__(window)
+        self.window = window
+        self.snapshot = None
+        self.frame: Frame | None = None
+        self.focus = ""
+        self._focus_target = None
+        self._shown_at = 0.0
+        self._was_running = False
+        self._signature = None
+        #: keep every dock open, applicable or not (set by benchmarks and tests)
+        self.show_all = False
+        names = _Names(window)
+        self.views: dict[str, ViewWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        curves = WrappedView("Training curves", window.curves, colors)
+        window.curves_dock.setWidget(curves)
+        boundary = WrappedView("Decision boundary", window.boundary, colors)
+        window.boundary_dock.setWidget(boundary)
+        self.views[curves.title], self.docks[curves.title] = curves, window.curves_dock
+        self.views[boundary.title], self.docks[boundary.title] = boundary, window.boundary_dock
+        area = Qt.DockWidgetArea
+        for classes, anchor, where in ((RIGHT_VIEWS, window.boundary_dock, area.RightDockWidgetArea),
+                                       (BOTTOM_VIEWS, window.curves_dock,
+                                        area.BottomDockWidgetArea)):
+            for cls in classes:
+                view = cls(colors, window)
+                dock = window._dock(view.title, view, where)
+                window.tabifyDockWidget(anchor, dock)
+                self.views[view.title], self.docks[view.title] = view, dock
+        for view in self.views.values():
+            view.node_names = names
+        window.boundary_dock.raise_()
+        window.curves_dock.raise_()
+        window.resizeDocks([window.inspector_dock, window.boundary_dock], [360, 560],
+                           Qt.Orientation.Vertical)
+        window.resizeDocks([window.palette_dock, window.inspector_dock], [180, 500],
+                           Qt.Orientation.Horizontal)
+        self.timeline = TimelineBar(window)
+        self.timeline.scrubbed.connect(self._on_scrubbed)
+        self.timeline.live.connect(self._on_live)
+        bar = QToolBar("Timeline", window)
+        bar.setObjectName("timeline_toolbar")
+        bar.setMovable(False)
+        bar.addWidget(self.timeline)
+        window.addToolBar(Qt.ToolBarArea.BottomToolBarArea, bar)
+        self.timeline_toolbar = bar
+        self._add_menu_entries()
+        window.canvas.selected_node_changed.connect(self.set_node)
+
+    def _add_menu_entries(self) -> None:
+        for action in self.window.menuBar().actions():
+            if action.text().replace("&", "") == "View" and action.menu() is not None:
+                menu = action.menu()
+                menu.addSeparator()
+                for title, dock in self.docks.items():
+                    if title not in ("Training curves", "Decision boundary"):
+                        menu.addAction(dock.toggleViewAction())
+                menu.addAction(self.timeline_toolbar.toggleViewAction())
+                return
+
+    # -- frames ---------------------------------------------------------------------
+
+    def show_snapshot(self, snap) -> None:
+        """Take the worker's newest snapshot: the views show it (at most every
+        ``VIEW_MS`` while training) unless the timeline is scrubbed back."""
+        self.snapshot = snap
+        self._send_focus()
+        self.timeline.set_entries(tuple(snap.timeline), snap.step)
+        if snap.running and not self._was_running and self.timeline.step is not None:
+            self.timeline.go_live()  # training resumed: back to the live state
+        self._was_running = snap.running
+        if self.timeline.step is not None:
+            return
+        now = time.monotonic()
+        if snap.running and now - self._shown_at < VIEW_MS / 1000:
+            return
+        self._shown_at = now
+        self._show(Frame.from_snapshot(snap))
+
+    def _show(self, frame: Frame, force: bool = False) -> None:
+        self.frame = frame
+        self._raise_relevant(frame)
+        for view in self.views.values():
+            view.show_frame(frame, force=force)
+
+    def clear(self) -> None:
+        """A new document: no frame, live, placeholders."""
+        self.snapshot = None
+        self.frame = None
+        self._signature = None
+        self._focus_target = None
+        self.focus = ""
+        self.timeline.step = None
+        self.timeline.set_entries((), 0)
+        for view in self.views.values():
+            view.show_frame(None, force=True)
+
+    def _raise_relevant(self, frame: Frame) -> None:
+        """When the kind of project changes, hide the views that do not apply to it (the
+        View menu shows them again, with a note saying why they are empty) and bring its
+        most telling view to the front."""
+        nodes, v = frame.nodes, frame.views
+        sig = (frame.recipe, "conv" in nodes, "attention" in nodes, "embedding" in nodes,
+               "discriminator" in v, "samples" in v, "sequence" in v,
+               frame.boundary is not None)
+        if sig == self._signature:
+            return
+        self._signature = sig
+        applies = {"Feature maps": "conv" in nodes, "Attention": "attention" in nodes,
+                   "Embeddings": "embedding" in nodes, "GAN": "discriminator" in v,
+                   "Samples": "samples" in v, "Latent space": "latent" in v,
+                   "Sequences": "sequence" in v,
+                   "Decision boundary": frame.boundary is not None or not (
+                       "conv" in nodes or "attention" in nodes or frame.recipe != "supervised")}
+        if not self.show_all:
+            for title, ok in applies.items():
+                self.docks[title].setVisible(ok)
+        if "discriminator" in v:
+            pick = "GAN"
+        elif "latent" in v:
+            pick = "Latent space"
+        elif "samples" in v:
+            pick = "Samples"
+        elif "attention" in nodes:
+            pick = "Attention"
+        elif "conv" in nodes:
+            pick = "Feature maps"
+        else:
+            pick = "Decision boundary"
+        self.docks[pick].raise_()
+        if "sequence" in v:
+            self.docks["Sequences"].raise_()
+
+    # -- timeline -------------------------------------------------------------------
+
+    def scrub_to(self, step: int) -> None:
+        """Show every view at the timeline entry nearest ``step``."""
+        self.timeline.scrub_to(step)
+
+    def go_live(self) -> None:
+        self.timeline.go_live()
+
+    def _on_scrubbed(self, step: int) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        entry = next((e for e in snap.timeline if e.step == step), None)
+        if entry is not None:
+            self._show(Frame.from_entry(entry, snap), force=False)
+
+    def _on_live(self) -> None:
+        if self.snapshot is not None:
+            self._show(Frame.from_snapshot(self.snapshot))
+
+    # -- selection ------------------------------------------------------------------
+
+    def set_node(self, node_id: str) -> None:
+        """The views follow ``node_id`` (an empty id keeps the last selection)."""
+        if not node_id or node_id == self.focus:
+            return
+        self.focus = node_id
+        self._focus_target = None
+        self._send_focus()
+
+    def _send_focus(self) -> None:
+        w = self.window
+        target = w.worker if w.worker is not None else w.session
+        if target is None or target is self._focus_target or not self.focus:
+            return
+        self._focus_target = target
+        node = self.focus
+        if w.worker is not None:
+            w.worker.call(lambda s: s.set_focus(node))  # published after the command
+        else:
+            w.session.set_focus(node)
+            if self.snapshot is not None:  # no worker: refresh the views here
+                self.show_snapshot(w.session.snapshot())
+
+    def set_colors(self, colors: dict) -> None:
+        for view in self.views.values():
+            view.set_colors(colors)
+
+
+def install_views(window) -> ViewsController:
+    """Add the view docks and the timeline bar to ``window`` (a MainWindow); returns the
+    controller its tick feeds (``show_snapshot``)."""
+    from ..main_window import plot_colors
+
+    return ViewsController(window, plot_colors(window._theme))
+
+
+__all__ = ["Frame", "TimelineBar", "ViewsController", "install_views"]
