@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 Size = tuple[float, float]
 
-GAP_X = 100.0
+#: Space between columns: wide enough for a wire's shape label, ``(N, 64, 112, 112)`` is
+#: ~112 units in the canvas's label font, plus the port circles.
+GAP_X = 130.0
 GAP_Y = 34.0
 #: Space between an open group's frame and its members (sides, bottom) and its header.
 FRAME_PAD = 18.0
