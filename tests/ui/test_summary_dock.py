@@ -151,3 +151,21 @@ def test_unused_chunk_outputs_are_left_out_not_shown_as_unknown(qtbot):
     assert cell(w, 1, OUTPUT) == "(N, 4), (N, 4)"
     m.set_param("split", "chunks", 3)  # 8 = 3 + 3 + 2: three ports used, out3 unused
     qtbot.waitUntil(lambda: cell(w, 1, OUTPUT) == "(N, 3), (N, 3), (N, 2)")
+
+
+def test_an_inspection_graph_opens_on_the_summary_a_dataset_graph_on_the_curves(qtbot,
+                                                                                 window):
+    w = window  # cnn(): an Input node, no Dataset: nothing to train
+
+    def shown(dock) -> bool:  # the current tab of its group (all tabs say isVisible())
+        return not dock.visibleRegion().isEmpty()
+
+    qtbot.waitUntil(lambda: shown(w.summary_dock))
+    assert not shown(w.curves_dock)
+    assert w.open_project("xor_mlp")
+    qtbot.waitUntil(lambda: shown(w.curves_dock))
+    assert not shown(w.summary_dock)
+    assert w.open_project("resnet18")
+    qtbot.waitUntil(lambda: shown(w.summary_dock))
+    qtbot.waitUntil(lambda: w.summary.table_model.rowCount() == len(w.model.nodes()) + 1)
+    assert cell(w.summary, len(w.model.nodes()), PARAMS) == "11,689,512"  # the total row
