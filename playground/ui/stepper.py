@@ -426,6 +426,10 @@ class StepperController(QObject):
         self.step_backward_action.setIcon(sp(QStyle.StandardPixmap.SP_ArrowLeft))
         self._add_to_toolbar()
         self._add_to_menus()
+        for name in ("train_action", "step_action"):  # training moves on: the pass is stale
+            action = getattr(window, name, None)
+            if action is not None:
+                action.triggered.connect(self._on_training)
 
         self.legend = HealthLegend(window.canvas)
         self.legend.hide()
@@ -564,6 +568,13 @@ class StepperController(QObject):
         if app is not None:
             app.processEvents()
         return True
+
+    def _on_training(self) -> None:
+        if self.last_record is not None or self.window.canvas.canvas_scene.stepped_node():
+            self.last_record = None
+            self._set_canvas_step(None)
+            self.panel.show_message("Training moved on", "The pass being stepped is stale: "
+                                    "Step Forward starts a new one on the newest batch.")
 
     # -- results ------------------------------------------------------------------------
 

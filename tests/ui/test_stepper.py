@@ -246,3 +246,16 @@ def test_a_jacobian_too_large_shows_the_rule_and_the_saved_tensors(qtbot, make_w
     np.testing.assert_allclose(panel.jacobian_view.array(), rec.saved["y"], rtol=1e-6)
     np.testing.assert_allclose(panel.downstream_view.array(), rec.downstream["x"], rtol=1e-5,
                                atol=1e-9)
+
+
+def test_training_clears_a_stale_step(qtbot, make_window):
+    w = make_window("xor_mlp")
+    press(qtbot, w, w.stepper.step_forward_action)
+    press(qtbot, w, w.stepper.step_forward_action)
+    assert w.canvas.canvas_scene.stepped_node() == "fc1"
+    qtbot.mouseClick(w.toolbar.widgetForAction(w.step_action), Qt.MouseButton.LeftButton)
+    assert w.canvas.canvas_scene.stepped_node() is None
+    assert "Training moved on" in w.stepper.panel.title_label.text()
+    # the next forward step starts a new pass at the first node
+    press(qtbot, w, w.stepper.step_forward_action)
+    assert w.canvas.canvas_scene.stepped_node() == "data"
