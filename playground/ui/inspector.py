@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFormLayout, QFrame, QLabel, QLineEdit, QPushButton, QScrollArea,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -33,8 +34,34 @@ def _category_hex(category: str) -> str:
         return "#5b6b8c"
 
 
-class LogSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox whose arrows step through 1, 2, 5 x 10^k (learning rates, etc.)."""
+class FloatSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that keeps 10 decimals and writes values as ``%g``, so a BatchNorm's
+    eps=1e-05 reads "1e-05" (not "0.0000") and survives an edit; typing "1e-3" works."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setDecimals(10)
+
+    def textFromValue(self, value: float) -> str:  # Qt override
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:  # Qt override
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # Qt override
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+
+class LogSpinBox(FloatSpinBox):
+    """A FloatSpinBox whose arrows step through 1, 2, 5 x 10^k (learning rates, etc.)."""
 
     _MANTISSAS = (1.0, 2.0, 5.0)
 
@@ -112,10 +139,9 @@ def make_editor(spec: ParamSpec, parent=None) -> QWidget:
         w.setKeyboardTracking(False)
         w.setAccelerated(True)
     elif spec.type == "float":
-        w = LogSpinBox(parent) if spec.log_scale else QDoubleSpinBox(parent)
+        w = LogSpinBox(parent) if spec.log_scale else FloatSpinBox(parent)
         low = -1e9 if spec.low is None else float(spec.low)
         high = 1e9 if spec.high is None else float(spec.high)
-        w.setDecimals(6 if spec.log_scale else 4)
         w.setRange(low, high)
         w.setSingleStep(0.01 if high - low <= 10 else 0.1)
         w.setKeyboardTracking(False)

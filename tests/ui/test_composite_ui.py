@@ -262,3 +262,18 @@ def test_a_set_param_inside_then_close_is_one_subgraph_edit(qtbot):
     assert item.is_invalid()
     assert item.error_text().startswith("ResNetBasicBlock 'block1': BatchNorm2d 'bn1'")
     assert view.canvas_scene.wire_item(m.in_edges("block2")[0]).label_text() == "?"
+
+
+def test_inspector_shows_a_small_eps_and_takes_scientific_notation(qtbot, window):
+    w = window
+    w.canvas.open_block("block1")
+    w.inspector.set_node("block1/bn1")
+    eps = w.inspector.editor("eps")
+    assert eps.text() == "1e-05" and eps.value() == pytest.approx(1e-5)
+    eps.lineEdit().selectAll()
+    QTest.keyClicks(eps.lineEdit(), "1e-3")
+    QTest.keyClick(eps.lineEdit(), Qt.Key_Return)
+    assert w.model.params("block1/bn1")["eps"] == pytest.approx(1e-3)
+    w.undo_stack.undo()
+    assert w.model.params("block1/bn1")["eps"] == pytest.approx(1e-5)
+    assert eps.text() == "1e-05"
