@@ -347,6 +347,9 @@ class MainWindow(QMainWindow):
         # costs rather than empty curves
         inspect_only = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
         (self.summary_dock if inspect_only else self.curves_dock).raise_()
+        if inspect_only:  # room for its rows: a chain of closed blocks is one row on the canvas
+            self.resizeDocks([self.summary_dock], [self.height() * 2 // 5],
+                             Qt.Orientation.Vertical)
         self._update_title()
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
