@@ -129,7 +129,7 @@ def test_cnn_views_show_the_selected_nodes_numbers_and_export(trained, tmp_path)
     np.testing.assert_allclose(fv.maps, node_output(s, "conv2")[0], rtol=1e-6)
     assert draw(w, "Histograms").node == "conv2"
     # -- curves and histograms export
-    header, rows = read_csv(w.live_views.views["Training curves"].export_csv(tmp_path / "c.csv"))
+    header, rows = read_csv(draw(w, "Training curves").export_csv(tmp_path / "c.csv"))
     losses = [float(r[2]) for r in rows if r[0] == "loss"]
     assert len(losses) == 30 and losses == pytest.approx(list(s.history.copy_arrays()["loss"][1]))
     header, rows = read_csv(draw(w, "Histograms").export_csv(tmp_path / "h.csv"))

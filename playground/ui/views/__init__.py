@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolBar,
                                QToolButton, QWidget)
 
@@ -32,7 +32,9 @@ from .training import HealthView, HistogramView
 
 #: While training, the views are redrawn at most this often (ms): painting takes the
 #: interpreter lock from the training thread (benchmarks/bench_gui.py).
-VIEW_MS = 100
+VIEW_MS = 150
+#: Most time spent drawing views in one turn of the event loop (ms).
+DRAW_BUDGET_MS = 8
 
 #: View families by dock area: the right one (beside the inspector) and the bottom one.
 RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
@@ -167,6 +169,10 @@ class ViewsController(QObject):
         self._shown_at = 0.0
         self._was_running = False
         self._signature = None
+        self._pending: list[ViewWidget] = []
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
         #: keep every dock open, applicable or not (set by benchmarks and tests)
         self.show_all = False
         names = _Names(window)
@@ -238,10 +244,28 @@ class ViewsController(QObject):
         self._show(Frame.from_snapshot(snap))
 
     def _show(self, frame: Frame, force: bool = False) -> None:
+        """Give every view ``frame``. Visible views draw it a few at a time, at most
+        ``DRAW_BUDGET_MS`` per event-loop turn, so that one frame never blocks the event
+        loop for the sum of all views' drawing; hidden views draw it when shown."""
         self.frame = frame
-        self._raise_relevant(frame)
         for view in self.views.values():
-            view.show_frame(frame, force=force)
+            view.frame = frame
+        self._raise_relevant(frame)
+        self._pending = [v for v in self.views.values() if v.frame is not v._drawn]
+        if force:
+            self._drain(budget_ms=1e9)
+        elif not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    def _drain(self, budget_ms: float = None) -> None:
+        budget = (DRAW_BUDGET_MS if budget_ms is None else budget_ms) / 1000
+        t0 = time.perf_counter()
+        while self._pending and time.perf_counter() - t0 < budget:
+            view = self._pending.pop(0)
+            if view.isVisible() and view.frame is not view._drawn:
+                view._draw()
+        if not self._pending:
+            self._drain_timer.stop()
 
     def clear(self) -> None:
         """A new document: no frame, live, placeholders."""

@@ -94,12 +94,10 @@ class HistogramView(ViewWidget):
         if not h:
             return "No layer with parameters to show histograms of."
         node = h["node"]
-        key = (node, frame.timeline[-1].step if frame.timeline else None, id(h))
-        if key == self._key:
-            return None
-        self._key = key
+        key = (node, frame.timeline[-1].step if frame.timeline else None, len(frame.timeline))
         self.node = node
-        for kind in KINDS:
+        # the heatmaps change only with the timeline (every k steps); "now" every frame
+        for kind in (KINDS if key != self._key else ()):
             got = heatmap(frame.timeline, node, kind)
             self.heat[kind] = got
             image = self.images[kind]
@@ -112,6 +110,7 @@ class HistogramView(ViewWidget):
             spacing = float(steps[1] - steps[0]) if len(steps) > 1 else 1.0
             image.setRect(pg.QtCore.QRectF(float(steps[0]) - spacing / 2, float(edges[0]),
                                            spacing * len(steps), float(edges[-1] - edges[0])))
+        self._key = key
         self.now = {k: h[k] for k in ("activation", "weight") if k in h}
         for kind, curve in self.now_curves.items():
             c = self.now.get(kind)
