@@ -11,9 +11,16 @@ imports numpy and nothing else (no other project module, no torch).
 * :func:`manual_seed` -- reseed the generator behind ``init``, ``randn`` and ``rand``.
 * torch-style functions: ``cat``, ``stack``, ``split``, ``chunk``, ``where``, ``max``,
   ``clamp``, ``pad``, ... (see :mod:`.ops`).
+
+Importing the engine tunes glibc's malloc for training (large temporaries stay in the
+heap instead of being unmapped and page-faulted back every step); see :mod:`._allocator`.
 """
 
 import numpy as _np
+
+from ._allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()  # glibc: keep big temporaries in the heap (see _allocator); before any array
 
 from . import functional, init, nn, ops, optim
 from ._random import initial_seed, manual_seed
