@@ -572,6 +572,7 @@ class MainWindow(QMainWindow):
             session.train(steps)
         snap = session.snapshot()
         self._show_snapshot(snap)
+        self.live_views.flush()
         return snap
 
     def _set_running(self, running: bool) -> None:

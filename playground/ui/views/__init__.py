@@ -267,6 +267,11 @@ class ViewsController(QObject):
         if not self._pending:
             self._drain_timer.stop()
 
+    def flush(self) -> None:
+        """Draw every visible view's pending frame now (scripts and screenshots, which do
+        not wait for the drawing timer)."""
+        self._drain(budget_ms=1e9)
+
     def clear(self) -> None:
         """A new document: no frame, live, placeholders."""
         self.snapshot = None
