@@ -312,12 +312,16 @@ def make(name: str) -> Project:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", choices=[[], *BUILDERS], default=[],
-                    help="presets to write (default: all)")
+    ap.add_argument("names", nargs="*", metavar="NAME",
+                    help=f"presets to write: {', '.join(BUILDERS)} (default: all)")
     args = ap.parse_args(argv)
+    unknown = [n for n in args.names if n not in BUILDERS]
+    if unknown:
+        ap.error(f"no architecture {unknown[0]!r}; choose from {', '.join(BUILDERS)}")
     for name in args.names or BUILDERS:
         project = make(name)
         path = save(project, ROOT / "presets" / f"{name}.json")
+        path.chmod(0o644)  # save() writes through a private temp file
         s = summary(GraphModel.from_dict(json.loads(path.read_text())["graph"]))
         print(f"{path.relative_to(ROOT)}: {s.total_params:,} params, "
               f"{s.total_macs / 1e9:.3f} GMACs")
