@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 import numpy as np
 
 from playground.engine import Tensor
@@ -113,6 +114,24 @@ def token_names(session: "Session", tokens: np.ndarray) -> list[str]:
     """Names of token ids: the dataset's class names where they reach, else the number."""
     names = session.dataset.class_names
     return [names[t] if 0 <= t < len(names) else str(int(t)) for t in np.ravel(tokens)]
+
+
+def fed_by_target(session: "Session", node: str, port: str) -> bool:
+    """Whether input ``port`` of ``node`` is computed from the Dataset's ``target`` (a
+    decoder's shifted target, under teacher forcing) rather than from its ``input``.
+
+    Follows the wires upstream (networkx ancestors) from what feeds that port."""
+    model, data = session.model, session.data_node
+    if node not in model.graph:
+        return False
+    wires = [e for e in model.edges() if e.dst == node and e.dst_port == port]
+    if any(e.src == data and e.src_port == "target" for e in wires):
+        return True
+    upstream = set()
+    for e in wires:
+        upstream |= {e.src} | nx.ancestors(model.graph, e.src)
+    return any(e.src == data and e.src_port == "target" and e.dst in upstream
+               for e in model.edges())
 
 
 def view_batch(session: "Session") -> tuple[np.ndarray, np.ndarray]:
@@ -248,10 +267,16 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
             length, source = a.shape[-2], a.shape[-1]
             src_tokens = x[0] if x.dtype.kind in "iu" and x.ndim == 2 else None
             labels_in = token_names(session, src_tokens) if src_tokens is not None else None
-            q = labels_in if labels_in and len(labels_in) == length else \
-                [str(i) for i in range(length)]
-            k = labels_in if labels_in and len(labels_in) == source else \
-                [str(i) for i in range(source)]
+            if fed_by_target(session, attn, "query") and y.ndim == 2 \
+                    and y.shape[1] == length:
+                # decoder queries: position i predicts target token y_i
+                q = [f"→{t}" for t in token_names(session, y[0])]
+            else:
+                q = labels_in if labels_in and len(labels_in) == length else \
+                    [str(i) for i in range(length)]
+            k = labels_in if labels_in and len(labels_in) == source \
+                and not fed_by_target(session, attn, "key") else \
+                [str(i) for i in range(source)]  # decoder keys: positions, not source tokens
             out["attention"] = {"node": attn, "weights": a.astype(f16),
                                 "query_tokens": tuple(q), "key_tokens": tuple(k)}
     emb = pick.get("embedding")

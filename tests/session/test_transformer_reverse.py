@@ -62,6 +62,20 @@ def test_cross_attention_is_the_anti_diagonal(trained):
     assert (w.mean(0).argmax(-1) == np.arange(8)[::-1]).all()
 
 
+def test_attention_view_labels_decoder_queries_by_the_token_they_predict(trained):
+    s, _, _ = trained
+    s.set_focus("cross_attn")
+    att = s.snapshot().views["nodes"]["attention"]
+    x, y = s.dataset.val.input, s.dataset.val.target  # the views use held-out examples
+    row = next(i for i in range(len(x)) if
+               att["key_tokens"] == tuple(str(t) for t in x[i]))
+    assert att["query_tokens"] == tuple(f"→{t}" for t in y[row])
+    s.set_focus("self_attn")  # its queries come from the shifted target, too
+    own = s.snapshot().views["nodes"]["attention"]
+    assert own["query_tokens"][0].startswith("→")
+    assert own["key_tokens"] == tuple(str(i) for i in range(8))  # positions, not the source
+
+
 def test_the_decoder_cannot_see_the_digit_it_predicts(trained):
     """Teacher forcing with a causal mask: the logits at position t do not change when the
     target digits from t on change, so nothing leaks from the answer."""
