@@ -78,7 +78,9 @@ def screenshot(project: str | Project | None, out_path: str | Path, steps: int =
         window.resize(*size)
         window.show()
         app.processEvents()
-        window.train_steps_sync(steps)
+        model = window.model
+        if any(model.spec(n).type == "Dataset" for n in model.nodes()):
+            window.train_steps_sync(steps)  # (an architecture to inspect has nothing to train)
         for name in open_blocks:
             if not window.canvas.open_block(_node_id(window, name)):
                 raise ValueError(f"{name!r} is not a closed block; pick one of "

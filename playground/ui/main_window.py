@@ -342,6 +342,7 @@ class MainWindow(QMainWindow):
         self.curves.update_from(None)
         self.boundary.clear_boundary()
         self.live_views.clear()
+        self.live_views.expect(self.model, project.recipe.get("type", "supervised"))
         self._show_metrics(None)
         # a graph without a Dataset (an architecture preset) has nothing to train: show its
         # costs rather than empty curves

@@ -256,3 +256,22 @@ def test_attention_embedding_and_sequence_views(trained, tmp_path):
     header, rows = read_csv(qv.export_csv(tmp_path / "seq.csv"))
     assert len(rows) == 6 * 8 and rows[0][3] == str(y[0, 0])
     assert "output" in qv.text.toPlainText()
+
+
+@pytest.mark.parametrize("preset, shown, hidden", [
+    ("cnn_digits", {"Feature maps"}, {"Attention", "GAN", "Latent space", "Decision boundary"}),
+    ("xor_mlp", {"Decision boundary"}, {"Feature maps", "Attention", "Samples"}),
+    ("vae_digits", {"Latent space", "Samples"}, {"Feature maps", "GAN", "Decision boundary"}),
+    ("transformer_reverse", {"Attention", "Sequences", "Embeddings"}, {"Feature maps", "GAN"}),
+    ("resnet18", set(), {"Feature maps", "Decision boundary", "Attention", "Histograms"}),
+])
+def test_a_new_document_shows_the_views_its_graph_will_fill(qtbot, preset, shown, hidden):
+    w = MainWindow(preset)
+    w.confirm_discard = lambda: True
+    qtbot.addWidget(w)
+    w.show()
+    docks = w.live_views.docks
+    assert {t for t in shown if docks[t].isVisible()} == shown
+    assert not {t for t in hidden if docks[t].isVisible()}
+    assert "Cannot train" not in w.last_message  # opening is not an attempt to train
+    w.shutdown()

@@ -24,6 +24,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolBar,
                                QToolButton, QWidget)
 
+from playground.graph import dataset_of
+
 from .base import Frame, ViewWidget, WrappedView
 from .generative import GanView, LatentView, SamplesView
 from .nodes import AttentionView, EmbeddingView, FeatureMapView
@@ -35,6 +37,12 @@ from .training import HealthView, HistogramView
 VIEW_MS = 150
 #: Most time spent drawing views in one turn of the event loop (ms).
 DRAW_BUDGET_MS = 8
+
+#: Node types whose graphs get the feature-map view, and the attention view, before the
+#: first frame says so.
+CONV_TYPES = frozenset({"Conv2d", "ConvTranspose2d"})
+ATTENTION_TYPES = frozenset({"MultiheadAttention", "ScaledDotProductAttention",
+                             "MultiheadAttentionBlock"})
 
 #: View families by dock area: the right one (beside the inspector) and the bottom one.
 RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
@@ -295,29 +303,49 @@ class ViewsController(QObject):
         if sig == self._signature:
             return
         self._signature = sig
-        applies = {"Feature maps": "conv" in nodes, "Attention": "attention" in nodes,
-                   "Embeddings": "embedding" in nodes, "GAN": "discriminator" in v,
-                   "Samples": "samples" in v, "Latent space": "latent" in v,
-                   "Sequences": "sequence" in v,
-                   "Decision boundary": frame.boundary is not None or not (
-                       "conv" in nodes or "attention" in nodes or frame.recipe != "supervised")}
+        self._apply({"Feature maps": "conv" in nodes, "Attention": "attention" in nodes,
+                     "Embeddings": "embedding" in nodes, "GAN": "discriminator" in v,
+                     "Samples": "samples" in v, "Latent space": "latent" in v,
+                     "Sequences": "sequence" in v,
+                     "Decision boundary": frame.boundary is not None or not (
+                         "conv" in nodes or "attention" in nodes
+                         or frame.recipe != "supervised")})
+
+    def expect(self, model, recipe: str = "supervised") -> None:
+        """Before the first frame of a new document: show the views its graph will fill
+        and hide the others (the first frame corrects the guess). A graph without a Dataset
+        node (an architecture to inspect) gets no views at all."""
+        types = {model.spec(n).type for n in model.nodes()}
+        data = [n for n in model.nodes() if model.spec(n).type == "Dataset"]
+        if not data:
+            self._apply(dict.fromkeys(self.docks.keys() - {"Training curves"}, False))
+            return
+        try:
+            ds = dataset_of(model.params(data[0]))
+        except Exception:
+            ds = None
+        conv = bool(types & CONV_TYPES)
+        attention = bool(types & ATTENTION_TYPES)
+        self._apply({"Feature maps": conv, "Attention": attention,
+                     "Embeddings": "Embedding" in types,
+                     "GAN": recipe == "gan" and ds is not None and ds.feature_shape == (2,),
+                     "Samples": recipe in ("gan", "vae"), "Latent space": recipe == "vae",
+                     "Sequences": ds is not None and len(ds.target_shape) > 0,  # per position
+                     "Decision boundary": ds is not None and ds.feature_shape == (2,)
+                     and recipe == "supervised"})
+
+    def _apply(self, applies: dict[str, bool]) -> None:
+        """Show the docks in ``applies`` that apply, hide the others (unless ``show_all``)
+        and raise the most telling one."""
         if not self.show_all:
             for title, ok in applies.items():
                 self.docks[title].setVisible(ok)
-        if "discriminator" in v:
-            pick = "GAN"
-        elif "latent" in v:
-            pick = "Latent space"
-        elif "samples" in v:
-            pick = "Samples"
-        elif "attention" in nodes:
-            pick = "Attention"
-        elif "conv" in nodes:
-            pick = "Feature maps"
-        else:
-            pick = "Decision boundary"
-        self.docks[pick].raise_()
-        if "sequence" in v:
+        for pick in ("GAN", "Latent space", "Samples", "Attention", "Feature maps",
+                     "Decision boundary"):
+            if applies.get(pick):
+                self.docks[pick].raise_()
+                break
+        if applies.get("Sequences"):
             self.docks["Sequences"].raise_()
 
     # -- timeline -------------------------------------------------------------------
