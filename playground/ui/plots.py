@@ -127,8 +127,21 @@ def _style_plot(plot: pg.PlotItem, title: str, colors: dict, grid: bool = True) 
     plot.hideButtons()
 
 
+#: What the right-hand panel plots, by the metrics a recipe records: its title, the
+#: metric in the train slot and in the held-out slot, their legend labels, and a fixed
+#: y range (or None to fit). The first whose train metric is in the history wins.
+SECOND_PANELS = (
+    ("Accuracy", "accuracy", "val_accuracy", ("train", "held-out"), (0.0, 1.02)),
+    ("Discriminator: D(G(z)) and D(real)", "d_fake", "d_real", ("D(G(z))", "D(real)"),
+     (0.0, 1.02)),
+    ("KL divergence", "kl", "val_kl", ("train", "held-out"), None),
+)
+
+
 class CurvesWidget(QWidget):
-    """Loss (train and held-out) and accuracy (train and held-out), side by side."""
+    """Loss (train and held-out) beside a second panel chosen by the recipe's metrics
+    (:data:`SECOND_PANELS`): accuracy for a classifier, the discriminator's mean outputs for
+    a GAN, the KL term for a VAE."""
 
     def __init__(self, parent=None, colors: dict = DARK_PLOT):
         super().__init__(parent)
@@ -161,6 +174,7 @@ class CurvesWidget(QWidget):
             if key in ("loss", "accuracy"):  # a moving average over the noisy batches
                 self.smoothed[key] = self._curve(plot, "train",
                                                  pg.mkPen(TRAIN_COLOR, width=2))
+        self._panel = SECOND_PANELS[0]
         self.set_colors(colors)
         self._last_steps: dict[str, int] = {}
         self._history: dict = {}
@@ -176,7 +190,7 @@ class CurvesWidget(QWidget):
 
     def set_colors(self, colors: dict) -> None:
         self._colors = colors
-        for widget, title in ((self.loss_widget, "Loss"), (self.acc_widget, "Accuracy")):
+        for widget, title in ((self.loss_widget, "Loss"), (self.acc_widget, self._panel[0])):
             widget.setBackground(colors["background"])
             _style_plot(widget.getPlotItem(), title, colors)
         raw_pen = pg.mkPen(blend(TRAIN_COLOR, colors["background"], colors["raw_mix"]), width=1)
@@ -195,8 +209,11 @@ class CurvesWidget(QWidget):
         """Show ``snapshot.history``; curves are only fed new arrays (``setData``)."""
         history = snapshot.history if snapshot is not None else {}
         self._history = history
+        self._choose_panel(history)
+        _, train_key, val_key = self._panel[:3]
+        source = {"accuracy": train_key, "val_accuracy": val_key}
         for key, curve in self.curves.items():
-            steps, values = history.get(key, (np.zeros(0), np.zeros(0)))
+            steps, values = history.get(source.get(key, key), (np.zeros(0), np.zeros(0)))
             steps = np.asarray(steps, dtype=np.float64)
             values = np.asarray(values, dtype=np.float64)
             curve.setData(*decimate(steps, values))
@@ -205,18 +222,41 @@ class CurvesWidget(QWidget):
                 stride = max(1, len(smooth) // MAX_CURVE_POINTS)
                 self.smoothed[key].setData(steps[::stride], smooth[::stride])
 
+    def _choose_panel(self, history) -> None:
+        panel = next((p for p in SECOND_PANELS if p[1] in history), SECOND_PANELS[0])
+        if panel is self._panel:
+            return
+        self._panel = panel
+        title, _, _, labels, y_range = panel
+        _style_plot(self.acc_plot, title, self._colors)
+        legend = self.legends[1]
+        for (_, label), text in zip(legend.items, labels):
+            label.setText(text)
+        if y_range is None:
+            self.acc_plot.enableAutoRange(axis="y", enable=True)
+        else:
+            self.acc_plot.enableAutoRange(axis="y", enable=False)
+            self.acc_plot.setYRange(*y_range, padding=0)
+
+    @property
+    def second_title(self) -> str:
+        """The right-hand panel's title (see :data:`SECOND_PANELS`)."""
+        return self._panel[0]
+
     def csv_table(self):
         """``(header, rows)``: every recorded value of the shown metrics, ``(metric, step,
         value)`` (the full history, not the decimated curve)."""
         rows = []
-        for key in self.curves:
+        _, train_key, val_key = self._panel[:3]
+        for key in ("loss", "val_loss", train_key, val_key):
             steps, values = self._history.get(key, ((), ()))
             rows.extend((key, int(s), float(v)) for s, v in zip(steps, values))
         return ("metric", "step", "value"), rows
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) arrays last given to a curve (``loss``, ``val_loss``, ``accuracy``,
-        ``val_accuracy``), before downsampling and clipping to the view."""
+        ``val_accuracy``; the last two are the right-hand panel's train and held-out
+        slots, whatever metric it shows), before downsampling and clipping to the view."""
         x, y = self.curves[key].getOriginalDataset()
         return (np.zeros(0) if x is None else x), (np.zeros(0) if y is None else y)
 

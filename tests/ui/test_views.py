@@ -275,3 +275,23 @@ def test_a_new_document_shows_the_views_its_graph_will_fill(qtbot, preset, shown
     assert not {t for t in hidden if docks[t].isVisible()}
     assert "Cannot train" not in w.last_message  # opening is not an attempt to train
     w.shutdown()
+
+
+@pytest.mark.parametrize("preset, title, train_key, val_key", [
+    ("gan_ring", "Discriminator: D(G(z)) and D(real)", "d_fake", "d_real"),
+    ("vae_digits", "KL divergence", "kl", "val_kl"),
+    ("xor_mlp", "Accuracy", "accuracy", "val_accuracy"),
+])
+def test_the_second_curve_panel_shows_the_recipes_own_metric(trained, preset, title,
+                                                             train_key, val_key):
+    w = trained(preset, 20)
+    curves = w.curves
+    assert curves.second_title == title
+    history = w.session.snapshot().history
+    for slot, key in (("accuracy", train_key), ("val_accuracy", val_key)):
+        steps, values = history[key]
+        x, y = curves.data(slot)
+        np.testing.assert_array_equal(y, np.asarray(values, np.float64))
+        assert len(x) == len(steps) > 0
+    header, rows = curves.csv_table()
+    assert {r[0] for r in rows} >= {train_key, val_key, "loss"}
