@@ -465,7 +465,8 @@ class Session:
         Running it to the end is ``Program.run`` on that batch (same outputs), and leaves
         the pass ready for :meth:`backward_steps`. Noise (Reparameterize, NoiseSource,
         dropout) is drawn from a copy of the engine's generator: stepping never changes
-        what training draws next.
+        what training draws next, and batch norm's running statistics are left as they
+        were.
         """
         x, y = self.current_batch()
         owner: dict = {}
@@ -474,6 +475,11 @@ class Session:
         calls = run_calls(self.program, self.feeds(x, y))
         gen = _engine_generator()
         own = gen.bit_generator.state  # the pass draws the noise the next step would...
+        # ...and batch norm normalises with the batch's statistics, as in training, but
+        # its running statistics are put back after every node: stepping only looks
+        buffers = [(b.data, b.data.copy()) for call in self.program.calls
+                   if call.module is not None for b in call.module.buffers()
+                   if b is not None]
         for i in itertools.count():
             training = gen.bit_generator.state
             gen.bit_generator.state = own
@@ -484,6 +490,8 @@ class Session:
             finally:  # ...and leaves training's own draws as they were, between nodes too
                 own = gen.bit_generator.state
                 gen.bit_generator.state = training
+                for live, kept in buffers:
+                    live[...] = kept
             out[call.node_id] = outputs
             claim_ops(outputs, call.node_id, owner)
             yield forward_record(i, call, kwargs, outputs)

@@ -212,3 +212,38 @@ def test_worker_steps_forward_then_backward():
         assert w.call(lambda s: s.step_count).result(5) == 2  # stepping trains nothing
     finally:
         w.stop()
+
+
+def test_stepping_leaves_batch_norm_running_statistics_alone(project):
+    def make():
+        s = Session(project(
+            [("data", "Dataset", {"dataset": "xor"}),
+             ("fc1", "Linear", {"in_features": 2, "out_features": 8}),
+             ("bn", "BatchNorm1d", {"num_features": 8}), ("act", "Tanh", {}),
+             ("fc2", "Linear", {"in_features": 8, "out_features": 2}),
+             ("loss", "CrossEntropyLoss", {})],
+            ["data.input -> fc1.input", "fc1.output -> bn.input", "bn.output -> act.input",
+             "act.output -> fc2.input", "fc2.output -> loss.input",
+             "data.target -> loss.target"],
+            training={"batch_size": 8}), timeline=False)
+        s.train(3)
+        return s
+
+    a, b = make(), make()
+    bn = a.program.call("bn").module
+    before = bn.running_mean.data.copy(), bn.running_var.data.copy()
+    assert not np.allclose(before[0], 0)  # training moved them: the check below can fail
+    records = list(a.forward_steps())
+    # the stepped pass normalised with the batch's statistics, as training does
+    x = next(r for r in records if r.node == "fc1").outputs["output"]
+    out = next(r for r in records if r.node == "bn").outputs["output"]
+    mean, var = x.mean(0), x.var(0)
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + bn.eps) * bn.weight.data
+                               + bn.bias.data, rtol=1e-4, atol=1e-5)
+    list(a.backward_steps())
+    np.testing.assert_array_equal(bn.running_mean.data, before[0])
+    np.testing.assert_array_equal(bn.running_var.data, before[1])
+    for _ in range(3):
+        a.step(), b.step()
+    for k, v in a.weights().items():
+        np.testing.assert_array_equal(v, b.weights()[k], err_msg=k)
