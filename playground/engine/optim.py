@@ -403,6 +403,9 @@ class Adam(Optimizer):
         lr, (beta1, beta2) = group["lr"], group["betas"]
         eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group["amsgrad"]
         decoupled = group.get("decoupled_weight_decay", False)
+        if not amsgrad and weight_decay == 0 and self._update_flat(group, lr, beta1, beta2,
+                                                                    eps):
+            return
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -432,12 +435,123 @@ class Adam(Optimizer):
                 if v_max is None:  # amsgrad switched on after the first step
                     v_max = state["max_exp_avg_sq"] = np.zeros_like(v)
                 v = np.maximum(v_max, v, out=v_max)
-            denom = np.sqrt(v)
+            denom = np.sqrt(v, out=np.empty_like(v))  # an array even for a 0-d parameter
             denom /= math.sqrt(1 - beta2 ** t)
             denom += eps
             np.divide(m, denom, out=denom)
             denom *= lr / (1 - beta1 ** t)
             p.data -= denom
+
+
+    def _update_flat(self, group: dict[str, Any], lr: float, beta1: float, beta2: float,
+                     eps: float) -> bool:
+        """The update of :meth:`_update_group` (no weight decay, no amsgrad) for all the
+        group's parameters at once: their moments live in one flat buffer each
+        (``state[p]['exp_avg']`` and ``['exp_avg_sq']`` are views into them) and the
+        gradients are concatenated, so the ~11 numpy calls per parameter become ~11 in
+        all plus one subtraction per parameter. The same elementwise float operations
+        in the same order, so the results are identical to the per-parameter loop.
+
+        Returns False, changing nothing, when the group does not fit: fewer than two
+        parameters with a gradient, mixed dtypes or shapes, or states that are not
+        all fresh or all at the same step (e.g. after ``load_state_dict`` of a partial
+        state); the caller then runs the per-parameter loop."""
+        params = [p for p in group["params"] if p.grad is not None]
+        if len(params) < 2:
+            return False
+        dtype = params[0].data.dtype
+        if dtype.kind != "f":
+            return False
+        state = self.state
+        cache = getattr(self, "_flat", None)
+        if cache is None:
+            cache = self._flat = {}
+        entry = cache.get(id(group))
+        step = None
+        if entry is not None:  # still valid: same params, state arrays still our views
+            cparams, m_flat, v_flat, m_views, v_views = entry
+            if len(cparams) == len(params):
+                st0 = state.get(params[0])
+                step = None if st0 is None else st0.get("step")
+                for p, q, m, v in zip(params, cparams, m_views, v_views):
+                    st = state.get(p)
+                    if (p is not q or st is None or st.get("exp_avg") is not m
+                            or st.get("exp_avg_sq") is not v or st.get("step") != step
+                            or p.data.shape != m.shape or p.data.dtype != dtype
+                            or p.grad.dtype != dtype):
+                        entry = None
+                        break
+            else:
+                entry = None
+        if entry is None:
+            entry = self._flat_state(params, dtype)
+            if entry is None:
+                return False
+            live = {id(g) for g in self.param_groups}
+            for key in [k for k in cache if k not in live]:
+                del cache[key]
+            cache[id(group)] = entry
+            step = state[params[0]]["step"]
+        _, m_flat, v_flat, m_views, _ = entry
+        g = np.concatenate([p.grad.reshape(-1) for p in params])
+        t = step + 1
+        for p in params:
+            state[p]["step"] = t
+        m_flat *= beta1
+        m_flat += (1 - beta1) * g
+        v_flat *= beta2
+        sq = g * g
+        sq *= 1 - beta2
+        v_flat += sq
+        denom = np.sqrt(v_flat)
+        denom /= math.sqrt(1 - beta2 ** t)
+        denom += eps
+        np.divide(m_flat, denom, out=denom)
+        denom *= lr / (1 - beta1 ** t)
+        start = 0
+        for p, m in zip(params, m_views):
+            stop = start + m.size
+            p.data -= denom[start:stop].reshape(m.shape)
+            start = stop
+        return True
+
+    def _flat_state(self, params: list, dtype: Any) -> tuple | None:
+        """Move the params' Adam moments into flat buffers (fresh states start at zero);
+        None when the states are mixed (some fresh, different steps, other shapes)."""
+        states = [self.state.get(p) for p in params]
+        fresh = [st is None for st in states]
+        if any(fresh) and not all(fresh):
+            return None
+        for p in params:
+            if p.data.dtype != dtype or p.grad.dtype != dtype or p.grad.shape != p.data.shape:
+                return None
+        if not all(fresh):
+            steps = {st.get("step") for st in states}
+            if len(steps) != 1 or not isinstance(next(iter(steps)), int):
+                return None
+            for p, st in zip(params, states):
+                m, v = st.get("exp_avg"), st.get("exp_avg_sq")
+                if not (isinstance(m, np.ndarray) and isinstance(v, np.ndarray)
+                        and m.shape == v.shape == p.data.shape):
+                    return None
+        total = sum(p.data.size for p in params)
+        m_flat, v_flat = np.zeros(total, dtype), np.zeros(total, dtype)
+        m_views, v_views = [], []
+        start = 0
+        for p, st in zip(params, states):
+            stop = start + p.data.size
+            m = m_flat[start:stop].reshape(p.data.shape)
+            v = v_flat[start:stop].reshape(p.data.shape)
+            if st is None:
+                st = self.state[p] = {"step": 0}
+            else:
+                m[...] = st["exp_avg"]
+                v[...] = st["exp_avg_sq"]
+            st["exp_avg"], st["exp_avg_sq"] = m, v
+            m_views.append(m)
+            v_views.append(v)
+            start = stop
+        return tuple(params), m_flat, v_flat, m_views, v_views
 
 
 class AdamW(Adam):

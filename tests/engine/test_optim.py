@@ -416,3 +416,71 @@ def test_training_with_clipping_matches_torch(torch):
     for key, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-6,
                                    atol=1e-9, err_msg=key)
+
+
+# ----------------------------------------------------------------------- Adam's flat path
+
+
+def _adam_pair(shapes, groups=None, **kw):
+    """Two identical sets of float32 parameters with an Adam each; the second Adam never
+    takes the flat (all-parameters-at-once) path."""
+    rng = np.random.default_rng(3)
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    sets = [[Tensor(a.copy(), requires_grad=True) for a in init] for _ in range(2)]
+    opts = []
+    for ps in sets:
+        params = ps if groups is None else [{"params": [ps[i] for i in idx], **extra}
+                                            for idx, extra in groups]
+        opts.append(optim.Adam(params, lr=0.01, **kw))
+    opts[1]._update_flat = lambda *a, **k: False
+    return sets, opts, rng
+
+
+def _step_both(sets, opts, rng, skip=()):
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in sets[0]]
+    for ps, opt in zip(sets, opts):
+        for i, (p, g) in enumerate(zip(ps, grads)):
+            p.grad = None if i in skip else g.copy()
+        opt.step()
+
+
+def _assert_same(sets, opts):
+    for p, q in zip(*sets):
+        np.testing.assert_array_equal(p.data, q.data)
+        sp, sq = opts[0].state.get(p), opts[1].state.get(q)
+        assert (sp is None) == (sq is None)
+        if sp is not None:
+            assert sp["step"] == sq["step"]
+            np.testing.assert_array_equal(sp["exp_avg"], sq["exp_avg"])
+            np.testing.assert_array_equal(sp["exp_avg_sq"], sq["exp_avg_sq"])
+
+
+def test_adam_flat_path_is_bitwise_the_per_parameter_update():
+    sets, opts, rng = _adam_pair([(5, 3), (5,), (2, 3, 4), ()])
+    for _ in range(15):
+        _step_both(sets, opts, rng)
+    assert opts[0]._flat  # the flat path did run
+    _assert_same(sets, opts)
+    # the moments are views of one buffer, and state_dict still hands out copies
+    m = opts[0].state[sets[0][0]]["exp_avg"]
+    assert m.base is not None
+    saved = opts[0].state_dict()["state"][0]["exp_avg"]
+    saved += 1
+    np.testing.assert_array_equal(opts[0].state[sets[0][0]]["exp_avg"], m)
+
+
+def test_adam_flat_path_with_groups_skipped_grads_and_a_loaded_state():
+    sets, opts, rng = _adam_pair([(4, 4), (4,), (3, 4), (3,)],
+                                 groups=[((0, 1), {}), ((2, 3), {"lr": 0.05})])
+    for k in range(6):
+        _step_both(sets, opts, rng)
+    _step_both(sets, opts, rng, skip=(1,))  # a parameter without a gradient: step lags
+    for _ in range(4):
+        _step_both(sets, opts, rng)
+    _assert_same(sets, opts)
+    state = opts[1].state_dict()  # the per-parameter optimizer's state, into both
+    for opt in opts:
+        opt.load_state_dict(state)
+    for _ in range(5):
+        _step_both(sets, opts, rng)
+    _assert_same(sets, opts)
