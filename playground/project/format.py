@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 
 SCHEMA_VERSION = 1
-OPTIMIZERS = ("SGD", "Adam")
+#: The optimizers a project may name (``playground.engine.optim``'s classes).
+OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
 RECIPES = ("supervised", "vae", "gan")
 G_LOSSES = ("non_saturating", "minimax")
 
@@ -33,10 +34,12 @@ class Training:
     """Training settings.
 
     Attributes:
-        optimizer: ``"SGD"`` or ``"Adam"``.
+        optimizer: one of :data:`OPTIMIZERS` (``"SGD"``, ``"Adagrad"``, ``"RMSprop"``,
+            ``"Adam"``, ``"AdamW"``).
         lr: learning rate (> 0).
-        momentum, nesterov: SGD's momentum (0 ≤ m < 1) and Nesterov flag.
-        weight_decay: L2 penalty added to the gradient (≥ 0).
+        momentum, nesterov: SGD's momentum (0 ≤ m < 1; RMSprop's too) and Nesterov flag.
+        weight_decay: L2 penalty added to the gradient (≥ 0); AdamW decays the weights
+            directly instead (decoupled, Loshchilov & Hutter 2019).
         batch_size: examples per step (≥ 1).
         steps: default length of a headless run (≥ 1).
         seed: seeds weight init and batch order.
@@ -291,7 +294,7 @@ def validate_recipe(raw: Any) -> dict:
     optional (the session finds the one GaussianKL and the one Reparameterize node).
     ``gan``: ``generator`` and ``discriminator`` are non-empty lists of distinct node ids,
     disjoint; ``d_steps`` in 1..100 (default 1); ``g_loss`` default ``"non_saturating"``;
-    each optimizer object may set ``optimizer`` (SGD or Adam), ``lr``, ``momentum``,
+    each optimizer object may set ``optimizer`` (one of :data:`OPTIMIZERS`), ``lr``, ``momentum``,
     ``nesterov``, ``weight_decay`` (as in ``training``) and ``betas`` (two numbers in
     [0, 1)); what it leaves out comes from ``training``. Whether the ids name nodes of the
     graph is checked when a session binds the recipe.

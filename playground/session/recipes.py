@@ -73,6 +73,7 @@ import numpy as np
 from playground.engine import Tensor, no_grad, optim
 from playground.engine import functional as F
 from playground.graph import Trace
+from playground.project.format import OPTIMIZERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .health import Probe
@@ -100,18 +101,28 @@ def grid_points(lo: np.ndarray, hi: np.ndarray, res: int
 
 def make_optimizer(params: list, training, overrides: Mapping[str, Any] | None = None
                    ) -> optim.Optimizer:
-    """SGD or Adam over ``params`` from the ``training`` settings, with ``overrides`` (a GAN
-    side's optimizer object) taking precedence."""
+    """The optimizer named by the ``training`` settings (one of
+    ``playground.project.format.OPTIMIZERS``) over ``params``, with ``overrides`` (a GAN
+    side's optimizer object) taking precedence. ``momentum`` serves SGD and RMSprop,
+    ``nesterov`` SGD, ``betas`` Adam and AdamW; the others keep PyTorch's defaults."""
     o = dict(overrides or {})
     name = o.get("optimizer", training.optimizer)
     lr = o.get("lr", training.lr)
     wd = o.get("weight_decay", training.weight_decay)
+    momentum = o.get("momentum", training.momentum)
     if name == "SGD":
-        momentum = o.get("momentum", training.momentum)
         nesterov = o.get("nesterov", training.nesterov) and momentum > 0
         return optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=wd)
-    return optim.Adam(params, lr=lr, betas=tuple(o.get("betas", (0.9, 0.999))),
-                      weight_decay=wd)
+    if name == "Adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if name == "RMSprop":
+        return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+    betas = tuple(o.get("betas", (0.9, 0.999)))
+    if name == "AdamW":
+        return optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
+    if name != "Adam":
+        raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    return optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
 
 
 # --------------------------------------------------------------------------- supervised

@@ -17,6 +17,7 @@ from playground.engine import Tensor, manual_seed, no_grad, optim
 from playground.engine._random import generator as _engine_generator
 from playground.graph import CompileError, GraphModel, Program, Trace, compile, dataset_of
 from playground.project import Project, ProjectError, Training
+from playground.project.format import OPTIMIZERS
 
 from .health import Health, Probe
 from .history import History
@@ -269,8 +270,8 @@ class Session:
                 group["lr"] = float(lr)
 
     def set_optimizer(self, name: str) -> None:
-        if name not in ("SGD", "Adam"):
-            raise ValueError(f"optimizer must be SGD or Adam, got {name!r}")
+        if name not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
         self.training.optimizer = name
         self.recipe.make_optimizers()
 

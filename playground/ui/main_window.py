@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 
 from playground.graph import GraphFormatError, GraphModel, dataset_of
 from playground.project import Project, ProjectError, Training, load, preset_names, save
-from playground.project.format import presets_dir
+from playground.project.format import OPTIMIZERS, presets_dir
 from playground.session import Session, SessionError, Snapshot, TrainingWorker
 
 from .canvas import CanvasView
@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addWidget(QLabel(" Optimizer ", bar))
         self.optimizer_combo = QComboBox(bar)
-        self.optimizer_combo.addItems(["SGD", "Adam"])
+        self.optimizer_combo.addItems(list(OPTIMIZERS))
         self.optimizer_combo.setToolTip("The optimizer (applies at once, also while training)")
         bar.addWidget(self.optimizer_combo)
         bar.addWidget(QLabel("  Learning rate ", bar))

@@ -58,7 +58,7 @@ def test_truncated_file_is_refused_and_left_as_it_was(tmp_path):
 @pytest.mark.parametrize("mutate, field, text", [
     (lambda r: r["training"].update(lr=-1), "training.lr", "training.lr must be a number in "
                                                            "(0, 10], got -1"),
-    (lambda r: r["training"].update(optimizer="Adamax"), "training.optimizer", "one of SGD, Adam"),
+    (lambda r: r["training"].update(optimizer="Adamax"), "training.optimizer", "one of SGD, Adagrad, RMSprop, Adam, AdamW"),
     (lambda r: r["training"].update(batch_size=2.5), "training.batch_size", "whole number"),
     (lambda r: r["training"].update(lr_decay=1), "training.lr_decay", "not a training setting"),
     (lambda r: r.pop("schema_version"), "schema_version", "schema_version is missing"),

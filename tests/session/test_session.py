@@ -150,3 +150,21 @@ def test_worker_trains_pauses_and_publishes_snapshots():
     finally:
         w.stop()
     assert not w.alive
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_every_project_optimizer_trains_xor_and_can_be_chosen_live(name):
+    p = load("xor_mlp")
+    p.training.optimizer, p.training.lr, p.training.momentum = name, 0.05, 0.5
+    s = Session(p, timeline=False)
+    opt = s.recipe.optimizers[0]
+    assert type(opt).__name__ == name and opt.param_groups[0]["lr"] == 0.05
+    if name in ("SGD", "RMSprop"):
+        assert opt.param_groups[0]["momentum"] == 0.5
+    first = s.evaluate()["val_loss"]
+    assert s.train(150)["val_loss"] < first
+    other = "Adam" if name != "Adam" else "RMSprop"
+    s.set_optimizer(other)
+    assert type(s.recipe.optimizers[0]).__name__ == other
+    with pytest.raises(ValueError, match="one of SGD, Adagrad, RMSprop, Adam, AdamW"):
+        s.set_optimizer("Lion")
