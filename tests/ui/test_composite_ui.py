@@ -64,15 +64,8 @@ def body_point(view, node_id) -> QPointF:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    from playground.ui.main_window import MainWindow
-    w = MainWindow(Project(name="resnet", graph=resnet_graph().to_dict()))
-    monkeypatch.setattr(w, "confirm_discard", lambda: True)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(make_window):
+    return make_window(Project(name="resnet", graph=resnet_graph().to_dict()))
 
 
 def test_open_a_resnet_block_edit_a_conv_inside_close_it_and_undo_all(qtbot, window):

@@ -24,23 +24,6 @@ from playground.ui.main_window import MainWindow  # noqa: E402
 from playground.ui.tensor_view import format_shape  # noqa: E402
 
 
-@pytest.fixture
-def make_window(qtbot):
-    made = []
-
-    def make(project="xor_mlp") -> MainWindow:
-        w = MainWindow(project)
-        w.confirm_discard = lambda: True
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        qtbot.waitExposed(w)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
 
 
 def press(qtbot, window: MainWindow, action) -> None:

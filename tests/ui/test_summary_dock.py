@@ -88,15 +88,8 @@ def test_a_closed_block_is_one_row_that_lists_its_inside_on_double_click(qtbot):
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    from playground.ui.main_window import MainWindow
-    w = MainWindow(Project(name="cnn", graph=cnn().to_dict()))
-    monkeypatch.setattr(w, "confirm_discard", lambda: True)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
+def window(make_window):
+    return make_window(Project(name="cnn", graph=cnn().to_dict()))
 
 
 def test_selecting_a_row_selects_the_node_and_back(qtbot, window):
