@@ -95,8 +95,10 @@ class TimelineBar(QWidget):
             return
         self.entries = entries
         blocked = self.slider.blockSignals(True)
-        self.slider.setRange(0, len(entries))
-        if self.step is None:
+        # nothing recorded yet: a disabled slider resting at its live (right) end
+        self.slider.setEnabled(bool(entries))
+        self.slider.setRange(0, max(len(entries), 1))
+        if self.step is None or not entries:
             self.slider.setValue(len(entries))
         else:
             self.slider.setValue(self.index_of(self.step))
