@@ -161,3 +161,21 @@ def test_activation_and_loss_modules_match_functional():
     assert nn.Identity()(x) is x
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_saturates_without_warnings_and_takes_0d(dtype):
+    import warnings
+
+    x = np.array([-1e4, -800, -1, 0, 1, 800, 1e4, np.inf, -np.inf], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.sigmoid(Tensor(x)).data
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y[[0, 1, 8]], 0.0, atol=0)
+    np.testing.assert_allclose(y[[5, 6, 7]], 1.0, atol=0)
+    np.testing.assert_allclose(y[2:5], 1 / (1 + np.exp(-x[2:5].astype(np.float64))),
+                               rtol=1e-6)
+    s = F.sigmoid(Tensor(np.array(0.0, dtype), requires_grad=True))
+    s.backward()
+    assert s.data.shape == () and s.data == 0.5
