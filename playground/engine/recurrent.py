@@ -422,22 +422,27 @@ class _LSTMMode:
         prods = _empty((L, H2, N), buf.dtype)  # [i g; f c_prev] per step, kept for backward
         z[L if d.reverse else 0, H4:] = c0
         dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
+        # per-step views made up front, in C (list() of an array), not by indexing in
+        # the loop: a small step's numpy calls cost about as much as their Python around
+        g4s, sig, ifs, gcs, cs = (list(z[:, :H4]), list(z[:, :H3]), list(z[:, H:H3]),
+                                  list(z[:, H3:]), list(z[:, H4:]))
+        os_, bufs, hs = list(z[:, :H]), list(buf), list(buf[:, :H])
+        ps, p0s, p1s, tcs = list(prods), list(prods[:, :H]), list(prods[:, H:]), list(tc)
+        half = np.asarray(0.5, buf.dtype)
         for t in _order(d.reverse, L):
             prev, out = (t + 1, t) if d.reverse else (t, t + 1)
-            zp = z[prev]
-            g4 = zp[:H4]
-            dot(w_s, buf[prev], out=g4)
-            tanh(g4, out=g4)
-            s = zp[:H3]
-            mul(s, 0.5, out=s)
-            add(s, 0.5, out=s)
-            prod = prods[t]
-            mul(zp[H:H3], zp[H3:], out=prod)
-            c = z[out, H4:]
-            add(prod[:H], prod[H:], out=c)
-            tt = tc[t]
-            tanh(c, out=tt)
-            mul(zp[:H], tt, out=buf[out, :H])
+            g4 = g4s[prev]
+            dot(w_s, bufs[prev], g4)
+            tanh(g4, g4)
+            s = sig[prev]
+            mul(s, half, s)
+            add(s, half, s)
+            mul(ifs[prev], gcs[prev], ps[t])
+            c = cs[out]
+            add(p0s[t], p1s[t], c)
+            tt = tcs[t]
+            tanh(c, tt)
+            mul(os_[prev], tt, hs[out])
         d.z, d.tanh_c, d.prods = z, tc, prods
         d.c_n = z[0 if d.reverse else L, H4:]
 
@@ -483,20 +488,24 @@ class _LSTMMode:
             qs = q[sl]
             mul(hh, tc[sl], out=qs)
             sub(zs[:, :H], qs, out=qs)
+            # per-step views made in C up front (see the forward)
+            dzo, dzr, dzs = list(dz3[sl, 0]), list(dz3[sl, 1:]), list(dz[sl])
+            ko, kr, qt, ft = list(k3[sl, 0]), list(k3[sl, 1:]), list(qs), list(f[sl])
             for t in (range(sl.start, sl.stop) if d.reverse
                       else range(sl.stop - 1, sl.start - 1, -1)):
+                j = t - sl.start
                 if t in steps:
-                    add(dy[t], dh, out=g_h)
+                    add(dy[t], dh, g_h)
                     cur = g_h
                 else:
                     cur = dh
-                dct = dz3[t, 0]  # scratch for dc_t until dZ_o is written over it
-                mul(cur, q[t], out=dct)
-                add(dct, dc, out=dct)
-                mul(k3[t, 1:], dct, out=dz3[t, 1:])
-                mul(dct, f[t], out=dc)
-                mul(cur, k3[t, 0], out=dz3[t, 0])
-                dot(wh_t, dz[t], out=dh)
+                dct = dzo[j]  # scratch for dc_t until dZ_o is written over it
+                mul(cur, qt[j], dct)
+                add(dct, dc, dct)
+                mul(kr[j], dct, dzr[j])
+                mul(dct, ft[j], dc)
+                mul(cur, ko[j], dct)
+                dot(wh_t, dzs[j], dh)
         return dz
 
 
