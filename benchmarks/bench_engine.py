@@ -3,11 +3,17 @@
     python benchmarks/bench_engine.py [--repeat 15] [--steps 10] [--workload mlp cnn ...]
 
 A step is: zero_grad, forward, cross-entropy loss, backward, Adam step; float32. Ours and
-torch run in the same process, interleaved block by block (ours, torch, ours, torch, ...)
-so both see the same machine load, each on one thread (``torch.set_num_threads(1)`` and
-``threadpoolctl.threadpool_limits(1)`` for numpy's BLAS). Both models start from the same
-weights: torch's state dict is loaded into ours. Prints, per workload, the median time per
-step of each and the median of the per-block ratios ours/torch (below 1.0: ours is faster).
+torch run in the same process, interleaved block by block (ours, torch, torch, ours, ours,
+torch, ...: the order alternates, since whoever runs second in a pair is measured a few
+percent faster or slower from cache state) so both see the same machine load, each on one
+thread (``torch.set_num_threads(1)`` and ``threadpoolctl.threadpool_limits(1)`` for
+numpy's BLAS). Both models start from the same weights: torch's state dict is loaded into
+ours. Prints, per workload, the median time per step of each, the median of the per-block
+ratios ours/torch (below 1.0: ours is faster) and their 10th-90th percentile spread.
+
+Importing the engine tunes glibc's malloc for the whole process (see
+playground/engine/_allocator.py), so torch runs with the same allocator settings; the
+header says whether the tuning is on (``PLAYGROUND_MALLOPT=0`` turns it off).
 
 Workloads (the issue's):
     mlp          Linear 64-128-64-10 with ReLU, batch 128.
@@ -175,21 +181,35 @@ def time_block(step: Callable[[], float], steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def run(name: str, torch, repeat: int, steps: int) -> tuple[float, float, float, float]:
-    """Median seconds per step (ours, torch), median ratio, first-step loss difference."""
+def _percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values, linearly interpolated."""
+    v = sorted(values)
+    x = q * (len(v) - 1)
+    i = int(x)
+    return v[i] if i + 1 >= len(v) else v[i] + (x - i) * (v[i + 1] - v[i])
+
+
+def run(name: str, torch, repeat: int, steps: int
+        ) -> tuple[float, float, float, float, tuple[float, float]]:
+    """Median seconds per step (ours, torch), median ratio, first-step loss difference,
+    (10th, 90th) percentile of the per-block ratios."""
     ours, theirs = build(name, torch)
     loss_diff = abs(ours() - theirs())  # also a warm-up step for each
     for _ in range(2):
         ours(), theirs()
     t_ours, t_torch, ratios = [], [], []
-    for _ in range(repeat):
-        a = time_block(ours, steps)
-        b = time_block(theirs, steps)
+    for i in range(repeat):
+        if i % 2 == 0:
+            a = time_block(ours, steps)
+            b = time_block(theirs, steps)
+        else:
+            b = time_block(theirs, steps)
+            a = time_block(ours, steps)
         t_ours.append(a)
         t_torch.append(b)
         ratios.append(a / b)
     return (statistics.median(t_ours), statistics.median(t_torch), statistics.median(ratios),
-            loss_diff)
+            loss_diff, (_percentile(ratios, 0.1), _percentile(ratios, 0.9)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,19 +222,24 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
+    from playground.engine import _allocator
+
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, numpy {np.__version__}, 1 thread each, float32, "
-          f"{args.repeat} blocks x {args.steps} steps, interleaved")
-    print(f"{'workload':<12} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>11}  note")
+          f"{args.repeat} blocks x {args.steps} steps, interleaved; malloc tuned: "
+          f"{'yes' if _allocator.tune_malloc() else 'no'}")
+    print(f"{'workload':<12} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>11} "
+          f"{'p10-p90':>10}  note")
     with threadpool_limits(1):
         for name in args.workload:
             try:
-                a, b, ratio, diff = run(name, torch, args.repeat, args.steps)
+                a, b, ratio, diff, (lo, hi) = run(name, torch, args.repeat, args.steps)
             except Skip as e:
-                print(f"{name:<12} {'-':>9} {'-':>9} {'-':>11}  skipped: {e}")
+                print(f"{name:<12} {'-':>9} {'-':>9} {'-':>11} {'-':>10}  skipped: {e}")
                 continue
             note = "" if diff < 1e-4 else f"first-step losses differ by {diff:.2e}"
-            print(f"{name:<12} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {ratio:>11.2f}  {note}")
+            print(f"{name:<12} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {ratio:>11.2f} "
+                  f"{lo:>4.2f}-{hi:<4.2f}  {note}")
 
 
 if __name__ == "__main__":
