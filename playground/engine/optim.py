@@ -477,8 +477,8 @@ class Adam(Optimizer):
                     st = state.get(p)
                     if (p is not q or st is None or st.get("exp_avg") is not m
                             or st.get("exp_avg_sq") is not v or st.get("step") != step
-                            or p.data.shape != m.shape or p.data.dtype != dtype
-                            or p.grad.dtype != dtype):
+                            or p.data.shape != m.shape or p.grad.shape != m.shape
+                            or p.data.dtype != dtype or p.grad.dtype != dtype):
                         entry = None
                         break
             else:
