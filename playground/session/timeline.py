@@ -99,8 +99,12 @@ class Timeline:
             self._thin()
 
     def _thin(self) -> None:
+        """Double k and keep the entries on the new grid, or the newest one when none is
+        on it: a timeline that has recorded something never becomes empty (a slow machine
+        can widen k past the whole run)."""
         self.interval *= 2
-        keep = [e for e in self._entries if e.step % self.interval == 0]
+        keep = [e for e in self._entries if e.step % self.interval == 0] or \
+            self._entries[-1:]
         self._entries = keep
         self._steps = [e.step for e in keep]
         self._frozen = None

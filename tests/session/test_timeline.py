@@ -36,6 +36,18 @@ def test_widen_keeps_entries_on_the_coarser_grid():
     assert t.interval == 40 and t.steps().tolist() == [40, 80, 120, 160, 200]
 
 
+def test_widening_past_the_whole_run_keeps_the_newest_entry():
+    t = Timeline(capacity=50, interval=10)
+    for step in (10, 20, 30):
+        t.record(TimelineEntry(step))
+    t.widen(1000)  # a slow probe on a busy machine: k grows past every recorded step
+    assert t.interval == 1280 and t.steps().tolist() == [20]  # the last one on a grid
+    assert t.due(1280) and not t.due(1290)
+    t.record(TimelineEntry(1280))
+    t.widen(2000)
+    assert t.steps().tolist() == [1280]  # on the grid again: the off-grid one goes
+
+
 def test_session_timeline_is_bounded_and_spans_the_run():
     s = Session(load("spiral_mlp"))
     s.timeline = Timeline(capacity=12, interval=5)
