@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -295,3 +296,25 @@ def test_the_second_curve_panel_shows_the_recipes_own_metric(trained, preset, ti
         assert len(x) == len(steps) > 0
     header, rows = curves.csv_table()
     assert {r[0] for r in rows} >= {train_key, val_key, "loss"}
+
+
+def test_frames_are_spaced_so_the_ui_thread_keeps_its_cpu_share(make_window):
+    from playground.ui import views as V
+
+    w = make_window("xor_mlp")
+    c = w.live_views
+    now = time.thread_time()
+    c._cpu_at = now
+    assert c.frame_spacing(now) == V.VIEW_MS / 1000  # an idle UI: the plain frame rate
+    # 60 ms of UI work since the last frame: the next waits until that is UI_SHARE of it
+    assert c.frame_spacing(now + 0.06) == pytest.approx(0.06 / V.UI_SHARE)
+    snap = w.train_steps_sync(3)
+    running = dataclasses.replace(snap, running=True, step=snap.step + 1)
+    c._cpu_at = time.thread_time() - 0.06
+    c._shown_at = time.monotonic()
+    shown = c.frame
+    c.show_snapshot(running)
+    assert c.frame is shown  # too soon: the frame is skipped
+    c._shown_at -= 0.06 / V.UI_SHARE + 0.5  # (room for the CPU this test spends)
+    c.show_snapshot(running)
+    assert c.frame is not shown and c.frame.step == snap.step + 1

@@ -35,8 +35,11 @@ from .training import HealthView, HistogramView
 #: While training, the views are redrawn at most this often (ms): painting takes the
 #: interpreter lock from the training thread (benchmarks/bench_gui.py).
 VIEW_MS = 150
-#: Most time spent drawing views in one turn of the event loop (ms).
-DRAW_BUDGET_MS = 8
+#: Most time spent drawing views in one turn of the event loop (ms); one view at least.
+DRAW_BUDGET_MS = 4
+#: While training, the UI thread's CPU time (views, paint, ticks) is kept under this
+#: share of the wall time by spacing the views' frames (see ``frame_spacing``).
+UI_SHARE = 0.12
 
 #: Node types whose graphs get the feature-map view, and the attention view, before the
 #: first frame says so.
@@ -177,6 +180,7 @@ class ViewsController(QObject):
         self.focus = ""
         self._focus_target = None
         self._shown_at = 0.0
+        self._cpu_at = 0.0  # the UI thread's CPU time (s) when the last frame was taken
         self._was_running = False
         self._signature = None
         self._pending: list[ViewWidget] = []
@@ -247,11 +251,20 @@ class ViewsController(QObject):
         self._was_running = snap.running
         if self.timeline.step is not None:
             return
-        now = time.monotonic()
-        if snap.running and now - self._shown_at < VIEW_MS / 1000:
+        now, cpu = time.monotonic(), time.thread_time()
+        if snap.running and now - self._shown_at < self.frame_spacing(cpu):
             return
-        self._shown_at = now
+        self._shown_at, self._cpu_at = now, cpu
         self._show(Frame.from_snapshot(snap))
+
+    def frame_spacing(self, cpu: float | None = None) -> float:
+        """Seconds from one frame to the next while training: ``VIEW_MS``, or longer when
+        the UI thread's CPU time since the last frame (drawing, painting, ticks) would
+        exceed ``UI_SHARE`` of the wall time. The UI and the training thread share one
+        interpreter lock, so this is what keeps training near its headless speed
+        whatever views are open (benchmarks/bench_gui.py)."""
+        spent = (time.thread_time() if cpu is None else cpu) - self._cpu_at
+        return max(VIEW_MS / 1000, spent / UI_SHARE)
 
     def _show(self, frame: Frame, force: bool = False) -> None:
         """Give every view ``frame``. Visible views draw it a few at a time, at most
@@ -268,12 +281,16 @@ class ViewsController(QObject):
             self._drain_timer.start()
 
     def _drain(self, budget_ms: float = None) -> None:
+        """Draw pending views: at least one, then more while under the budget (their
+        painting follows in the same event-loop turn, so one turn stays short)."""
         budget = (DRAW_BUDGET_MS if budget_ms is None else budget_ms) / 1000
         t0 = time.perf_counter()
-        while self._pending and time.perf_counter() - t0 < budget:
+        while self._pending:
             view = self._pending.pop(0)
             if view.isVisible() and view.frame is not view._drawn:
                 view._draw()
+                if time.perf_counter() - t0 >= budget:
+                    break
         if not self._pending:
             self._drain_timer.stop()
 
