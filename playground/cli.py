@@ -95,6 +95,8 @@ def cmd_train(args) -> int:
         print("the loss is not finite: lower the learning rate", file=sys.stderr)
     order = ["step", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "steps_per_sec"]
     out = {k: final[k] for k in order if k in final}
+    out.update({k: v for k, v in final.items()  # the recipe's own (d_real, kl, ...)
+                if k not in out and isinstance(v, (int, float))})
     if args.json:
         print(json.dumps(out))
     else:

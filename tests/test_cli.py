@@ -38,3 +38,11 @@ def test_bad_project_exits_2_with_a_message(capsys, tmp_path):
     assert main(["train", str(bad)]) == 2
     assert "training.lr must be a number in (0, 10]" in capsys.readouterr().err
     assert main(["summary", "no_such_thing"]) == 2
+
+
+def test_train_json_carries_the_recipes_own_metrics(capsys):
+    assert main(["train", "gan_ring", "--steps", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["step"] == 20 and list(out)[:2] == ["step", "loss"]
+    assert 0.0 < out["d_real"] < 1.0 and 0.0 < out["d_fake"] < 1.0
+    assert 0.0 <= out["modes_covered"] <= 1.0
