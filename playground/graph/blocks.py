@@ -27,140 +27,18 @@ TransformerDecoderBlock           ``nn.TransformerDecoderLayer`` (post-norm, ReL
 A block's open and closed forms compute the same values and gradients (tests/graph/
 test_composite.py); its parameters are named ``"<block id>/<local id>.<param>"``.
 
-Four small primitives that the blocks need and the Math group lacks are defined here too
-(each only if no other module registered it first): ``Scale`` (x·scale), ``Subtract``
-(input − other), ``CausalMask`` (−∞ above the diagonal of the last two dims) and
-``SinusoidalTable`` (the positional-encoding table for an input's length and width).
+The primitives the blocks are drawn with that no layer needs on its own live with their
+categories: ``Scale`` and ``Subtract`` in ``nodes/math.py``, ``CausalMask`` and
+``SinusoidalTable`` in ``nodes/attention.py``.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from playground.engine import Tensor
-
+from . import nodes as _nodes  # noqa: F401  (registers the primitives the blocks use)
 from .composite import Builder, register_block
-from .nodes._common import Lambda, need, no_cost, tensor
-from .nodes.math import broadcast
-from .spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
-
-# ------------------------------------------------------------- primitives the blocks need
-
-
-def _same(p, inputs):
-    return {"output": tensor(need(inputs, "input", "a tensor"), "input").shape}
-
-
-def _register(spec: NodeSpec) -> None:
-    if spec.type not in REGISTRY:
-        REGISTRY.register(spec)
-
-
-_register(NodeSpec(
-    type="Scale",
-    category="Math",
-    description="Multiplies by a constant: y = x·scale (e.g. attention's 1/√d).",
-    inputs=(PortSpec("input", "tensor", "x: any shape"),),
-    outputs=(PortSpec("output", "tensor", "y: same shape"),),
-    params=(ParamSpec("scale", "float", 1.0, "the constant factor", low=-1e6, high=1e6),),
-    infer=_same,
-    build=lambda p, ins: Lambda(lambda input: input * p["scale"], f"scale={p['scale']:g}"),
-    cost=no_cost,
-    doc="y = scale * x",
-))
-
-
-def _sub_infer(p, inputs):
-    a = tensor(need(inputs, "input", "a tensor"), "input")
-    b = tensor(need(inputs, "other", "a tensor to subtract"), "other")
-    out = broadcast(a.shape, b.shape)
-    if out is None:
-        raise ShapeError(f"cannot subtract {format_shape(b.shape)} from '{b.node}' from "
-                         f"{format_shape(a.shape)} from '{a.node}': the shapes do not "
-                         f"broadcast. Make '{b.node}' output {format_shape(a.shape)}.")
-    return {"output": out}
-
-
-_register(NodeSpec(
-    type="Subtract",
-    category="Math",
-    description="Elementwise difference input − other (torch.sub), with broadcasting.",
-    inputs=(PortSpec("input", "tensor", "a: any shape"),
-            PortSpec("other", "tensor", "b: broadcastable to a")),
-    outputs=(PortSpec("output", "tensor", "a − b"),),
-    infer=_sub_infer,
-    build=lambda p, ins: Lambda(lambda input, other: input - other, "input - other"),
-    cost=no_cost,
-    doc="y = a - b",
-))
-
-
-def _causal_infer(p, inputs):
-    src = tensor(need(inputs, "input", "attention scores (N, *, L, S)"), "input")
-    if len(src.shape) < 3 or None in src.shape[-2:]:
-        raise ShapeError(f"expects scores (N, *, L, S), got {format_shape(src.shape)} from "
-                         f"'{src.node}'. Wire the query-key MatMul here.")
-    return {"output": src.shape}
-
-
-def _causal_build(p, ins):
-    def mask(input):
-        l, s = input.shape[-2:]
-        table = np.triu(np.full((l, s), -np.inf, dtype=input.data.dtype), k=1)
-        return input + Tensor(table)
-    return Lambda(mask, "-inf above the diagonal")
-
-
-_register(NodeSpec(
-    type="CausalMask",
-    category="Attention",
-    description="Masks attention scores so position i sees only positions ≤ i (−∞ above "
-                "the diagonal, as is_causal=True).",
-    inputs=(PortSpec("input", "tensor", "scores: (N, *, L, S)"),),
-    outputs=(PortSpec("output", "tensor", "scores with -inf where key j > query i"),),
-    infer=_causal_infer,
-    build=_causal_build,
-    cost=no_cost,
-    doc="y_ij = x_ij if j <= i else -inf",
-))
-
-
-def sinusoidal_table(length: int, d_model: int, dtype=np.float32) -> np.ndarray:
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), PE[pos, 2i+1] = cos(same), shape
-    (length, d_model) (Vaswani et al. 2017, "Attention is all you need", §3.5)."""
-    pos = np.arange(length, dtype=np.float64)[:, None]
-    div = np.exp(np.arange(0, d_model, 2, dtype=np.float64) * (-math.log(10000.0) / d_model))
-    pe = np.zeros((length, d_model))
-    pe[:, 0::2] = np.sin(pos * div)
-    pe[:, 1::2] = np.cos(pos * div)[:, :d_model // 2]
-    return pe.astype(dtype)
-
-
-def _table_infer(p, inputs):
-    src = tensor(need(inputs, "input", "a batch of sequences (N, L, E)"), "input")
-    if len(src.shape) != 3 or src.shape[0] is not None:
-        raise ShapeError(f"expects a batch of sequences (N, L, E), got "
-                         f"{format_shape(src.shape)} from '{src.node}'. Use batch_first "
-                         "layout (N, L, E).")
-    return {"output": src.shape[1:]}
-
-
-_register(NodeSpec(
-    type="SinusoidalTable",
-    category="Attention",
-    description="The fixed sinusoidal positional-encoding table (L, E) for an input "
-                "(N, L, E); add it to the input.",
-    inputs=(PortSpec("input", "tensor", "x: (N, L, E), only its L and E are read"),),
-    outputs=(PortSpec("output", "tensor", "PE: (L, E), a constant"),),
-    infer=_table_infer,
-    build=lambda p, ins: Lambda(
-        lambda input: Tensor(sinusoidal_table(input.shape[1], input.shape[2],
-                                              input.data.dtype)), "sin/cos table"),
-    cost=no_cost,
-    doc="PE[pos, 2i] = sin(pos/10000^(2i/E)), PE[pos, 2i+1] = cos(pos/10000^(2i/E))",
-))
+from .spec import ParamSpec, PortSpec
 
 # ------------------------------------------------------------------------------- helpers
 

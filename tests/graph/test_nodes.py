@@ -135,7 +135,7 @@ CASES = {
     # Generative
     "Reparameterize": case({"mu": (3,), "logvar": (3,)}, {}, {"z": (None, 3)}),
     "NoiseSource": case({"reference": (2,)}, dict(dim=5), {"output": (None, 5)}, constant=True),
-    # registered by playground.graph.blocks (the composites' primitives)
+    # the primitives the composite blocks are drawn with (nodes/math.py, nodes/attention.py)
     "Scale": case({"input": (4,)}, dict(scale=0.5), {"output": (None, 4)}),
     "Subtract": case({"input": (4, 3), "other": (1, 3)}, {}, {"output": (None, 4, 3)}),
     "CausalMask": case({"input": (2, 4, 4)}, {}, {"output": (None, 2, 4, 4)}, finite=False),

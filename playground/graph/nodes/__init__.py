@@ -3,15 +3,15 @@ each, one module per palette category (importing this package registers them all
 palette order):
 
 =============  ==========================================================================
-data           Dataset, Input
+data           Dataset, Input, ShiftRight
 layers         Linear, Embedding, Flatten, Dropout, Identity
 conv           Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 recurrent      RNN, LSTM, GRU
 attention      MultiheadAttention, ScaledDotProductAttention, TransformerEncoderLayer,
-               TransformerDecoderLayer
+               TransformerDecoderLayer, CausalMask, SinusoidalTable
 norm           BatchNorm1d, BatchNorm2d, LayerNorm
 activations    ReLU, Sigmoid, Tanh, Softmax, LogSoftmax, LeakyReLU, ELU, GELU, GLU, Softplus
-math           Add, Multiply, Concat, Chunk, Reshape, Permute, MatMul, Mean
+math           Add, Multiply, Concat, Chunk, Reshape, Permute, MatMul, Mean, Scale, Subtract
 losses         CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, BCELoss,
                BCEWithLogitsLoss, KLDivLoss, GaussianKL
 generative     Reparameterize, NoiseSource

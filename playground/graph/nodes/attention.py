@@ -30,6 +30,7 @@ LayerNorms count 2*E params each and, by the convention of :mod:`.norm`, no MACs
 
 from __future__ import annotations
 
+import math
 from math import prod
 
 import numpy as np
@@ -39,7 +40,8 @@ from playground.engine import functional as F
 
 from ..spec import (REGISTRY, Cost, NodeSpec, ParamSpec, PortSpec, ShapeError, Source,
                     format_shape)
-from ._common import adapted, mismatch, need, seq_len, sequence, tensor, upstream_hint
+from ._common import (Lambda, adapted, mismatch, need, no_cost, seq_len, sequence, tensor,
+                      upstream_hint)
 
 
 def causal_mask(length: int, like: Tensor, source: int | None = None) -> Tensor:
@@ -422,4 +424,73 @@ REGISTRY.register(NodeSpec(
     doc="x = LN(x + SelfAttn(x)); x = LN(x + CrossAttn(x, memory)); y = LN(x + FFN(x))",
 ))
 
-__all__ = ["causal_mask"]
+# -- primitives of the attention and positional-encoding blocks -----------------------
+
+
+def _causal_infer(p, inputs):
+    src = tensor(need(inputs, "input", "attention scores (N, *, L, S)"), "input")
+    if len(src.shape) < 3 or None in src.shape[-2:]:
+        raise ShapeError(f"expects scores (N, *, L, S), got {format_shape(src.shape)} from "
+                         f"'{src.node}'. Wire the query-key MatMul here.")
+    return {"output": src.shape}
+
+
+def _causal_build(p, ins):
+    def mask(input):
+        l, s = input.shape[-2:]
+        table = np.triu(np.full((l, s), -np.inf, dtype=input.data.dtype), k=1)
+        return input + Tensor(table)
+    return Lambda(mask, "-inf above the diagonal")
+
+
+REGISTRY.register(NodeSpec(
+    type="CausalMask",
+    category="Attention",
+    description="Masks attention scores so position i sees only positions ≤ i (−∞ above "
+                "the diagonal, as is_causal=True).",
+    inputs=(PortSpec("input", "tensor", "scores: (N, *, L, S)"),),
+    outputs=(PortSpec("output", "tensor", "scores with -inf where key j > query i"),),
+    infer=_causal_infer,
+    build=_causal_build,
+    cost=no_cost,
+    doc="y_ij = x_ij if j <= i else -inf",
+))
+
+
+def sinusoidal_table(length: int, d_model: int, dtype=np.float32) -> np.ndarray:
+    """PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), PE[pos, 2i+1] = cos(same), shape
+    (length, d_model) (Vaswani et al. 2017, "Attention is all you need", §3.5)."""
+    pos = np.arange(length, dtype=np.float64)[:, None]
+    div = np.exp(np.arange(0, d_model, 2, dtype=np.float64) * (-math.log(10000.0) / d_model))
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.sin(pos * div)
+    pe[:, 1::2] = np.cos(pos * div)[:, :d_model // 2]
+    return pe.astype(dtype)
+
+
+def _table_infer(p, inputs):
+    src = tensor(need(inputs, "input", "a batch of sequences (N, L, E)"), "input")
+    if len(src.shape) != 3 or src.shape[0] is not None:
+        raise ShapeError(f"expects a batch of sequences (N, L, E), got "
+                         f"{format_shape(src.shape)} from '{src.node}'. Use batch_first "
+                         "layout (N, L, E).")
+    return {"output": src.shape[1:]}
+
+
+REGISTRY.register(NodeSpec(
+    type="SinusoidalTable",
+    category="Attention",
+    description="The fixed sinusoidal positional-encoding table (L, E) for an input "
+                "(N, L, E); add it to the input.",
+    inputs=(PortSpec("input", "tensor", "x: (N, L, E), only its L and E are read"),),
+    outputs=(PortSpec("output", "tensor", "PE: (L, E), a constant"),),
+    infer=_table_infer,
+    build=lambda p, ins: Lambda(
+        lambda input: Tensor(sinusoidal_table(input.shape[1], input.shape[2],
+                                              input.data.dtype)), "sin/cos table"),
+    cost=no_cost,
+    doc="PE[pos, 2i] = sin(pos/10000^(2i/E)), PE[pos, 2i+1] = cos(pos/10000^(2i/E))",
+))
+
+
+__all__ = ["causal_mask", "sinusoidal_table"]

@@ -389,4 +389,50 @@ REGISTRY.register(NodeSpec(
     doc="y = (1/n) sum over dim of x",
 ))
 
+# -- primitives the composite blocks use (attention's 1/√d, GRU's 1 − z) --------------
+
+
+def _same(p, inputs):
+    return {"output": tensor(need(inputs, "input", "a tensor"), "input").shape}
+
+
+REGISTRY.register(NodeSpec(
+    type="Scale",
+    category="Math",
+    description="Multiplies by a constant: y = x·scale (e.g. attention's 1/√d).",
+    inputs=(PortSpec("input", "tensor", "x: any shape"),),
+    outputs=(PortSpec("output", "tensor", "y: same shape"),),
+    params=(ParamSpec("scale", "float", 1.0, "the constant factor", low=-1e6, high=1e6),),
+    infer=_same,
+    build=lambda p, ins: Lambda(lambda input: input * p["scale"], f"scale={p['scale']:g}"),
+    cost=no_cost,
+    doc="y = scale * x",
+))
+
+
+def _sub_infer(p, inputs):
+    a = tensor(need(inputs, "input", "a tensor"), "input")
+    b = tensor(need(inputs, "other", "a tensor to subtract"), "other")
+    out = broadcast(a.shape, b.shape)
+    if out is None:
+        raise ShapeError(f"cannot subtract {format_shape(b.shape)} from '{b.node}' from "
+                         f"{format_shape(a.shape)} from '{a.node}': the shapes do not "
+                         f"broadcast. Make '{b.node}' output {format_shape(a.shape)}.")
+    return {"output": out}
+
+
+REGISTRY.register(NodeSpec(
+    type="Subtract",
+    category="Math",
+    description="Elementwise difference input − other (torch.sub), with broadcasting.",
+    inputs=(PortSpec("input", "tensor", "a: any shape"),
+            PortSpec("other", "tensor", "b: broadcastable to a")),
+    outputs=(PortSpec("output", "tensor", "a − b"),),
+    infer=_sub_infer,
+    build=lambda p, ins: Lambda(lambda input, other: input - other, "input - other"),
+    cost=no_cost,
+    doc="y = a - b",
+))
+
+
 __all__ = ["broadcast", "chunk_sizes"]
