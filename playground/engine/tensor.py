@@ -696,29 +696,25 @@ class Tensor:
         Raises:
             IndexError: dim out of range.
         """
-        if dim is None:
-            return _ops.Max.apply(self)
-        if isinstance(dim, Tensor):
-            raise TypeError("max(other) (the elementwise maximum) is not supported; use "
-                            "where(a > b, a, b)")
-        d = _ops._dim(dim, self.data.ndim, "max")
-        idx = self.data.argmax(axis=d, keepdims=True)
-        values = _ops.Max.apply(self, dim=d, keepdim=keepdim, indices=idx)
-        return _ops.max_return(values, _result(idx if keepdim else idx.squeeze(d), False,
-                                               None))
+        return self._extreme(dim, keepdim, "max")
 
     def min(self, dim: int | None = None, keepdim: bool = False):
         """The smallest element, or ``(values, indices)`` along ``dim``; see :meth:`max`."""
+        return self._extreme(dim, keepdim, "min")
+
+    def _extreme(self, dim: int | None, keepdim: bool, name: str):
+        """:meth:`max` (``name`` "max") or :meth:`min` ("min")."""
+        op, arg, result, cmp = ((_ops.Max, np.argmax, _ops.max_return, ">") if name == "max"
+                                else (_ops.Min, np.argmin, _ops.min_return, "<"))
         if dim is None:
-            return _ops.Min.apply(self)
+            return op.apply(self)
         if isinstance(dim, Tensor):
-            raise TypeError("min(other) (the elementwise minimum) is not supported; use "
-                            "where(a < b, a, b)")
-        d = _ops._dim(dim, self.data.ndim, "min")
-        idx = self.data.argmin(axis=d, keepdims=True)
-        values = _ops.Min.apply(self, dim=d, keepdim=keepdim, indices=idx)
-        return _ops.min_return(values, _result(idx if keepdim else idx.squeeze(d), False,
-                                               None))
+            raise TypeError(f"{name}(other) (the elementwise {name}imum) is not supported; "
+                            f"use where(a {cmp} b, a, b)")
+        d = _ops._dim(dim, self.data.ndim, name)
+        idx = arg(self.data, axis=d, keepdims=True)
+        values = op.apply(self, dim=d, keepdim=keepdim, indices=idx)
+        return result(values, _result(idx if keepdim else idx.squeeze(d), False, None))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         """Index of the largest element, int64, no gradient: into the flattened tensor
