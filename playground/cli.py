@@ -3,8 +3,8 @@
     playground [gui] [PROJECT]                   open the app (default preset: spiral_mlp)
     playground train PROJECT [--steps N] [--seed S] [--json]
     playground summary PROJECT [--json]
-    playground screenshot PROJECT -o FILE.png [--steps N] [--open BLOCK] [--select NODE]
-                          [--forward-steps N] [--backward-steps N]
+    playground screenshot PROJECT -o FILE.png [--steps N] [--size WxH] [--open BLOCK]
+                          [--select NODE] [--forward-steps N] [--backward-steps N]
     playground presets
 
 PROJECT is a path to a project ``.json`` or a preset name (``playground presets``).
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("project")
     sh.add_argument("-o", "--output", required=True, help="PNG file to write")
     sh.add_argument("--steps", type=int, default=0, help="training steps before the shot")
+    sh.add_argument("--size", default="1600x1000", metavar="WxH",
+                    help="window size in pixels (default 1600x1000)")
     sh.add_argument("--open", action="append", default=[], metavar="BLOCK",
                     help="open this composite node in place (repeatable)")
     sh.add_argument("--select", metavar="NODE", help="select this node (the views follow it)")
@@ -142,11 +144,15 @@ def cmd_screenshot(args) -> int:
     for flag in ("steps", "forward_steps", "backward_steps"):
         if getattr(args, flag) < 0:
             return _fail(f"--{flag.replace('_', '-')} must be ≥ 0, got {getattr(args, flag)}")
+    size = re.fullmatch(r"(\d{2,5})x(\d{2,5})", args.size)
+    if size is None:
+        return _fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1366x768; got {args.size!r}")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # renders without a screen
     from playground.ui.app import screenshot
 
     try:
-        path = screenshot(args.project, args.output, steps=args.steps, open_blocks=args.open,
+        path = screenshot(args.project, args.output, steps=args.steps,
+                          size=(int(size[1]), int(size[2])), open_blocks=args.open,
                           select=args.select, forward_steps=args.forward_steps,
                           backward_steps=args.backward_steps)
     except ValueError as exc:
@@ -156,12 +162,13 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_gui(args) -> int:
-    from playground.project import ProjectError, resolve
+    from playground.graph import GraphFormatError, GraphModel
+    from playground.project import ProjectError, load
 
-    project = args.project or DEFAULT_PRESET
-    try:
-        resolve(project)
-    except ProjectError as exc:
+    try:  # the same one-line refusal as `train`, before any window appears
+        project = load(args.project or DEFAULT_PRESET)
+        GraphModel.from_dict(project.graph)
+    except (ProjectError, GraphFormatError) as exc:
         return _fail(str(exc))
     from playground.ui.app import run_gui
 

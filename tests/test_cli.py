@@ -1,6 +1,11 @@
 """The public command line, as DESIGN.md fixes it."""
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from playground.cli import main
 
@@ -46,3 +51,35 @@ def test_train_json_carries_the_recipes_own_metrics(capsys):
     assert out["step"] == 20 and list(out)[:2] == ["step", "loss"]
     assert 0.0 < out["d_real"] < 1.0 and 0.0 < out["d_fake"] < 1.0
     assert 0.0 <= out["modes_covered"] <= 1.0
+
+
+BAD_FILES = {
+    "field": '{"schema_version": 1, "graph": {"nodes": [], "edges": []}, '
+             '"training": {"lr": "fast"}}',
+    "json": '{"schema_version": 1, "graph": ',
+    "node type": '{"schema_version": 1, "name": "x", "graph": {"nodes": [{"id": "a", '
+                 '"type": "NoSuchLayer", "params": {}, "pos": [0, 0]}], "edges": []}}',
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_gui_refuses_a_bad_file_with_trains_one_line_error(kind, tmp_path):
+    """`playground gui BAD.json` prints the one line `train` prints, never a traceback,
+    and opens no window (a window would block until the timeout)."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(BAD_FILES[kind])
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    runs = {cmd: subprocess.run([sys.executable, "-m", "playground.cli", cmd, str(bad)],
+                                capture_output=True, text=True, timeout=120, env=env)
+            for cmd in ("gui", "train")}
+    for cmd, run in runs.items():
+        assert run.returncode == 2, (cmd, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("playground: error: "), run.stderr
+        assert "Traceback" not in run.stderr
+    assert runs["gui"].stderr == runs["train"].stderr
+
+
+def test_screenshot_size_is_checked(capsys):
+    assert main(["screenshot", "xor_mlp", "-o", "x.png", "--size", "big"]) == 2
+    assert "--size must be WIDTHxHEIGHT" in capsys.readouterr().err

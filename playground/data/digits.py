@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from playground._resources import resource_path
+
 from .base import Dataset, DatasetFileError, Split
 
 __all__ = ["DIGITS_PATH", "load_digits", "read_digits_file"]
 
-DIGITS_PATH = Path(__file__).resolve().parents[2] / "assets" / "digits" / "digits.npz"
-"""Default location of the asset: ``<repo>/assets/digits/digits.npz``."""
+DIGITS_PATH = resource_path("assets", "digits", "digits.npz")
+"""Default location of the asset: ``<repo>/assets/digits/digits.npz``, or inside the
+installed package (see :func:`playground._resources.resource_path`)."""
 
 NUM_SCANS = 1797
 IMAGE_SHAPE = (1, 8, 8)

@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from playground._resources import resource_path
+
 SCHEMA_VERSION = 1
 #: The optimizers a project may name (``playground.engine.optim``'s classes).
 OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
@@ -101,8 +103,9 @@ class Project:
 
 
 def presets_dir() -> Path:
-    """The ``presets/`` folder at the top of the repo."""
-    return Path(__file__).resolve().parents[2] / "presets"
+    """The presets' folder: ``presets/`` at the top of the repo, or inside the installed
+    package (see :func:`playground._resources.resource_path`)."""
+    return resource_path("presets")
 
 
 def preset_names() -> list[str]:

@@ -30,14 +30,15 @@ def _application() -> QApplication:
     return app
 
 
-def run_gui(project: str | None = None) -> int:
-    """Open the app on ``project`` (a path or preset name; the default preset when None)
-    in the dark theme, and run the event loop. Returns the exit code.
+def run_gui(project: str | Project | None = None) -> int:
+    """Open the app on ``project`` (a loaded Project, a path or a preset name; the default
+    preset when None) in the dark theme, and run the event loop. Returns the exit code.
 
     Raises:
         ProjectError: the project cannot be loaded (the message names the field).
     """
-    loaded = load(project or DEFAULT_PRESET)  # fail before any window appears
+    loaded = project if isinstance(project, Project) else \
+        load(project or DEFAULT_PRESET)  # fail before any window appears
     app = _application()
     apply_theme(app, DARK)
     window = MainWindow(loaded)
