@@ -3,6 +3,12 @@
 The UI never touches the session's arrays. Commands travel to the worker through a queue;
 the worker publishes immutable :class:`Snapshot` objects by swapping one reference, and the
 UI reads the newest one on its own timer (~30 Hz). No per-step signal crosses threads.
+
+Pace: :meth:`TrainingWorker.train` runs to a target step, the next multiple of the
+worker's ``run_length`` (a project's ``training.steps``), and stops there; pressing Train
+again goes on to the next multiple (another ``run_length`` steps). ``run_length=None`` runs
+until paused. ``max_rate`` caps the steps per second, so that a student can watch slow
+learning; the worker waits on its command queue between steps, so commands stay prompt.
 """
 
 from __future__ import annotations
@@ -29,26 +35,46 @@ VIEWS_BUDGET = 0.05
 TIMELINE_BUDGET = 0.05
 
 
+def next_target(step: int, run_length: int | None) -> int | None:
+    """The step a run started at ``step`` stops at: the next multiple of ``run_length``
+    after ``step`` (``run_length`` at step 0; ``2 * run_length`` once it is reached), or
+    None (until stopped) when ``run_length`` is None."""
+    if run_length is None:
+        return None
+    return (step // run_length + 1) * run_length
+
+
 class TrainingWorker:
     """Runs ``session`` on a daemon thread.
 
     Commands (all non-blocking, safe from any thread): :meth:`train`, :meth:`pause`,
     :meth:`step_batches`, :meth:`reset`, :meth:`set_lr`, :meth:`set_optimizer`,
-    :meth:`set_graph`, :meth:`set_health`, :meth:`step_forward`, :meth:`step_backward`,
-    :meth:`call` (run a function on the worker thread; returns a Future) and :meth:`stop`.
+    :meth:`set_graph`, :meth:`set_health`, :meth:`set_run_length`, :meth:`set_max_rate`,
+    :meth:`step_forward`, :meth:`step_backward`, :meth:`call` (run a function on the worker
+    thread; returns a Future) and :meth:`stop`.
 
     It sets the session's ``timeline_budget`` to :data:`TIMELINE_BUDGET`: the app's
     timeline is denser than a headless run's.
 
+    Args:
+        run_length: :meth:`train` stops at the next multiple of this many steps (see
+            :func:`next_target`); None trains until paused.
+        max_rate: most training steps per second (> 0), or None for as fast as it goes.
+
     Attributes:
         snapshot: the newest published :class:`Snapshot` (read it; never mutate it).
         error: the last error message from a command, or "".
+        target: the step the current run stops at, or None (until stopped, or not run yet).
     """
 
-    def __init__(self, session: Session, max_steps: int | None = None):
+    def __init__(self, session: Session, run_length: int | None = None,
+                 max_rate: float | None = None):
         self.session = session
         session.timeline_budget = TIMELINE_BUDGET
-        self.max_steps = max_steps
+        self.run_length = _run_length(run_length)
+        self.max_rate = _rate(max_rate)
+        self.target: int | None = None
+        self._next_step_at = 0.0  # perf_counter time before which no step starts (max_rate)
         self._commands: queue.Queue = queue.Queue()
         self._running = False
         self._stop = False
@@ -66,7 +92,19 @@ class TrainingWorker:
     # -- commands (any thread) --------------------------------------------------------
 
     def train(self) -> None:
+        """Train to the next target step (see :func:`next_target`), or until paused."""
         self._commands.put(("train",))
+
+    def set_run_length(self, steps: int | None) -> None:
+        """Runs stop at multiples of ``steps`` (> 0); None trains until paused. A running
+        run gets its new target at once (the next multiple after the current step)."""
+        steps = _run_length(steps)
+        self._commands.put(("pace", "run_length", steps))
+
+    def set_max_rate(self, steps_per_sec: float | None) -> None:
+        """Cap training at ``steps_per_sec`` (> 0) steps per second; None removes the cap."""
+        rate = _rate(steps_per_sec)
+        self._commands.put(("pace", "max_rate", rate))
 
     def pause(self) -> None:
         self._commands.put(("pause",))
@@ -168,6 +206,15 @@ class TrainingWorker:
         if kind == "train":
             self._running = True
             self._times.clear()
+            self.target = next_target(self.session.step_count, self.run_length)
+            self._next_step_at = 0.0
+        elif kind == "pace":
+            setattr(self, cmd[1], cmd[2])
+            if cmd[1] == "run_length" and self._running:
+                self.target = next_target(self.session.step_count, self.run_length)
+            elif cmd[1] == "max_rate":  # the next step waits for the new cap, or none
+                last = self._times[-1] if self._times else 0.0
+                self._next_step_at = last + 1.0 / cmd[2] if cmd[2] else 0.0
         elif kind == "pause":
             self._running = False
         elif kind == "step":
@@ -175,6 +222,7 @@ class TrainingWorker:
                 self._do_step()
         elif kind == "reset":
             self._running = False
+            self.target = None
             self._stepping = None
             self.session.reset()
         elif kind == "call":
@@ -193,6 +241,9 @@ class TrainingWorker:
 
     def _do_step(self) -> None:
         self._stepping = None  # training moves on: a stepping pass in progress is stale
+        started = time.perf_counter()
+        if self.max_rate is not None:
+            self._next_step_at = started + 1.0 / self.max_rate
         try:
             metrics = self.session.step()
         except Exception as exc:
@@ -204,21 +255,44 @@ class TrainingWorker:
             self._running = False
             self.error = ("training stopped: the loss is not finite (it diverged). Lower the "
                           "learning rate and press Reset.")
-        if self.max_steps is not None and self.session.step_count >= self.max_steps:
-            self._running = False
+        if self._running and self.target is not None and self.session.step_count >= self.target:
+            self._running = False  # the run's target: Train goes on to the next one
 
     def _loop(self) -> None:
         while not self._stop:
+            # while training under a speed cap, wait for the next step's time on the queue
+            wait = self._next_step_at - time.perf_counter() if self._running else None
             try:
-                cmd = self._commands.get_nowait() if self._running else self._commands.get()
+                if not self._running:
+                    cmd = self._commands.get()
+                elif wait is not None and wait > 0:
+                    cmd = self._commands.get(timeout=wait)
+                else:
+                    cmd = self._commands.get_nowait()
             except queue.Empty:
                 cmd = None
             if cmd is not None:
                 self._handle(cmd)
                 self._publish()
                 continue
-            if self._running:
+            if self._running and time.perf_counter() >= self._next_step_at:
                 self._do_step()
                 if time.perf_counter() - self._last_publish >= PUBLISH_INTERVAL or \
                         not self._running:
                     self._publish()
+
+
+def _run_length(steps: int | None) -> int | None:
+    if steps is None:
+        return None
+    if int(steps) < 1:
+        raise ValueError(f"run_length must be at least 1 step, got {steps}")
+    return int(steps)
+
+
+def _rate(steps_per_sec: float | None) -> float | None:
+    if steps_per_sec is None:
+        return None
+    if not steps_per_sec > 0:
+        raise ValueError(f"max_rate must be > 0 steps per second, got {steps_per_sec}")
+    return float(steps_per_sec)

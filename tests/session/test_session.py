@@ -168,3 +168,71 @@ def test_every_project_optimizer_trains_xor_and_can_be_chosen_live(name):
     assert type(s.recipe.optimizers[0]).__name__ == other
     with pytest.raises(ValueError, match="one of SGD, Adagrad, RMSprop, Adam, AdamW"):
         s.set_optimizer("Lion")
+
+
+def _wait(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.005)
+
+
+def test_worker_stops_exactly_at_its_run_length_and_train_goes_on_by_another():
+    w = TrainingWorker(Session(load("xor_mlp"), timeline=False), run_length=40)
+    try:
+        w.step_batches(3)  # single steps do not move the target: the run still ends at 40
+        w.train()
+        _wait(lambda: w.snapshot.step >= 40 and not w.snapshot.running)
+        assert w.snapshot.step == 40 and w.target == 40 and not w.running
+        time.sleep(0.1)
+        assert w.call(lambda s: s.step_count).result(5) == 40
+        w.train()  # again: another run_length steps
+        _wait(lambda: w.snapshot.step >= 80 and not w.snapshot.running)
+        assert w.snapshot.step == 80 and w.target == 80
+        w.reset()
+        w.train()
+        w.call(lambda s: None).result(5)  # taken: the snapshots are the new run's
+        _wait(lambda: not w.snapshot.running)
+        assert w.snapshot.step == 40  # a fresh run: the first target again
+    finally:
+        w.stop()
+
+
+def test_worker_without_a_run_length_trains_past_it_until_paused():
+    w = TrainingWorker(Session(load("xor_mlp"), timeline=False), run_length=30)
+    try:
+        w.set_run_length(None)  # "Run until stopped"
+        w.train()
+        _wait(lambda: w.snapshot.step > 90)
+        assert w.running and w.target is None
+        w.set_run_length(30)  # switched off while running: stops at the next multiple
+        _wait(lambda: not w.snapshot.running)
+        stopped = w.snapshot.step
+        assert stopped % 30 == 0 and stopped > 90
+        with pytest.raises(ValueError, match="at least 1 step"):
+            w.set_run_length(0)
+    finally:
+        w.stop()
+
+
+def test_worker_honours_its_speed_cap_and_lifts_it_live():
+    w = TrainingWorker(Session(load("xor_mlp"), timeline=False), max_rate=20)
+    try:
+        w.train()
+        _wait(lambda: w.snapshot.step >= 1)
+        start = w.call(lambda s: s.step_count).result(5)
+        time.sleep(0.5)
+        taken = w.call(lambda s: s.step_count).result(5) - start
+        assert 3 <= taken <= 15  # 20 steps/s for 0.5 s is 10
+        answered = time.perf_counter()
+        w.call(lambda s: None).result(5)  # commands are not held up by the wait
+        assert time.perf_counter() - answered < 0.2
+        w.set_max_rate(None)
+        start = w.call(lambda s: s.step_count).result(5)
+        time.sleep(0.5)
+        assert w.call(lambda s: s.step_count).result(5) - start > 40
+        with pytest.raises(ValueError, match="> 0 steps per second"):
+            w.set_max_rate(0)
+    finally:
+        w.stop()
