@@ -15,6 +15,10 @@ import numpy as np
 from playground._resources import resource_path
 
 SCHEMA_VERSION = 1
+#: Keys of the weights file that hold the run rather than a parameter (no node id starts
+#: with "@"): the steps taken, and each metric's curve.
+TRAINING_STEP_KEY = "@step"
+HISTORY_PREFIX = "@history."
 #: The optimizers a project may name (``playground.engine.optim``'s classes).
 OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
 RECIPES = ("supervised", "vae", "gan")
@@ -164,6 +168,9 @@ def load(project: str | os.PathLike) -> Project:
 
 
 def _load_weights(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a weights file: parameters keyed ``"<node id>.<param>"`` and the run's
+    state, ``TRAINING_STEP_KEY`` (0-d) and ``HISTORY_PREFIX + metric`` ((2, n): steps,
+    values), as ``Session.training_state`` writes them."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             weights = {k: npz[k] for k in npz.files}
@@ -174,6 +181,13 @@ def _load_weights(path: Path) -> dict[str, np.ndarray]:
         if arr.dtype.kind != "f":
             raise ProjectError(f"{path}: weights[{key!r}] has dtype {arr.dtype}; weights must "
                                "be floating point.", f"weights.{key}")
+        if key == TRAINING_STEP_KEY and not (arr.shape == () and arr >= 0 and
+                                             float(arr).is_integer()):
+            raise ProjectError(f"{path}: weights[{key!r}] must be the step count, a whole "
+                               f"number ≥ 0; got shape {arr.shape}", f"weights.{key}")
+        if key.startswith(HISTORY_PREFIX) and (arr.ndim != 2 or arr.shape[0] != 2):
+            raise ProjectError(f"{path}: weights[{key!r}] must be a (2, n) array of steps and "
+                               f"values; got shape {arr.shape}", f"weights.{key}")
     return weights
 
 

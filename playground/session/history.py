@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 
@@ -83,6 +85,15 @@ class History:
     def copy_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{metric: (steps, values)}`` copies, for an immutable snapshot."""
         return {n: (b.steps(), b.values()) for n, b in self._buffers.items()}
+
+    def restore(self, arrays: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace the history with ``{metric: (steps, values)}`` (as :meth:`copy_arrays`
+        gives; the newest ``capacity`` pairs of each are kept)."""
+        self._buffers.clear()
+        for name, (steps, values) in arrays.items():
+            buf = self._buffers[name] = RingBuffer(self.capacity)
+            for step, value in zip(steps[-self.capacity:], values[-self.capacity:]):
+                buf.append(int(step), float(value))
 
     def clear(self) -> None:
         self._buffers.clear()

@@ -106,3 +106,19 @@ def test_failed_save_leaves_old_files(tmp_path, monkeypatch):
 def test_unknown_preset_lists_the_presets():
     with pytest.raises(ProjectError, match="no preset of that name. Presets: .*digits_mlp"):
         proj.resolve("nope_mlp")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("@step", np.array([1.0, 2.0]), "must be the step count"),
+    ("@step", np.array(-3.0), "must be the step count"),
+    ("@step", np.array(2.5), "must be the step count"),
+    ("@history.loss", np.zeros((3, 4)), "must be a (2, n) array"),
+])
+def test_a_bad_training_state_in_the_weights_file_is_refused(tmp_path, key, value, message):
+    from playground.project import load, save
+
+    path = save(load("xor_mlp"), tmp_path / "p.json")
+    np.savez(path.with_suffix(".npz"), **{key: value})
+    with pytest.raises(ProjectError) as err:
+        load(path)
+    assert message in err.value.message and err.value.field == f"weights.{key}"

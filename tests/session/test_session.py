@@ -236,3 +236,27 @@ def test_worker_honours_its_speed_cap_and_lifts_it_live():
             w.set_max_rate(0)
     finally:
         w.stop()
+
+
+def test_a_saved_run_reopens_with_its_step_count_and_curves(tmp_path):
+    from playground.project import load, save
+
+    s = Session(load("xor_mlp"), timeline=False)
+    s.train(120)
+    before = s.history.copy_arrays()
+    path = save(s.to_project(), tmp_path / "run.json")
+    again = Session(load(path), timeline=False)
+    assert again.step_count == 120
+    after = again.history.copy_arrays()
+    assert set(after) == set(before) and {"loss", "val_accuracy"} <= set(after)
+    for name, (steps, values) in before.items():
+        np.testing.assert_array_equal(after[name][0], steps)
+        np.testing.assert_array_equal(after[name][1], values)
+    assert again.metrics["loss"] == before["loss"][1][-1]
+    assert again.train(5)["step"] == 125  # the run goes on from there
+    # a graph whose weights no longer fit starts a fresh run: no stale curves
+    proj = load(path)
+    proj.graph["nodes"][1]["params"]["out_features"] = 9
+    proj.graph["nodes"][3]["params"]["in_features"] = 9
+    fresh = Session(proj, timeline=False)
+    assert fresh.step_count == 0 and fresh.history.names() == []
