@@ -17,7 +17,7 @@ from playground.engine import Tensor, manual_seed, no_grad, optim
 from playground.engine._random import generator as _engine_generator
 from playground.graph import CompileError, GraphModel, Program, Trace, compile, dataset_of
 from playground.project import Project, ProjectError, Training
-from playground.project.format import OPTIMIZERS
+from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_KEY
 
 from .health import Health, Probe
 from .history import History
@@ -170,6 +170,8 @@ class Session:
             self.loaded_weights = self.program.load_matching(project.weights)
         else:
             self.loaded_weights = []
+        if self.loaded_weights:  # the run those weights came from: its steps and curves
+            self._restore_training_state(project.weights)
 
     # -- building ---------------------------------------------------------------------
 
@@ -652,11 +654,36 @@ class Session:
         """Copies of all trained parameters, keyed ``"<node_id>.<param>"``."""
         return self.program.state_dict()
 
+    def training_state(self) -> dict[str, np.ndarray]:
+        """The run so far, as arrays for the weights file beside the parameters:
+        ``"@step"`` (a 0-d float64, the steps taken) and ``"@history.<metric>"`` ((2, n)
+        float64: steps, values) for each metric's curve. A Session made from a project
+        whose weights load takes them back (see :mod:`playground.project.format`). Not
+        kept: the optimizer's moments, the batch order and the timeline, so training
+        after reopening continues from the weights but not bit for bit as it would have."""
+        out = {TRAINING_STEP_KEY: np.array(float(self.step_count))}
+        for name, (steps, values) in self.history.copy_arrays().items():
+            out[f"{HISTORY_PREFIX}{name}"] = np.stack([steps, values])
+        return out
+
+    def saved_weights(self) -> dict[str, np.ndarray]:
+        """What Save writes to the ``.npz``: :meth:`weights` and :meth:`training_state`."""
+        return {**self.weights(), **self.training_state()}
+
+    def _restore_training_state(self, state: Mapping[str, np.ndarray]) -> None:
+        if TRAINING_STEP_KEY not in state:
+            return
+        self.step_count = int(state[TRAINING_STEP_KEY])
+        self.history.restore({k[len(HISTORY_PREFIX):]: (v[0], v[1]) for k, v in state.items()
+                              if k.startswith(HISTORY_PREFIX)})
+        self.metrics = {name: self.history[name].last() for name in self.history.names()}
+
     def to_project(self) -> Project:
-        """The project as it stands now: the graph, settings and the trained weights."""
+        """The project as it stands now: the graph, settings, the trained weights and the
+        run's step count and curves (:meth:`saved_weights`)."""
         return Project(name=self.project.name, graph=self.model.to_dict(),
                        training=self.training, recipe=dict(self.project.recipe),
-                       notes=self.project.notes, weights=self.weights(),
+                       notes=self.project.notes, weights=self.saved_weights(),
                        path=self.project.path)
 
 

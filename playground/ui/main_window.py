@@ -468,9 +468,9 @@ class MainWindow(QMainWindow):
     def current_weights(self) -> dict | None:
         """The trained weights: from the worker, else the session, else the loaded file."""
         if self.worker is not None:
-            return self.worker.call(lambda s: s.weights()).result(timeout=30)
+            return self.worker.call(lambda s: s.saved_weights()).result(timeout=30)
         if self.session is not None:
-            return self.session.weights()
+            return self.session.saved_weights()
         return self.project.weights
 
     # -------------------------------------------------------------------- training
