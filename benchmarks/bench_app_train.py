@@ -34,10 +34,11 @@ def headless(preset: str, seconds: float) -> float:
 
 def in_app(preset: str, seconds: float) -> tuple[float, int]:
     app = QApplication.instance() or QApplication([])
-    w = MainWindow(preset)
+    w = MainWindow(preset, remember_layout=False)
     w.confirm_discard = lambda: True
     w.resize(1600, 1000)
     w.show()
+    w.pace.set_until_stopped(True)  # (measure past the preset's steps)
     w.train()
     start_step, t0 = None, time.perf_counter()
     while time.perf_counter() - t0 < seconds:

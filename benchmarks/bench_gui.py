@@ -52,7 +52,7 @@ def in_app(preset: str, seconds: float, layout: str, select: str | None,
            probe_ms: int = 10) -> tuple[float, np.ndarray, int]:
     """Returns (steps/s, event-loop lateness samples in ms, views drawn)."""
     app = QApplication.instance() or QApplication([])
-    w = MainWindow(preset)
+    w = MainWindow(preset, remember_layout=False)
     w.confirm_discard = lambda: True
     w.resize(1600, 1000)
     c = w.live_views
@@ -86,6 +86,7 @@ def in_app(preset: str, seconds: float, layout: str, select: str | None,
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(probe_ms)
     timer.timeout.connect(beat)
+    w.pace.set_until_stopped(True)  # (measure past the preset's steps)
     w.train()
     start: list = []
 

@@ -55,7 +55,7 @@ def in_app(repeat: int, open_all: bool) -> dict:
     from playground.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    w = MainWindow()
+    w = MainWindow(remember_layout=False)
     w.confirm_discard = lambda: True
     w.resize(1600, 1000)
     w.show()

@@ -72,7 +72,9 @@ def screenshot(project: str | Project | None, out_path: str | Path, steps: int =
     """
     app = _application()
     apply_theme(app, DARK)
-    window = MainWindow(project if project is not None else DEFAULT_PRESET)
+    # the default layout, never the user's saved one (nor saved over it on close)
+    window = MainWindow(project if project is not None else DEFAULT_PRESET,
+                        remember_layout=False)
     window.confirm_discard = lambda: True
     try:
         window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)

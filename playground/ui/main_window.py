@@ -5,7 +5,9 @@ The window holds one document :class:`GraphModel`, one :class:`QUndoStack` and a
 :class:`Session` (built from a copy of the document); a 30 Hz timer reads the worker's
 newest snapshot and feeds the plots. Edits of the document while training are sent to the
 worker as a new graph (it keeps the weights of unchanged nodes); a graph with errors pauses
-training and the first error goes to the status bar.
+training and the first error goes to the status bar. Beside it: the Lesson dock
+(``lesson.py``), where runs stop and how fast (``pace.py``), the Help menu (``help.py``)
+and the saved size and dock layout (``window_state.py``).
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUnd
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel,
                                QMainWindow, QMessageBox, QStyle, QToolBar, QWidget)
 
-from playground.graph import GraphFormatError, GraphModel, dataset_of
+from playground.graph import GraphFormatError, GraphModel
 from playground.project import Project, ProjectError, Training, load, preset_names, save
-from playground.project.format import OPTIMIZERS, presets_dir
+from playground.project.format import OPTIMIZERS, TRAINING_STEP_KEY, presets_dir
 from playground.session import Session, SessionError, Snapshot, TrainingWorker
 
 from .canvas import CanvasView
+from . import window_state
 from .errors import ErrorsWidget
+from .help import install_help
 from .inspector import InspectorWidget, LogSpinBox
+from .lesson import install_lesson
+from .pace import PaceControls
 from .palette import PaletteWidget
+from .status import StatusNumbers
 from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
 from .stepper import install_stepper
 from .summary import SummaryWidget
@@ -61,6 +68,8 @@ class MainWindow(QMainWindow):
 
     Args:
         project: a :class:`Project`, a path or preset name, or None for an empty graph.
+        remember_layout: restore the size and dock layout saved by the last window, and
+            save them on close (see :mod:`.window_state`); screenshots say False.
 
     Attributes:
         model: the document graph (the canvas, inspector and undo commands work on it).
@@ -72,8 +81,10 @@ class MainWindow(QMainWindow):
         session, worker: the training session and its thread, or None until first needed.
     """
 
-    def __init__(self, project: Project | str | Path | None = None, parent=None):
+    def __init__(self, project: Project | str | Path | None = None, parent=None, *,
+                 remember_layout: bool = True):
         super().__init__(parent)
+        self.remember_layout = remember_layout
         self.model = GraphModel()
         self.undo_stack = QUndoStack(self)
         self.project = Project()
@@ -98,10 +109,18 @@ class MainWindow(QMainWindow):
         self._make_docks()
         self._make_actions()
         self._make_menus()
+        self.pace = PaceControls(self)  # where runs stop, their speed, the progress bar
         self._make_toolbar()
-        self._make_status_bar()
+        self.pace.add_to(self.toolbar, self.train_menu)
+        self.status_numbers = StatusNumbers(self.statusBar(), self.pace)
+        n = self.status_numbers
+        self.step_label, self.loss_label, self.acc_label, self.speed_label = (
+            n.step_label, n.loss_label, n.acc_label, n.speed_label)
         self.live_views = install_views(self)  # view docks and the timeline bar
         self.stepper = install_stepper(self)  # its dock, actions and canvas highlights
+        self.live_views.link_health_action(self.stepper.health_action)
+        self.lesson = install_lesson(self)  # the project's notes, beside the inspector
+        self.help_menu = install_help(self)
 
         self._curves_shown_at = 0.0
         self._timer = QTimer(self)
@@ -125,7 +144,9 @@ class MainWindow(QMainWindow):
             signal.connect(self._on_graph_edited)
         self.model.states_changed.connect(self._on_states_changed)
 
-        self.resize(1600, 1000)
+        window_state.fit_to_screen(self)
+        self._layout_restored = remember_layout and window_state.restore(self)
+        self._shown_once = False
         if project is not None:
             proj = project if isinstance(project, Project) else load(project)
             self._set_document(proj)
@@ -161,10 +182,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.summary_dock, self.errors_dock)
         self.curves_dock.raise_()
         self.splitDockWidget(self.inspector_dock, self.boundary_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [180, 420],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock, self.boundary_dock, self.curves_dock],
-                         [420, 480, 260], Qt.Orientation.Vertical)
+        # (their sizes: window_state.default_sizes on the first show, or the saved layout)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -262,7 +280,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for action in (self.group_action, self.ungroup_action, self.open_block_action):
             edit_menu.addAction(action)
-        train_menu = bar.addMenu("&Train")
+        train_menu = self.train_menu = bar.addMenu("&Train")
         for action in (self.train_action, self.pause_action, self.step_action,
                        self.reset_action):
             train_menu.addAction(action)
@@ -303,17 +321,6 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
 
-    def _make_status_bar(self) -> None:
-        status = self.statusBar()
-        self.step_label = QLabel("step 0")
-        self.loss_label = QLabel("loss —")
-        self.acc_label = QLabel("")
-        self.speed_label = QLabel("")
-        for w in (self.step_label, self.loss_label, self.acc_label, self.speed_label):
-            w.setMinimumWidth(90)
-            w.setContentsMargins(8, 0, 8, 0)
-            status.addPermanentWidget(w)
-
     # -------------------------------------------------------------------- document
 
     def _document_project(self, weights=None) -> Project:
@@ -339,8 +346,10 @@ class MainWindow(QMainWindow):
         self.project = project
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self._saved_step = 0
+        self._saved_step = int((project.weights or {}).get(TRAINING_STEP_KEY, 0))  # a saved run
         self._set_training_controls(project.training)
+        self.pace.set_run_length(project.training.steps)
+        self.lesson.show_project(project)
         self._refresh_points(force=True)
         self.curves.update_from(None)
         self.boundary.clear_boundary()
@@ -370,20 +379,33 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.is_dirty())
 
     def current_step(self) -> int:
+        """The steps trained: the last snapshot's, or the opened file's before any."""
         if self._last_snapshot is not None:
             return self._last_snapshot.step
-        return 0
+        return self._saved_step
 
     def is_dirty(self) -> bool:
-        """Unsaved edits (the undo stack is not clean) or unsaved training."""
-        return not self.undo_stack.isClean() or self.current_step() != self._saved_step
+        """Unsaved edits of the graph (the undo stack is not clean): the title's ``*``.
+        Training alone changes only the weights; see :meth:`has_unsaved_weights`."""
+        return not self.undo_stack.isClean()
+
+    def has_unsaved_weights(self) -> bool:
+        """Trained since the last save, in a document that is the user's own: saved or
+        opened from their file, or edited. Training a preset, untouched, is trying it out,
+        and closing it loses nothing the preset does not give again."""
+        if self.current_step() == self._saved_step:
+            return False
+        own_file = self.project.path is not None and not self._is_preset(self.project.path)
+        return own_file or self.is_dirty()
 
     def confirm_discard(self) -> bool:
-        """Ask before unsaved changes are lost: True to go on. Tests replace this."""
-        if not self.is_dirty():
+        """Ask before unsaved edits or trained weights are lost (see :meth:`is_dirty` and
+        :meth:`has_unsaved_weights`): True to go on. Tests replace this."""
+        if not (self.is_dirty() or self.has_unsaved_weights()):
             return True
+        what = "changes to" if self.is_dirty() else "trained weights of"
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to '{self.project.name}'?",
+            self, "Unsaved changes", f"Save the {what} '{self.project.name}'?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -503,13 +525,16 @@ class MainWindow(QMainWindow):
         session = self._ensure_session()
         if session is None:
             return None
-        self.worker = TrainingWorker(session)
+        self.worker = TrainingWorker(session, run_length=self.pace.worker_run_length(),
+                                     max_rate=self.pace.max_rate)
         self._last_worker_error = ""
         self._timer.start()
         return self.worker
 
     def train(self) -> None:
-        """Start (or resume) training on the worker thread."""
+        """Train on the worker thread, to the next multiple of the project's
+        ``training.steps``: a paused run goes on to its target, a finished one trains as
+        many steps again; with Run Until Stopped, until Pause (see :mod:`.pace`)."""
         if self.model.errors():
             first = next(iter(self.model.errors().values()))
             self.show_message(f"Cannot train: {first}")
@@ -639,20 +664,9 @@ class MainWindow(QMainWindow):
         data = [n for n in self.model.nodes() if self.model.spec(n).type == "Dataset"]
         params = self.model.params(data[0]) if data else None
         key = tuple(sorted(params.items())) if params else None
-        if key == self._dataset_key and not force:
-            return
-        self._dataset_key = key
-        ds = None
-        if params is not None:
-            try:
-                ds = dataset_of(params)
-            except Exception:
-                ds = None
-        if ds is not None and ds.feature_shape == (2,):
-            self.boundary.set_points(ds.train.input, ds.train.target)
-        else:
-            self.boundary.set_points(None, None)
-        self.boundary.clear_boundary()
+        if key != self._dataset_key or force:
+            self._dataset_key = key
+            self.boundary.show_dataset(params)
 
     # --------------------------------------------------------------------- views
 
@@ -678,11 +692,14 @@ class MainWindow(QMainWindow):
         marker = self._train_marker
         if self._wants_training and not self._paused_for_errors and self._pending_sync is None \
                 and (marker is None or marker.done()) and not worker.running:
-            # The worker stopped by itself (an error, or the loss diverged).
+            # The worker stopped by itself: the run's target, an error, or the loss diverged.
             self._wants_training = False
             self._set_running(False)
             if worker.error:
                 self.show_message(worker.error)
+            elif self.pace.reached(worker.snapshot.step):
+                self.show_message(f"Trained {self.pace.run_length:,} steps: Train trains "
+                                  f"{self.pace.run_length:,} more (or check Run Until Stopped)")
         snap = worker.snapshot
         if snap is not self._last_snapshot:
             self._show_snapshot(snap)
@@ -699,17 +716,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.is_dirty())
 
     def _show_metrics(self, snap: Snapshot | None) -> None:
-        m = snap.metrics if snap is not None else {}
-        self.step_label.setText(f"step {snap.step if snap else 0:,}")
-        self.loss_label.setText(f"loss {m['loss']:.4f}" if "loss" in m else "loss —")
-        acc = []
-        if "accuracy" in m:
-            acc.append(f"acc {m['accuracy']:.1%}")
-        if "val_accuracy" in m:
-            acc.append(f"held-out {m['val_accuracy']:.1%}")
-        self.acc_label.setText("  ".join(acc))
-        self.speed_label.setText(f"{snap.steps_per_sec:,.0f} steps/s"
-                                 if snap is not None and snap.running else "")
+        self.status_numbers.show(snap)
 
     def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
         self.last_message = text
@@ -771,10 +778,25 @@ class MainWindow(QMainWindow):
         elif self.session is not None:
             self.session.set_lr(lr)
 
+    def showEvent(self, event) -> None:  # Qt override: the docks' sizes, once
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._layout_restored:  # an architecture's Summary gets more room
+                inspect = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
+                window_state.default_sizes(self, 0.4 if inspect else 0.3)
+                self.layout().activate()  # now, not on the next turn of the event loop
+
+    def resizeEvent(self, event) -> None:  # Qt override: toolbar texts only if they fit
+        super().resizeEvent(event)
+        window_state.fit_toolbar(self.toolbar, self.width())
+
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt override
         if not self.confirm_discard():
             event.ignore()
             return
+        if self.remember_layout:
+            window_state.save(self)
         self.shutdown()
         self.canvas.detach()  # later edits of the model must not reach a dead scene
         self.summary.detach()

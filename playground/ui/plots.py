@@ -14,6 +14,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from playground.graph import dataset_of
+
 #: Class colours: orange and blue first (TensorFlow Playground's pair), then more.
 CLASS_COLORS = ("#f59322", "#2f8fdd", "#4ec97b", "#e8575a", "#a97ee8", "#e6c84f",
                 "#3cc8c8", "#e77fc0", "#b98a5e", "#9aa3b0")
@@ -138,10 +140,18 @@ SECOND_PANELS = (
 )
 
 
+#: What the left-hand (loss) panel plots, in the same form: a GAN's two players each have
+#: their own loss (``loss`` is their sum), a classifier or a VAE its train and held-out loss.
+LOSS_PANELS = (
+    ("Losses: discriminator and generator", "d_loss", "g_loss", ("D loss", "G loss"), None),
+    ("Loss", "loss", "val_loss", ("train", "held-out"), None),
+)
+
+
 class CurvesWidget(QWidget):
-    """Loss (train and held-out) beside a second panel chosen by the recipe's metrics
-    (:data:`SECOND_PANELS`): accuracy for a classifier, the discriminator's mean outputs for
-    a GAN, the KL term for a VAE."""
+    """A loss panel chosen by the recipe's metrics (:data:`LOSS_PANELS`: train and held-out
+    loss, or a GAN's D and G losses) beside a second panel (:data:`SECOND_PANELS`): accuracy
+    for a classifier, the discriminator's mean outputs for a GAN, the KL term for a VAE."""
 
     def __init__(self, parent=None, colors: dict = DARK_PLOT):
         super().__init__(parent)
@@ -175,6 +185,7 @@ class CurvesWidget(QWidget):
                 self.smoothed[key] = self._curve(plot, "train",
                                                  pg.mkPen(TRAIN_COLOR, width=2))
         self._panel = SECOND_PANELS[0]
+        self._loss_panel = LOSS_PANELS[-1]
         self.set_colors(colors)
         self._last_steps: dict[str, int] = {}
         self._history: dict = {}
@@ -190,7 +201,8 @@ class CurvesWidget(QWidget):
 
     def set_colors(self, colors: dict) -> None:
         self._colors = colors
-        for widget, title in ((self.loss_widget, "Loss"), (self.acc_widget, self._panel[0])):
+        for widget, title in ((self.loss_widget, self._loss_panel[0]),
+                              (self.acc_widget, self._panel[0])):
             widget.setBackground(colors["background"])
             _style_plot(widget.getPlotItem(), title, colors)
         raw_pen = pg.mkPen(blend(TRAIN_COLOR, colors["background"], colors["raw_mix"]), width=1)
@@ -211,7 +223,9 @@ class CurvesWidget(QWidget):
         self._history = history
         self._choose_panel(history)
         _, train_key, val_key = self._panel[:3]
-        source = {"accuracy": train_key, "val_accuracy": val_key}
+        _, loss_key, val_loss_key = self._loss_panel[:3]
+        source = {"loss": loss_key, "val_loss": val_loss_key,
+                  "accuracy": train_key, "val_accuracy": val_key}
         for key, curve in self.curves.items():
             steps, values = history.get(source.get(key, key), (np.zeros(0), np.zeros(0)))
             steps = np.asarray(steps, dtype=np.float64)
@@ -223,40 +237,56 @@ class CurvesWidget(QWidget):
                 self.smoothed[key].setData(steps[::stride], smooth[::stride])
 
     def _choose_panel(self, history) -> None:
+        loss_panel = next((p for p in LOSS_PANELS if p[1] in history), LOSS_PANELS[-1])
+        if loss_panel is not self._loss_panel:
+            self._loss_panel = loss_panel
+            self._label_panel(self.loss_plot, self.legends[0], loss_panel)
         panel = next((p for p in SECOND_PANELS if p[1] in history), SECOND_PANELS[0])
-        if panel is self._panel:
-            return
-        self._panel = panel
+        if panel is not self._panel:
+            self._panel = panel
+            self._label_panel(self.acc_plot, self.legends[1], panel)
+
+    def _label_panel(self, plot: pg.PlotItem, legend, panel) -> None:
         title, _, _, labels, y_range = panel
-        _style_plot(self.acc_plot, title, self._colors)
-        legend = self.legends[1]
+        _style_plot(plot, title, self._colors)
         for (_, label), text in zip(legend.items, labels):
             label.setText(text)
         if y_range is None:
-            self.acc_plot.enableAutoRange(axis="y", enable=True)
+            plot.enableAutoRange(axis="y", enable=True)
         else:
-            self.acc_plot.enableAutoRange(axis="y", enable=False)
-            self.acc_plot.setYRange(*y_range, padding=0)
+            plot.enableAutoRange(axis="y", enable=False)
+            plot.setYRange(*y_range, padding=0)
+
+    @property
+    def loss_title(self) -> str:
+        """The left-hand panel's title (see :data:`LOSS_PANELS`)."""
+        return self._loss_panel[0]
 
     @property
     def second_title(self) -> str:
         """The right-hand panel's title (see :data:`SECOND_PANELS`)."""
         return self._panel[0]
 
+    def legend_labels(self) -> tuple[list[str], list[str]]:
+        """The legend texts of the loss panel and of the second panel, in order."""
+        return tuple([label.text for _, label in legend.items] for legend in self.legends)
+
     def csv_table(self):
         """``(header, rows)``: every recorded value of the shown metrics, ``(metric, step,
         value)`` (the full history, not the decimated curve)."""
         rows = []
         _, train_key, val_key = self._panel[:3]
-        for key in ("loss", "val_loss", train_key, val_key):
+        keys = dict.fromkeys(("loss", *self._loss_panel[1:3], train_key, val_key))
+        for key in keys:
             steps, values = self._history.get(key, ((), ()))
             rows.extend((key, int(s), float(v)) for s, v in zip(steps, values))
         return ("metric", "step", "value"), rows
 
     def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) arrays last given to a curve (``loss``, ``val_loss``, ``accuracy``,
-        ``val_accuracy``; the last two are the right-hand panel's train and held-out
-        slots, whatever metric it shows), before downsampling and clipping to the view."""
+        ``val_accuracy``: each panel's train and held-out slots, whatever metric it shows,
+        e.g. a GAN's D and G losses in the first two), before downsampling and clipping to
+        the view."""
         x, y = self.curves[key].getOriginalDataset()
         return (np.zeros(0) if x is None else x), (np.zeros(0) if y is None else y)
 
@@ -326,6 +356,21 @@ class BoundaryWidget(pg.PlotWidget):
         self._fit_view()
         self._apply_points()
 
+    def show_dataset(self, params: dict | None) -> None:
+        """The training points of a Dataset node with ``params`` (None: no Dataset), and
+        no boundary until the next snapshot."""
+        ds = None
+        if params is not None:
+            try:
+                ds = dataset_of(params)
+            except Exception:  # a bad param: the Dataset node says what is wrong
+                ds = None
+        if ds is not None and ds.feature_shape == (2,):
+            self.set_points(ds.train.input, ds.train.target)
+        else:
+            self.set_points(None, None)
+        self.clear_boundary()
+
     def _fit_view(self) -> None:
         if "_view_range" not in self.__dict__ or "plot_item" not in self.__dict__:
             return  # pyqtgraph calls resizeEvent from its constructor
@@ -356,10 +401,12 @@ class BoundaryWidget(pg.PlotWidget):
         self._probs = np.asarray(boundary.probs)
         self.image.setImage(boundary_image(self._probs, self._colors["mid"]), levels=(0, 255))
         (x0, x1), (y0, y1) = boundary.x_range, boundary.y_range
-        rect = (x0, y0, x1 - x0, y1 - y0)
+        # setRect scales by the image's size in pixels: a new grid size (the timeline's
+        # entries are coarser than the live grid) needs it again, even over the same range
+        rect = (x0, y0, x1 - x0, y1 - y0, self._probs.shape[:2])
         if rect != self._rect:
             self._rect = rect
-            self.image.setRect(QRectF(*rect))
+            self.image.setRect(QRectF(*rect[:4]))
 
     def csv_table(self):
         """``(header, rows)``: the class probabilities at each grid point ``(x, y, p_0..)``

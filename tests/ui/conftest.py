@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def app_settings(tmp_path_factory):
+    """Every UI test gets its own empty settings store (the window restores its layout
+    from there and saves it on close): the user's own settings are never read or written,
+    and one test's layout never leaks into the next. Yields the directory."""
+    from PySide6.QtCore import QSettings
+
+    path = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(path))
+    yield path
+
+
 @pytest.fixture
 def make_window(qtbot):
     """``make_window(project="xor_mlp")``: a shown 1400×900 MainWindow on a preset name or

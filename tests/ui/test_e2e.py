@@ -135,6 +135,7 @@ def test_build_xor_from_the_palette_train_it_and_undo_the_last_wire(qtbot):
     assert scene.wire_item(last).label_text() == "(N,)"
 
     # -- train in the app until the XOR is learnt --------------------------------------------
+    w.pace.set_until_stopped(True)  # (still training when the undo below pauses it)
     w.canvas.setFocus()
     QTest.keyClick(w.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert w.worker is not None and not w.train_action.isEnabled()

@@ -255,9 +255,9 @@ def test_live_plots_get_data_after_a_few_steps(make_window, qtbot):
     image = w.boundary.image_array()
     assert image is not None and image.shape == (80, 80, 3) and image.dtype == np.uint8
     assert w.boundary.point_count() == load("xor_mlp").graph["nodes"][0]["params"]["n_samples"]
-    assert w.step_label.text() == "step 6"
+    assert w.step_label.text() == "step 6 / 500"  # xor_mlp's training.steps
     assert w.loss_label.text() == f"loss {snap.metrics['loss']:.4f}"
-    assert w.is_dirty()  # trained but not saved
+    assert not w.is_dirty()  # a preset only trained: no edit to save (test_pace.py)
 
 
 def test_live_edit_keeps_matching_weights_and_pauses_on_errors(make_window, qtbot):
@@ -275,6 +275,7 @@ def test_live_edit_keeps_matching_weights_and_pauses_on_errors(make_window, qtbo
     for key in ("fc1.weight", "fc2.weight", "fc2.bias"):
         assert np.array_equal(after[key], before[key]), key
 
+    w.pace.set_until_stopped(True)  # (xor_mlp's 500 steps could end before the edit)
     w.train_action.trigger()
     qtbot.waitUntil(lambda: w.worker.snapshot.step > 20, timeout=10_000)
     assert w.worker.running and not w.train_action.isEnabled()
@@ -374,6 +375,7 @@ def test_a_refused_wire_explains_itself_in_the_status_bar(make_window):
 
 def test_a_worker_that_stops_by_itself_resets_the_controls(make_window, qtbot):
     w = make_window("xor_mlp")
+    w.pace.set_until_stopped(True)
     w.train_action.trigger()
     qtbot.waitUntil(lambda: w.worker.snapshot.running, timeout=5_000)
     assert not w.train_action.isEnabled()

@@ -11,6 +11,10 @@ controller turns the newest into a :class:`Frame` at most every ``VIEW_MS`` whil
 and hands it to the views, which only draw when visible. The selected node travels the
 other way, to the worker, as a command (``Session.set_focus``).
 
+Which docks show: opening a document shows the views its graph will fill and hides the
+others (``expect``; its first frame corrects the guess), whatever the last document hid,
+except for docks the user has shown or hidden since it opened: theirs is the last word.
+
 Timeline: the slider scrubs through the session's timeline entries; while scrubbed every
 view shows that step (training goes on underneath). The "Live" button, the slider's right
 end, or pressing Train again snaps back to the live state.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolBar,
                                QToolButton, QWidget)
 
@@ -189,6 +193,8 @@ class ViewsController(QObject):
         self._drain_timer.timeout.connect(self._drain)
         #: keep every dock open, applicable or not (set by benchmarks and tests)
         self.show_all = False
+        #: titles of the docks the user showed or hid since the document opened
+        self.user_set: set[str] = set()
         names = _Names(window)
         self.views: dict[str, ViewWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -209,12 +215,12 @@ class ViewsController(QObject):
                 self.views[view.title], self.docks[view.title] = view, dock
         for view in self.views.values():
             view.node_names = names
+        for title, dock in self.docks.items():  # the user's own choices: see user_set
+            dock.toggleViewAction().triggered.connect(
+                lambda _=False, t=title: self.user_set.add(t))
+            dock.installEventFilter(self)
         window.boundary_dock.raise_()
         window.curves_dock.raise_()
-        window.resizeDocks([window.inspector_dock, window.boundary_dock], [360, 560],
-                           Qt.Orientation.Vertical)
-        window.resizeDocks([window.palette_dock, window.inspector_dock], [180, 500],
-                           Qt.Orientation.Horizontal)
         self.timeline = TimelineBar(window)
         self.timeline.scrubbed.connect(self._on_scrubbed)
         self.timeline.live.connect(self._on_live)
@@ -227,13 +233,20 @@ class ViewsController(QObject):
         self._add_menu_entries()
         window.canvas.selected_node_changed.connect(self.set_node)
 
+    def eventFilter(self, watched, event) -> bool:  # Qt override: a dock's close button
+        if event.type() == QEvent.Type.Close and isinstance(watched, QDockWidget):
+            self.user_set.add(next((t for t, d in self.docks.items() if d is watched), ""))
+        return False
+
     def _add_menu_entries(self) -> None:
         for action in self.window.menuBar().actions():
             if action.text().replace("&", "") == "View" and action.menu() is not None:
                 menu = action.menu()
                 menu.addSeparator()
+                # (the Gradient health dock comes with View ▸ Gradient Health, Ctrl+H: see
+                # link_health_action)
                 for title, dock in self.docks.items():
-                    if title not in ("Training curves", "Decision boundary"):
+                    if title not in ("Training curves", "Decision boundary", "Gradient health"):
                         menu.addAction(dock.toggleViewAction())
                 menu.addAction(self.timeline_toolbar.toggleViewAction())
                 return
@@ -299,8 +312,20 @@ class ViewsController(QObject):
         not wait for the drawing timer)."""
         self._drain(budget_ms=1e9)
 
+    def link_health_action(self, action) -> None:
+        """The one View ▸ Gradient Health entry (the canvas overlay's checkable action):
+        switching it on also shows the Gradient health dock in front."""
+        def on_triggered(checked: bool) -> None:
+            if checked:
+                self.user_set.add("Gradient health")
+                self.docks["Gradient health"].show()
+                self.docks["Gradient health"].raise_()
+        action.triggered.connect(on_triggered)
+
     def clear(self) -> None:
-        """A new document: no frame, live, placeholders."""
+        """A new document: no frame, live, placeholders; the user's dock choices of the
+        last document no longer hold."""
+        self.user_set.clear()
         self.snapshot = None
         self.frame = None
         self._signature = None
@@ -345,7 +370,10 @@ class ViewsController(QObject):
             ds = None
         conv = bool(types & CONV_TYPES)
         attention = bool(types & ATTENTION_TYPES)
-        self._apply({"Feature maps": conv, "Attention": attention,
+        # every dock gets a say: those hidden for the last document (an architecture to
+        # inspect hides them all) come back when they apply to this one
+        self._apply({**dict.fromkeys(self.docks, True),
+                     "Feature maps": conv, "Attention": attention,
                      "Embeddings": "Embedding" in types,
                      "GAN": recipe == "gan" and ds is not None and ds.feature_shape == (2,),
                      "Samples": recipe in ("gan", "vae"), "Latent space": recipe == "vae",
@@ -354,8 +382,9 @@ class ViewsController(QObject):
                      and recipe == "supervised"})
 
     def _apply(self, applies: dict[str, bool]) -> None:
-        """Show the docks in ``applies`` that apply, hide the others (unless ``show_all``)
-        and raise the most telling one."""
+        """Show the docks in ``applies`` that apply, hide the others (unless ``show_all``;
+        never those in ``user_set``) and raise the most telling one."""
+        applies = {t: ok for t, ok in applies.items() if t not in self.user_set}
         if not self.show_all:
             for title, ok in applies.items():
                 self.docks[title].setVisible(ok)

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QStackedWidget, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ..plots import DARK_PLOT, _style_plot
 
@@ -168,6 +168,9 @@ class ViewWidget(QWidget):
         head.setContentsMargins(4, 0, 2, 0)
         self.caption = QLabel("", self)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        # a long caption is cut at the dock's edge (its tooltip has it all) rather than
+        # widening the dock, which would take the width from the palette and the canvas
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head.addWidget(self.caption, 1)
         self.png_button = self._button("PNG", "Export this view as a PNG image",
                                        self._on_export_png)
@@ -250,6 +253,7 @@ class ViewWidget(QWidget):
     def set_caption(self, text: str, frame: Frame) -> None:
         when = "" if frame.live else f"   [timeline: step {frame.step:,}]"
         self.caption.setText(text + when)
+        self.caption.setToolTip(text + when)
 
     # -- export ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..plots import DARK_PLOT, _style_plot
 from .base import Frame, ViewWidget, image_plot, lut, normalise_each, rgb_image, tile
@@ -174,6 +174,9 @@ class EmbeddingView(ViewWidget):
         self.token_combo.currentIndexChanged.connect(self._on_token_changed)
         row.addWidget(self.token_combo)
         self.neighbour_label = QLabel("", box)
+        # (cut at the dock's edge rather than widening the dock: see ViewWidget.caption)
+        self.neighbour_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                           QSizePolicy.Policy.Preferred)
         row.addWidget(self.neighbour_label, 1)
         lay.addLayout(row)
         self.plot_widget = pg.PlotWidget(box, background=colors["background"])
@@ -251,6 +254,7 @@ class EmbeddingView(ViewWidget):
         text = ", ".join(f"{labels[j]} ({s:.2f})" for j, s in near) if near else \
             "(table too large for neighbours)"
         self.neighbour_label.setText(f"nearest: {text}")
+        self.neighbour_label.setToolTip(f"nearest: {text}")
 
     def _on_token_changed(self, index: int) -> None:
         if index >= 0:
