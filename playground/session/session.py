@@ -22,8 +22,9 @@ from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_
 from .health import Health, Probe
 from .history import History
 from .recipes import Recipe, RecipeError, grid_points, make_recipe
-from .stepping import (BackwardRecord, ForwardRecord, Tape, central_differences, claim_ops,
-                       float64_program, forward_record, relative_errors, run_calls, trace_of)
+from .stepping import (FLOAT64_U, GRADCHECK_EPS, GRADCHECK_ROUNDING, GRADCHECK_RTOL,
+                       BackwardRecord, ForwardRecord, GradCheck, Tape, check_tensor, claim_ops,
+                       float64_program, float64_wire, forward_record, run_calls, trace_of)
 from .timeline import Timeline, TimelineEntry
 from .views import node_views, sequence_view
 
@@ -520,60 +521,84 @@ class Session:
             p.grad = None
         yield from tape.backward(jacobians=jacobians)
 
-    def gradcheck_node(self, node_id: str, eps: float = 1e-6, max_checks: int = 32) -> float:
-        """The largest relative error between autograd's and central differences'
-        gradients of the loss with respect to node ``node_id``'s parameters and float
-        inputs, on the current batch, in a float64 copy of the program.
+    def gradcheck_node(self, node_id: str, eps: float = GRADCHECK_EPS,
+                       max_checks: int = 32) -> GradCheck:
+        """Check autograd's gradients of the loss with respect to node ``node_id``'s float
+        inputs (each port, as a leaf of its own) and parameters against central
+        differences, on the current batch, in a float64 copy of the program.
 
-        Checks at most ``max_checks`` elements per tensor (an even spread, always the
-        same). Relative error is ``|a - n| / max(|a|, |n|, 1e-7)``; in float64 a correct
-        gradient gives about 1e-7 or less. Training state is untouched (the copy has its
-        own weights, and the engine's random generator is restored, so noise and dropout
-        draw the same values in every evaluation).
+        At most ``max_checks`` elements per tensor are checked (an even spread over its
+        flat C-order indices, always the same). Each element perturbs a C-contiguous
+        float64 copy of the tensor in place; a kink of the loss inside ``[x - eps, x +
+        eps]`` (ReLU at 0, a max-pool tie...) skips it and is reported. An element passes
+        when its relative error ``|a - n| / max(|a|, |n|, atol / rtol)`` is at most
+        ``rtol = 1e-6``, with the floor ``atol = 32 u max(|L|, 1) / eps`` (u = 2.2e-16)
+        above the rounding of the loss: the derivation is in
+        :func:`~playground.session.stepping.check_tensor`.
+
+        Training state is untouched: the copy has its own weights, the engine's random
+        generator is restored (and set back before every evaluation, so noise and
+        dropout draw the same values in each), and the batch is not redrawn.
+
+        Returns:
+            a :class:`~playground.session.stepping.GradCheck`: ``passed``, ``verdict``
+            (``"agrees"``/``"disagrees"``), ``max_error``, ``checked``,
+            ``skipped_kinks`` and one ``TensorCheck`` per tensor; ``float()`` of it is the
+            max error.
 
         Raises:
-            SessionError: no node ``node_id``, or it has neither parameters nor float
-                inputs to check.
+            SessionError: no node ``node_id``, it has neither parameters nor float inputs
+                to check, or the loss is not finite.
         """
         try:
             call = self.program.call(node_id)
         except KeyError:
             raise SessionError(f"no node {node_id!r} in the compiled graph") from None
         prog = float64_program(self.program)
-        x, y = self.current_batch()
-        x = x.astype(np.float64) if x.dtype.kind == "f" else x
+        x, y = (np.array(a, np.float64) if a.dtype.kind == "f" else a
+                for a in self.current_batch())  # copies: the check perturbs its own arrays
         feeds = {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
         with preserved_rng() as gen:
             state = gen.bit_generator.state
 
-            def loss(inputs=None) -> Tensor:
+            def run(inputs=None) -> Trace:  # every value on the wires in float64
                 gen.bit_generator.state = state  # the same noise in every evaluation
-                return self.recipe.objective(self.run(feeds, inputs=inputs, program=prog))
+                return trace_of(prog, {c.node_id: outputs for c, _, outputs in run_calls(
+                    prog, feeds, inputs=inputs, wire=float64_wire)})
 
-            base = self.run(feeds, program=prog)
+            def loss(inputs=None) -> Tensor:
+                return self.recipe.objective(run(inputs))
+
+            with no_grad():
+                base = run()
             leaves = {}
             for port, src, sport in call.inputs:
                 t = base[src][sport]
-                if t.data.dtype.kind == "f":  # (noise may come in float32)
-                    leaves[(node_id, port)] = Tensor(t.data.astype(np.float64),
+                if t.data.dtype.kind == "f":  # a fresh C-contiguous float64 copy per port
+                    leaves[(node_id, port)] = Tensor(np.array(t.data, np.float64, order="C"),
                                                      requires_grad=True)
             module = prog.call(node_id).module
-            params = list(module.parameters()) if module is not None else []
+            params = list(module.named_parameters()) if module is not None else []
             if not leaves and not params:
                 raise SessionError(f"node {node_id!r} has no parameters or float inputs to "
                                    "check")
-            loss(leaves).backward()
-            worst = 0.0
+            value = loss(leaves)
+            value.backward()
+            at = float(value.data)  # the loss at the unperturbed point
+            if not math.isfinite(at):
+                raise SessionError(f"the loss is {at} on the current batch: nothing to check")
+            atol = GRADCHECK_ROUNDING * FLOAT64_U * max(abs(at), 1.0) / eps
+            tensors = [*((p, "input", t) for (_, p), t in leaves.items()),
+                       *((n, "parameter", t) for n, t in params)]
+            checks = []
             with no_grad():
-                for t in [*leaves.values(), *params]:
+                for name, kind, t in tensors:
                     analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
                     idx = np.unique(np.linspace(0, t.data.size - 1,
                                                 min(max_checks, t.data.size)).astype(int))
-                    numeric = central_differences(lambda: float(loss(leaves).data), t.data,
-                                                  idx, eps)
-                    err = relative_errors(analytic.reshape(-1)[idx], numeric)
-                    worst = max(worst, float(err.max()))
-        return worst
+                    checks.append(check_tensor(name, kind, lambda: float(loss(leaves).data),
+                                               t.data, analytic, idx, at, atol=atol, eps=eps))
+        return GradCheck(node_id, tuple(checks), GRADCHECK_RTOL, atol, eps, at)
 
     # -- views ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
@@ -268,48 +269,293 @@ def forward_record(index: int, call: Call, kwargs: Mapping[str, Tensor],
 
 # ------------------------------------------------------------------------- gradient check
 
+#: Step of the central differences. For |x| ~ 1, eps ~ u**(1/3) ~ 6e-6 would balance
+#: rounding against truncation; 1e-6 keeps the window [x - eps, x + eps] narrow, so fewer
+#: ReLU and max-pool kinks fall inside it, and the floor below allows for its rounding.
+GRADCHECK_EPS = 1e-6
+#: Pass mark on the relative error in float64 (see :func:`check_tensor`).
+GRADCHECK_RTOL = 1e-6
+#: C in the absolute floor ``atol = C * u * max(|L|, 1) / eps`` (see :func:`check_tensor`).
+GRADCHECK_ROUNDING = 32.0
+#: A bend of the half-step slopes larger than this fraction of the slopes is a kink.
+KINK_BEND = 1e-4
+
+#: Machine epsilon of float64, u = 2.2e-16 (twice the unit roundoff).
+FLOAT64_U = float(np.finfo(np.float64).eps)
+
 
 def float64_program(program: Program) -> Program:
     """A copy of ``program`` in float64 with the same weights, for gradient checks.
 
-    Modules are deep-copied, then every floating array they hold (parameters and buffers
-    such as running statistics) is cast to float64. The original is untouched.
+    Modules are deep-copied (with one memo, so a module or parameter shared by two calls
+    stays shared in the copy), then every floating array they hold (parameters and buffers
+    such as running statistics) is replaced by a float64, C-contiguous, writeable copy: a
+    check perturbs parameters in place, element by element. The original is untouched.
     """
-    calls = []
+    calls, memo = [], {}
     for call in program.calls:
-        module = copy.deepcopy(call.module) if call.module is not None else None
+        module = copy.deepcopy(call.module, memo) if call.module is not None else None
         if module is not None:
             for m in module.modules():
                 for name, value in list(vars(m).items()):
                     if isinstance(value, Tensor) and value.data.dtype.kind == "f":
-                        value.data = value.data.astype(np.float64)
+                        value.data = np.array(value.data, dtype=np.float64, order="C")
                         value.grad = None
                     elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
-                        object.__setattr__(m, name, value.astype(np.float64))
+                        object.__setattr__(m, name, np.array(value, np.float64, order="C"))
         calls.append(replace(call, module=module))
     return Program(calls, program.aliases)
 
 
-def relative_errors(analytic: np.ndarray, numeric: np.ndarray, floor: float = 1e-7
-                    ) -> np.ndarray:
-    """``|a - n| / max(|a|, |n|, floor)`` elementwise (0 where both are 0). The floor keeps
-    entries that are zero up to rounding from dividing by nothing."""
+def float64_wire(wire: Wire, value: Any) -> Any:
+    """A ``wire`` hook for :func:`run_calls`: floating tensors travel on as float64.
+
+    Some nodes make float32 whatever the program's dtype (NoiseSource draws float32
+    noise); this keeps every value of a float64 program's pass in float64. A tensor that
+    carries a gradient is cast with the engine's differentiable ``Tensor.to``."""
+    if isinstance(value, Tensor) and value.data.dtype.kind == "f" \
+            and value.data.dtype != np.float64:
+        return value.to(np.float64)
+    return value
+
+
+def relative_errors(analytic: np.ndarray, numeric: np.ndarray, floor: float) -> np.ndarray:
+    """``|a - n| / max(|a|, |n|, floor)`` elementwise; NaN (a non-finite loss) becomes inf.
+
+    The floor turns the relative error into an absolute one, ``|a - n| / floor``, for
+    entries smaller than it: those the rounding of the loss swamps (see
+    :func:`check_tensor`)."""
     a, n = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
-    return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+def perturbed_losses(loss: Callable[[], float], array: np.ndarray, index: np.ndarray,
+                     steps: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``loss()`` with element ``i`` of ``array`` moved by each step, for ``i`` in
+    ``index``: returns the losses (K, S) and the steps actually taken (K, S), for K
+    indices and S steps (``x + step`` rounds to the array's dtype).
+
+    ``index`` holds flat indices in C order (as ``np.ravel_multi_index`` makes them),
+    whatever the array's memory layout: the array's own elements are perturbed in place,
+    through ``np.unravel_index``, so a transposed or strided view works too, and each is
+    put back before the next (also when ``loss`` raises).
+
+    Raises:
+        ValueError: ``array`` is read-only (a perturbation could not reach the loss).
+    """
+    if not array.flags.writeable:
+        raise ValueError("central differences perturb the array in place; it is read-only")
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    losses = np.empty((len(index), len(steps)))
+    taken = np.empty((len(index), len(steps)))
+    for k, i in enumerate(index):
+        at = np.unravel_index(int(i), array.shape)
+        keep = array[at].copy()
+        try:
+            for j, step in enumerate(steps):
+                array[at] = keep + step
+                taken[k, j] = float(array[at]) - float(keep)
+                losses[k, j] = loss()
+        finally:
+            array[at] = keep
+    return losses, taken
 
 
 def central_differences(loss: Callable[[], float], array: np.ndarray, index: np.ndarray,
-                        eps: float = 1e-6) -> np.ndarray:
-    """dL/d(array.flat[i]) for each i in ``index`` by ``(L(x+eps) - L(x-eps)) / 2 eps``,
-    perturbing ``array`` in place and restoring it."""
-    flat = array.reshape(-1)
-    out = np.empty(len(index))
-    for k, i in enumerate(index):
-        keep = flat[i]
-        flat[i] = keep + eps
-        up = loss()
-        flat[i] = keep - eps
-        down = loss()
-        flat[i] = keep
-        out[k] = (up - down) / (2 * eps)
-    return out
+                        eps: float = GRADCHECK_EPS) -> np.ndarray:
+    """dL/dx_i for each flat index ``i`` (C order) in ``index``, by the central difference
+    ``(L(x + eps) - L(x - eps)) / 2 eps`` (over the steps actually taken), perturbing
+    ``array``'s own elements in place and restoring them (see :func:`perturbed_losses`).
+
+    Returns a (K,) array for K indices. Raises ValueError if ``array`` is read-only.
+    """
+    losses, taken = perturbed_losses(loss, array, index, (eps, -eps))
+    return (losses[:, 0] - losses[:, 1]) / (taken[:, 0] - taken[:, 1])
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """The gradient check of one tensor: an input port or a parameter of a node.
+
+    Attributes:
+        name: the port (``"input"``, ``"mu"``...) or parameter (``"weight"``) name.
+        kind: ``"input"`` or ``"parameter"``.
+        shape: the tensor's shape.
+        checked: elements compared (those at a kink are not).
+        kinks: flat indices (C order) of the elements skipped at a kink.
+        max_error: the largest relative error over the checked elements (0 if none).
+        worst: flat index of that element (None if none was checked).
+        analytic, numeric: the worst element's gradient from autograd and from the
+            central difference (NaN if none was checked).
+        max_numeric: the largest |central difference| over the checked elements (0: no
+            perturbation of this tensor moved the loss).
+        passed: every checked element is within the pass mark.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    checked: int
+    kinks: tuple[int, ...]
+    max_error: float
+    worst: int | None
+    analytic: float
+    numeric: float
+    max_numeric: float
+    passed: bool
+
+    @property
+    def skipped_kinks(self) -> int:
+        return len(self.kinks)
+
+
+def check_tensor(name: str, kind: str, loss: Callable[[], float], array: np.ndarray,
+                 analytic: np.ndarray, index: np.ndarray, base: float, *, atol: float,
+                 eps: float = GRADCHECK_EPS, rtol: float = GRADCHECK_RTOL) -> TensorCheck:
+    """Compare autograd's gradient ``analytic`` (the shape of ``array``) of ``loss()``
+    with central differences at the flat indices ``index`` (C order) of ``array``.
+
+    ``base`` is ``loss()`` unperturbed; ``atol`` the absolute floor, normally
+    ``GRADCHECK_ROUNDING * u * max(|base|, 1) / eps`` with u = 2.2e-16 (float64's machine
+    epsilon), as :meth:`Session.gradcheck_node` sets it. Two evaluations of the loss per
+    element, and four more for an element that fails the first comparison.
+
+    **Pass mark.** An element agrees when ``|a - n| <= max(rtol * max(|a|, |n|), atol)``,
+    i.e. its relative error ``|a - n| / max(|a|, |n|, atol / rtol)`` is at most ``rtol``
+    (1e-6). In float64 the central difference ``n`` of a correct gradient ``a`` is off by
+    (Press et al., *Numerical Recipes*, 3rd ed., section 5.7):
+
+    - truncation, ``eps**2 |L'''| / 6`` (Taylor's theorem): 1.7e-13 |L'''| at eps = 1e-6,
+      1.7e-13 relative where L''' is of the size of L', far under 1e-6. Where it is not
+      (a loss that bends on a scale near eps, like sin(5000 x)), the element is rechecked
+      by Richardson extrapolation,
+      ``(4 n(eps/2) - n(eps)) / 3 = L' + O(eps**4)``, with three times the floor (its
+      rounding is three times larger);
+    - rounding: each loss carries an error of a few units u of the magnitudes it is
+      computed from, about ``S = max(|L|, 1)`` (the loss, or the O(1) logits and
+      activations when the loss is small), so ``n`` is off by ``k u S / eps``. On every
+      preset k <= 0.75 (0.04 after training XOR to a loss of 0.004): ``atol = 32 u S /
+      eps`` (7e-9 S) keeps a 40x margin.
+
+    **Kinks.** A failing element is also evaluated at ``x +- eps/2``, which gives the
+    loss's slopes over the four half-steps of ``[x - eps, x + eps]``. Where the loss is
+    smooth they lie on a line (its second derivative) up to ``eps**2 |L'''| / 8`` and
+    rounding (measured <= 4 u S / eps, under ``atol / 2``). A kink inside the window
+    (ReLU or LeakyReLU at 0, a max-pool tie, abs, a clamp's edge) bends them: for a single
+    kink the residual of a straight-line fit is at least half the error it causes,
+    wherever it lies. The element is *at a kink*, and skipped, when that residual exceeds
+    ``atol / 2`` and either a quarter of its error or ``KINK_BEND`` (1e-4) of the slopes
+    (several ties broken at once, as on a blank patch of an image, need the second). A
+    wrong derivative of a smooth op leaves the slopes on their line: it still fails.
+
+    Raises:
+        ValueError: ``array`` is read-only.
+    """
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    a = np.asarray(analytic, np.float64)[np.unravel_index(index, array.shape)]
+    floor = atol / rtol
+    losses, taken = perturbed_losses(loss, array, index, (eps, -eps))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = (losses[:, 0] - losses[:, 1]) / (taken[:, 0] - taken[:, 1])
+    err = relative_errors(a, n, floor)
+    kink = np.zeros(len(index), dtype=bool)
+    for k in np.flatnonzero(~(err <= rtol)):
+        half, half_taken = perturbed_losses(loss, array, index[k:k + 1], (eps / 2, -eps / 2))
+        (lh, ldh), (th, tdh) = half[0], half_taken[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            richardson = (4 * (lh - ldh) / (th - tdh) - n[k]) / 3
+        # the same pass mark with three times the floor: rtol * max(|a|, |r|, 3 floor)
+        e_r = float(relative_errors(a[k], richardson, 3 * floor))
+        if e_r <= rtol:
+            err[k] = min(err[k], e_r)
+            continue
+        at = np.array([taken[k, 1], tdh, 0.0, th, taken[k, 0]])
+        ls = np.array([losses[k, 1], ldh, base, lh, losses[k, 0]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slopes = np.diff(ls) / np.diff(at)
+        if not np.isfinite(slopes).all():
+            continue  # a non-finite loss: a disagreement, not a kink
+        mid = (at[1:] + at[:-1]) / (2 * eps)
+        bend = float(np.max(np.abs(slopes - np.polyval(np.polyfit(mid, slopes, 1), mid))))
+        kink[k] = (bend > atol / 2
+                   and bend > min(abs(a[k] - n[k]) / 4, KINK_BEND * np.abs(slopes).max()))
+    ok = ~kink
+    if ok.any():
+        j = int(np.flatnonzero(ok)[np.argmax(err[ok])])
+        worst, max_error, an, nu = int(index[j]), float(err[j]), float(a[j]), float(n[j])
+        largest = float(np.max(np.abs(n[ok])))
+    else:
+        worst, max_error, an, nu, largest = None, 0.0, math.nan, math.nan, 0.0
+    return TensorCheck(name, kind, tuple(array.shape), int(ok.sum()),
+                       tuple(int(i) for i in index[kink]), max_error, worst, an, nu,
+                       largest, bool(max_error <= rtol))
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """The gradient check of one node (:meth:`Session.gradcheck_node`).
+
+    Attributes:
+        node: the node id.
+        tensors: one :class:`TensorCheck` per float input port, then per parameter.
+        tolerance: the pass mark on each element's relative error (``rtol``, 1e-6).
+        atol: the absolute floor on ``|a - n|``, ``32 u max(|L|, 1) / eps``.
+        eps: the step of the central differences.
+        loss: the loss at the unperturbed point (float64).
+
+    ``float(check)`` is :attr:`max_error`, for callers that want one number.
+    """
+
+    node: str
+    tensors: tuple[TensorCheck, ...]
+    tolerance: float
+    atol: float
+    eps: float
+    loss: float
+
+    @property
+    def max_error(self) -> float:
+        """The largest relative error over every checked element (0 if none)."""
+        return max((t.max_error for t in self.tensors), default=0.0)
+
+    @property
+    def checked(self) -> int:
+        return sum(t.checked for t in self.tensors)
+
+    @property
+    def skipped_kinks(self) -> int:
+        return sum(t.skipped_kinks for t in self.tensors)
+
+    @property
+    def passed(self) -> bool:
+        """Some element was checked, and every checked element agrees."""
+        return self.checked > 0 and all(t.passed for t in self.tensors)
+
+    @property
+    def verdict(self) -> str:
+        """``"agrees"``, ``"disagrees"``, or ``"inconclusive"`` (every element sampled was
+        at a kink)."""
+        if self.checked == 0:
+            return "inconclusive"
+        return "agrees" if self.passed else "disagrees"
+
+    @property
+    def worst(self) -> TensorCheck | None:
+        """The tensor with the largest error (None for no tensors)."""
+        return max(self.tensors, key=lambda t: t.max_error, default=None)
+
+    def __float__(self) -> float:
+        return self.max_error
+
+    def summary(self) -> str:
+        """One line: the verdict, the largest error and where, and the kinks skipped."""
+        text = f"{self.node}: {self.verdict}, max relative error {self.max_error:.2e}"
+        worst = self.worst
+        if worst is not None and worst.worst is not None and self.max_error > 0:
+            text += f" at {worst.name}[{worst.worst}]"
+        text += f", {self.checked} elements checked"
+        if self.skipped_kinks:
+            text += f", {self.skipped_kinks} at a kink skipped"
+        return text

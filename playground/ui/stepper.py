@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, Q
                                QSizePolicy, QStackedWidget, QStyle, QTabBar, QVBoxLayout, QWidget)
 
 from playground.session.health import measure
-from playground.session.stepping import BackwardRecord, ForwardRecord
+from playground.session.stepping import BackwardRecord, ForwardRecord, GradCheck
 
 from .canvas.style import HEALTH_LOG_MAX, HEALTH_LOG_MIN, HEALTH_STOPS
 from .tensor_view import TensorView, format_number, format_shape
@@ -77,6 +77,7 @@ class StepperPanel(QWidget):
         self.record: ForwardRecord | BackwardRecord | None = None
         self.shown_input = ""
         self.gradcheck_error: float | None = None
+        self.gradcheck_result: GradCheck | None = None
         self._saved_names: list[str] = []
 
         lay = QVBoxLayout(self)
@@ -180,20 +181,30 @@ class StepperPanel(QWidget):
         self.hint_label.setText(message)
         self.pages.setCurrentWidget(self.hint_label)
 
-    def show_gradcheck(self, node: str, error: float | None, message: str = "") -> None:
-        """The result of a gradient check of ``node``: the largest relative error, in
-        green when below 1e-5 (a correct gradient in float64 gives ~1e-7), else red."""
-        self.gradcheck_error = error
-        if error is None:
+    def show_gradcheck(self, node: str, result: GradCheck | None, message: str = "") -> None:
+        """The result of a gradient check of ``node``
+        (:meth:`~playground.session.Session.gradcheck_node`): the largest relative error
+        and the verdict, green when it agrees, red when it does not, with the number of
+        elements skipped at a kink (ReLU at 0, a max-pool tie). ``None``: ``message``
+        says why there is no result."""
+        self.gradcheck_result = result
+        self.gradcheck_error = None if result is None else result.max_error
+        if result is None:
             self.gradcheck_label.setText(f"<span style='color:#ef5350'>"
                                          f"{html.escape(message)}</span>")
+            self.gradcheck_label.setToolTip("")
             return
-        ok = error < 1e-5
-        color = "#66bb6a" if ok else "#ef5350"
-        verdict = "agrees" if ok else "DISAGREES"
+        color = "#66bb6a" if result.passed else "#ef5350"
+        verdict = "agrees" if result.passed else result.verdict.upper()
+        kinks = (f", {result.skipped_kinks} element{'s' if result.skipped_kinks != 1 else ''}"
+                 " at a kink skipped" if result.skipped_kinks else "")
         self.gradcheck_label.setText(
             f"gradient check <b>{html.escape(node)}</b>: max relative error "
-            f"<b style='color:{color}'>{error:.2e}</b> ({verdict})")
+            f"<b style='color:{color}'>{result.max_error:.2e}</b> ({verdict}; "
+            f"{result.checked} checked{kinks})")
+        self.gradcheck_label.setToolTip(
+            f"{result.summary()}. Pass mark: relative error ≤ {result.tolerance:g}, "
+            f"absolute floor {result.atol:.1e} (rounding of the loss), ε = {result.eps:g}")
 
     def show_forward(self, record: ForwardRecord, description: str = "") -> None:
         """A forward step: the node's inputs (by port) → its outputs (by port)."""
@@ -602,7 +613,7 @@ class StepperController(QObject):
             if exc is not None:
                 panel.show_gradcheck(extra, None, str(exc))
             else:
-                panel.show_gradcheck(extra, float(result))
+                panel.show_gradcheck(extra, result)
             return
         if kind == "health":
             if exc is not None:

@@ -132,7 +132,11 @@ def test_stepping_does_not_change_training():
 def test_gradcheck_node_agrees_for_every_node_with_weights_or_inputs():
     s = _trained("xor_mlp")
     for node in ("fc1", "tanh1", "fc2", "loss"):
-        assert s.gradcheck_node(node) < 1e-5, node
+        check = s.gradcheck_node(node)
+        assert check.passed and check.verdict == "agrees", check.summary()
+        assert check.max_error <= check.tolerance == 1e-6 and float(check) == check.max_error
+        assert check.checked == sum(t.checked for t in check.tensors) > 0
+    assert [t.name for t in s.gradcheck_node("fc1").tensors] == ["input", "weight", "bias"]
     with pytest.raises(SessionError, match="no node 'nope'"):
         s.gradcheck_node("nope")
     with pytest.raises(SessionError, match="no parameters or float inputs"):
@@ -148,9 +152,15 @@ def test_gradcheck_node_catches_a_wrong_backward(monkeypatch):
         return right(ctx, g) * 1.1  # a 10% error in tanh's derivative
 
     monkeypatch.setattr(ops.Tanh, "backward", staticmethod(wrong))
-    assert s.gradcheck_node("tanh1") > 0.05
-    assert s.gradcheck_node("fc1") > 0.05  # it reaches fc1's weights too
-    assert s.gradcheck_node("fc2") < 1e-5  # but not what lies after it
+    tanh = s.gradcheck_node("tanh1")
+    assert not tanh.passed and tanh.verdict == "disagrees" and tanh.skipped_kinks == 0
+    # the worst element: autograd says 1.1 times what the differences measure
+    assert tanh.worst.analytic == pytest.approx(1.1 * tanh.worst.numeric, rel=1e-4)
+    assert tanh.max_error > 0.05
+    fc1 = s.gradcheck_node("fc1")  # it reaches fc1's weights too
+    assert fc1.verdict == "disagrees"
+    assert [t.passed for t in fc1.tensors] == [False, False, False]  # input, weight, bias
+    assert s.gradcheck_node("fc2").passed  # but not what lies after it
 
 
 def test_current_batch_is_the_last_trained_batch_and_does_not_draw():
@@ -191,7 +201,7 @@ def test_backward_steps_of_a_small_cnn(project):
     stepped = _grads(s)
     for k, v in _backward_grads(s).items():
         np.testing.assert_array_equal(stepped[k], v, err_msg=k)
-    assert s.gradcheck_node("conv") < 1e-5
+    assert s.gradcheck_node("conv").passed
 
 
 def test_worker_steps_forward_then_backward():
