@@ -65,6 +65,8 @@ class TrainingWorker:
         snapshot: the newest published :class:`Snapshot` (read it; never mutate it).
         error: the last error message from a command, or "".
         target: the step the current run stops at, or None (until stopped, or not run yet).
+        at_target: the last run stopped because it reached its target (set before that
+            run's last snapshot is published; cleared by the next command to train).
     """
 
     def __init__(self, session: Session, run_length: int | None = None,
@@ -74,6 +76,7 @@ class TrainingWorker:
         self.run_length = _run_length(run_length)
         self.max_rate = _rate(max_rate)
         self.target: int | None = None
+        self.at_target = False
         self._next_step_at = 0.0  # perf_counter time before which no step starts (max_rate)
         self._commands: queue.Queue = queue.Queue()
         self._running = False
@@ -205,6 +208,7 @@ class TrainingWorker:
         kind = cmd[0]
         if kind == "train":
             self._running = True
+            self.at_target = False
             self._times.clear()
             self.target = next_target(self.session.step_count, self.run_length)
             self._next_step_at = 0.0
@@ -257,6 +261,7 @@ class TrainingWorker:
                           "learning rate and press Reset.")
         if self._running and self.target is not None and self.session.step_count >= self.target:
             self._running = False  # the run's target: Train goes on to the next one
+            self.at_target = True
 
     def _loop(self) -> None:
         while not self._stop:

@@ -697,7 +697,7 @@ class MainWindow(QMainWindow):
             self._set_running(False)
             if worker.error:
                 self.show_message(worker.error)
-            elif self.pace.reached(worker.snapshot.step):
+            elif worker.at_target:
                 self.show_message(f"Trained {self.pace.run_length:,} steps: Train trains "
                                   f"{self.pace.run_length:,} more (or check Run Until Stopped)")
         snap = worker.snapshot
@@ -786,6 +786,7 @@ class MainWindow(QMainWindow):
                 inspect = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
                 window_state.default_sizes(self, 0.4 if inspect else 0.3)
                 self.layout().activate()  # now, not on the next turn of the event loop
+            QTimer.singleShot(0, self, lambda: window_state.hide_stale_tab_bars(self))
 
     def resizeEvent(self, event) -> None:  # Qt override: toolbar texts only if they fit
         super().resizeEvent(event)

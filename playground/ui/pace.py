@@ -123,24 +123,27 @@ class PaceControls:
 
     # -- status bar -------------------------------------------------------------------
 
+    def _has_target(self) -> bool:
+        """Runs have a target: not until stopped, and a graph that trains (an architecture
+        to inspect has no Dataset node and never trains)."""
+        model = self.window.model
+        return not self.until_stopped and any(model.spec(n).type == "Dataset"
+                                              for n in model.nodes())
+
     def step_text(self, step: int) -> str:
         """"step 340 / 500", or "step 1,234" while running until stopped."""
-        if self.until_stopped:
+        if not self._has_target():
             return f"step {step:,}"
         return f"step {step:,} / {shown_target(step, self.run_length):,}"
 
     def show_progress(self, step: int) -> None:
-        if self.until_stopped:
+        if not self._has_target():
             self.progress.hide()
             return
         target = shown_target(step, self.run_length)
         self.progress.setRange(0, self.run_length)
         self.progress.setValue(step - (target - self.run_length))
         self.progress.show()
-
-    def reached(self, step: int) -> bool:
-        """Whether a run stopping at ``step`` stopped at its target."""
-        return not self.until_stopped and step > 0 and step % self.run_length == 0
 
 
 __all__ = ["PaceControls", "SPEEDS", "shown_target"]

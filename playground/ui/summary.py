@@ -201,6 +201,9 @@ class SummaryWidget(FollowsModel, QWidget):
             self.table.setColumnWidth(col, width)
         self.totals = QLabel(self)
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # wrapped: a long line would set the bottom docks' (and so the window's) minimum
+        # width, squeezing the palette and the inspector beside them
+        self.totals.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QRect, QSettings, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QTabBar
 
 ORGANIZATION = "dl-playground"
 APPLICATION = "DL Playground"
@@ -85,6 +86,28 @@ def fit_toolbar(toolbar, width: int) -> None:
                                else style.ToolButtonTextBesideIcon)
 
 
+def hide_stale_tab_bars(window) -> int:
+    """Hide the dock tab bars that ``window``'s layout no longer uses; returns how many.
+
+    Qt (6.11) leaves a tab group's old QTabBar visible, with its old tabs and place, when
+    the group is rebuilt (tabifying, hiding every dock of a group, restoring a state); it
+    then shows through wherever a dock comes to lie under it. A bar in use sits right
+    under the dock of its current tab (tabs are at the bottom, Qt's default), so any
+    other bar of the window is stale."""
+    docks = {d.windowTitle(): d for d in window.findChildren(QDockWidget)
+             if not d.isHidden() and not d.isFloating()}
+    hidden = 0
+    for bar in window.findChildren(QTabBar):
+        if bar.parent() is not window or bar.isHidden():
+            continue
+        dock = docks.get(bar.tabText(bar.currentIndex())) if bar.count() else None
+        box, at = (dock.geometry() if dock is not None else None), bar.geometry()
+        if box is None or abs(at.top() - box.bottom() - 1) > 8 or abs(at.left() - box.left()) > 8:
+            bar.hide()
+            hidden += 1
+    return hidden
+
+
 def restore(window, store: QSettings | None = None) -> bool:
     """Restore ``window``'s saved geometry and dock layout. False when nothing was saved
     (or the layout is of another :data:`LAYOUT_VERSION`): the caller keeps its defaults."""
@@ -108,5 +131,5 @@ def save(window, store: QSettings | None = None) -> None:
 
 
 __all__ = ["APPLICATION", "LAYOUT_VERSION", "ORGANIZATION", "available_geometry",
-           "default_sizes", "fit_geometry", "fit_to_screen", "fit_toolbar", "restore", "save",
-           "settings"]
+           "default_sizes", "fit_geometry", "fit_to_screen", "fit_toolbar",
+           "hide_stale_tab_bars", "restore", "save", "settings"]

@@ -184,7 +184,7 @@ def test_worker_stops_exactly_at_its_run_length_and_train_goes_on_by_another():
         w.step_batches(3)  # single steps do not move the target: the run still ends at 40
         w.train()
         _wait(lambda: w.snapshot.step >= 40 and not w.snapshot.running)
-        assert w.snapshot.step == 40 and w.target == 40 and not w.running
+        assert w.snapshot.step == 40 and w.target == 40 and not w.running and w.at_target
         time.sleep(0.1)
         assert w.call(lambda s: s.step_count).result(5) == 40
         w.train()  # again: another run_length steps
@@ -205,7 +205,7 @@ def test_worker_without_a_run_length_trains_past_it_until_paused():
         w.set_run_length(None)  # "Run until stopped"
         w.train()
         _wait(lambda: w.snapshot.step > 90)
-        assert w.running and w.target is None
+        assert w.running and w.target is None and not w.at_target
         w.set_run_length(30)  # switched off while running: stops at the next multiple
         _wait(lambda: not w.snapshot.running)
         stopped = w.snapshot.step

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QRect, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QAction, QKeySequence  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDockWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDockWidget, QTabBar  # noqa: E402
 
 import playground  # noqa: E402
 from playground.session import Boundary  # noqa: E402
@@ -142,7 +142,7 @@ def test_geometry_and_dock_layout_are_saved_on_close_and_restored(qtbot, app_set
 # ------------------------------------------------------------------- docks per project
 
 
-def test_docks_an_architecture_hid_come_back_with_the_next_preset(make_window):
+def test_docks_an_architecture_hid_come_back_with_the_next_preset(make_window, qtbot):
     w = make_window("resnet18")
     docks = w.live_views.docks
     assert docks["Histograms"].isHidden() and docks["Decision boundary"].isHidden()
@@ -150,6 +150,12 @@ def test_docks_an_architecture_hid_come_back_with_the_next_preset(make_window):
     for title in ("Histograms", "Gradient health", "Decision boundary", "Training curves"):
         assert not docks[title].isHidden(), title
     assert docks["GAN"].isHidden()
+    # no tab bar Qt left behind shows through (with tabs of docks now hidden)
+    qtbot.wait(10)
+    shown = {d.windowTitle() for d in w.findChildren(QDockWidget) if not d.isHidden()}
+    for bar in w.findChildren(QTabBar):
+        if bar.parent() is w and bar.isVisible() and w.rect().intersects(bar.geometry()):
+            assert {bar.tabText(i) for i in range(bar.count())} <= shown
 
 
 def test_a_dock_the_user_hid_stays_hidden_until_the_next_project(make_window):

@@ -24,9 +24,10 @@ def xor(steps: int):
 
 
 def stopped(w) -> bool:
-    """The worker stopped by itself and the window has noticed (Train is enabled again)."""
+    """The worker stopped by itself and the window has noticed (Train is enabled again)
+    and shown its last snapshot."""
     return w.worker is not None and not w.worker.running and w.train_action.isEnabled() \
-        and not w.worker.snapshot.running
+        and not w.worker.snapshot.running and w._last_snapshot is w.worker.snapshot
 
 
 def test_shown_target_is_the_runs_end():

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolB
 
 from playground.graph import dataset_of
 
+from ..window_state import hide_stale_tab_bars
 from .base import Frame, ViewWidget, WrappedView
 from .generative import GanView, LatentView, SamplesView
 from .nodes import AttentionView, EmbeddingView, FeatureMapView
@@ -191,6 +192,10 @@ class ViewsController(QObject):
         self._drain_timer = QTimer(self)
         self._drain_timer.setInterval(0)
         self._drain_timer.timeout.connect(self._drain)
+        # after docks are shown or hidden: Qt's abandoned tab bars (hide_stale_tab_bars)
+        self._tab_bars_timer = QTimer(self)
+        self._tab_bars_timer.setSingleShot(True)
+        self._tab_bars_timer.timeout.connect(lambda: hide_stale_tab_bars(self.window))
         #: keep every dock open, applicable or not (set by benchmarks and tests)
         self.show_all = False
         #: titles of the docks the user showed or hid since the document opened
@@ -388,6 +393,7 @@ class ViewsController(QObject):
         if not self.show_all:
             for title, ok in applies.items():
                 self.docks[title].setVisible(ok)
+            self._tab_bars_timer.start()
         for pick in ("GAN", "Latent space", "Samples", "Attention", "Feature maps",
                      "Decision boundary"):
             if applies.get(pick):
