@@ -66,7 +66,8 @@ def test_save_as_new_open_round_trip(make_window, tmp_path, monkeypatch, errors)
     assert snap.step == 25
     graph = w.model.to_dict()
     trained = w.current_weights()
-    assert set(trained) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    params = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert params <= set(trained) and "@step" in set(trained) - params  # and the run's curves
     path = tmp_path / "mine.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
@@ -92,10 +93,14 @@ def test_save_as_new_open_round_trip(make_window, tmp_path, monkeypatch, errors)
     assert set(loaded) == set(trained)
     for key, value in trained.items():
         assert loaded[key].dtype == value.dtype and np.array_equal(loaded[key], value), key
-    # A session built from the reopened document starts from exactly those weights.
+    # A session built from the reopened document starts from exactly those weights, at
+    # the saved step, with the saved curves.
     session = w._ensure_session()
     for key, value in session.weights().items():
         assert np.array_equal(value, trained[key]), key
+    assert session.step_count == 25
+    steps, values = session.history.copy_arrays()["loss"]
+    assert steps[-1] == 25 and np.array_equal(values, trained["@history.loss"][1])
 
 
 def test_open_truncated_file_shows_the_error_and_keeps_everything(make_window, tmp_path,
