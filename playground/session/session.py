@@ -116,6 +116,19 @@ class Snapshot:
     timeline: tuple[TimelineEntry, ...] = ()
 
 
+def saved_run_snapshot(weights: Mapping[str, np.ndarray] | None) -> Snapshot | None:
+    """A :class:`Snapshot` of the run saved in a weights file (its step count, curves and
+    latest metrics; see :meth:`Session.training_state`), for showing a reopened project's
+    curves before any session exists; None when the file keeps no run."""
+    if not weights or TRAINING_STEP_KEY not in weights:
+        return None
+    history = {k[len(HISTORY_PREFIX):]: (v[0].copy(), v[1].copy()) for k, v in weights.items()
+               if k.startswith(HISTORY_PREFIX) and v.shape[1] > 0}
+    return Snapshot(step=int(weights[TRAINING_STEP_KEY]),
+                    metrics=MappingProxyType({n: float(v[-1]) for n, (_, v) in history.items()}),
+                    history=MappingProxyType(history))
+
+
 class Session:
     """Trains a project's graph with the project's recipe.
 
@@ -712,4 +725,5 @@ class Session:
                        path=self.project.path)
 
 
-__all__ = ["Boundary", "ProjectError", "Session", "SessionError", "Snapshot"]
+__all__ = ["Boundary", "ProjectError", "Session", "SessionError", "Snapshot",
+           "saved_run_snapshot"]

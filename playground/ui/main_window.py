@@ -28,6 +28,7 @@ from playground.graph import GraphFormatError, GraphModel
 from playground.project import Project, ProjectError, Training, load, preset_names, save
 from playground.project.format import OPTIMIZERS, TRAINING_STEP_KEY, presets_dir
 from playground.session import Session, SessionError, Snapshot, TrainingWorker
+from playground.session.session import saved_run_snapshot
 
 from .canvas import CanvasView
 from . import window_state
@@ -355,7 +356,10 @@ class MainWindow(QMainWindow):
         self.boundary.clear_boundary()
         self.live_views.clear()
         self.live_views.expect(self.model, project.recipe.get("type", "supervised"))
-        self._show_metrics(None)
+        saved = saved_run_snapshot(project.weights)  # a reopened run shows its curves
+        if saved is not None:
+            self.live_views.show_snapshot(saved)
+        self._show_metrics(saved)
         # a graph without a Dataset (an architecture preset) has nothing to train: show its
         # costs rather than empty curves
         inspect_only = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())

@@ -60,7 +60,7 @@ def type_into(qtbot, spin, text: str) -> None:
 # ----------------------------------------------------------------------------------- files
 
 
-def test_save_as_new_open_round_trip(make_window, tmp_path, monkeypatch, errors):
+def test_save_as_new_open_round_trip(make_window, tmp_path, monkeypatch, errors, qtbot):
     w = make_window("xor_mlp")
     snap = w.train_steps_sync(25)
     assert snap.step == 25
@@ -89,6 +89,9 @@ def test_save_as_new_open_round_trip(make_window, tmp_path, monkeypatch, errors)
     assert w.model.to_dict() == graph
     assert w.project.training.optimizer == "SGD" and w.optimizer_combo.currentText() == "SGD"
     assert w.lr_spin.value() == pytest.approx(0.1)
+    # the reopened run shows its step and curves before any training
+    assert w.current_step() == 25
+    qtbot.waitUntil(lambda: w.curves.data("loss")[0].size == 25, timeout=5_000)
     loaded = w.current_weights()
     assert set(loaded) == set(trained)
     for key, value in trained.items():
