@@ -14,7 +14,7 @@ import numpy as np
 
 from playground._resources import resource_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Keys of the weights file that hold the run rather than a parameter (no node id starts
 #: with "@"): the steps taken, and each metric's curve.
 TRAINING_STEP_KEY = "@step"
@@ -232,8 +232,20 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
 
 
 def _migrate(raw: dict, version: int) -> dict:
-    """Bring an older file up to :data:`SCHEMA_VERSION`, one version at a time."""
-    # Version 1 is the first; later versions add a step here (e.g. if version < 2: ...).
+    """Bring an older file up to :data:`SCHEMA_VERSION`, one version at a time.
+
+    * 1 -> 2: the Dataset node's batch output was named ``input``; it is ``x`` (the
+      Dataset gives x and target; ``input`` is what a layer takes in).
+    """
+    if version < 2:
+        graph = raw.get("graph")
+        if isinstance(graph, dict) and isinstance(graph.get("nodes"), list) and \
+                isinstance(graph.get("edges"), list):
+            data = {n.get("id") for n in graph["nodes"]
+                    if isinstance(n, dict) and n.get("type") == "Dataset"}
+            edges = [{**e, "src_port": "x"} if isinstance(e, dict) and e.get("src") in data
+                     and e.get("src_port") == "input" else e for e in graph["edges"]]
+            raw = {**raw, "graph": {**graph, "edges": edges}}
     return raw
 
 

@@ -302,7 +302,7 @@ class VAE(Recipe):
         if not self.reconstruction:
             raise RecipeError("the vae recipe needs a reconstruction loss node besides the KL "
                               "(e.g. BCEWithLogitsLoss of the decoder's output against the "
-                              "Dataset's input)")
+                              "Dataset's x)")
         call = program.call(latent)
         port = next((p for p, _, _ in call.inputs if p == "mu"), None) or \
             (call.inputs[0][0] if call.inputs else None)
@@ -318,7 +318,7 @@ class VAE(Recipe):
     def _term(self, trace: Trace, node: str) -> Tensor:
         value = trace[node]["output"]
         if node in self.summed:  # summed over the batch: per example, as the ELBO is
-            value = value * (1.0 / len(trace[self.s.data_node]["input"].data))
+            value = value * (1.0 / len(trace[self.s.data_node]["x"].data))
         return value
 
     def objective(self, trace: Trace) -> Tensor:
@@ -549,7 +549,7 @@ class GAN(Recipe):
             s.batch = (x, y)
             feeds = s.feeds(x, y)
             fake = self.generate(feeds)
-            real_logits = self._discriminate(feeds, feeds[s.data_node]["input"])
+            real_logits = self._discriminate(feeds, feeds[s.data_node]["x"])
             fake_logits = self._discriminate(feeds, fake)
             d_loss = self._bce(real_logits, 1.0) + self._bce(fake_logits, 0.0)
             self.d_optimizer.zero_grad()

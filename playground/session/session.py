@@ -208,7 +208,7 @@ class Session:
         if inputs:
             raise SessionError(
                 f"Input node {self.model.name(inputs[0])!r} has no data while training: Input "
-                "nodes only declare a shape for the summary. Wire the Dataset node's input "
+                "nodes only declare a shape for the summary. Wire the Dataset node's x output "
                 "instead, or delete the Input node.")
         if recipe.needs_loss_nodes and not program.losses:
             raise SessionError("the graph has no loss node, so there is nothing to minimise. "
@@ -302,7 +302,7 @@ class Session:
 
     def feeds(self, x: np.ndarray, y: np.ndarray) -> dict:
         """The Dataset node's outputs for a batch ``x`` (N, *F), ``y`` (N, *T)."""
-        return {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
+        return {self.data_node: {"x": Tensor(x), "target": Tensor(y)}}
 
     def run(self, feeds: Mapping[str, Mapping[str, Tensor]], *, probe: Probe | None = None,
             until: set[str] | None = None,
@@ -570,7 +570,7 @@ class Session:
         prog = float64_program(self.program)
         x, y = (np.array(a, np.float64) if a.dtype.kind == "f" else a
                 for a in self.current_batch())  # copies: the check perturbs its own arrays
-        feeds = {self.data_node: {"input": Tensor(x), "target": Tensor(y)}}
+        feeds = {self.data_node: {"x": Tensor(x), "target": Tensor(y)}}
         with preserved_rng() as gen:
             state = gen.bit_generator.state
 

@@ -15,7 +15,7 @@ def mlp(hidden=8, in_features=2, dataset="xor", classes=2):
     m.add_node("Tanh", node_id="act")
     m.add_node("Linear", {"in_features": hidden, "out_features": classes}, node_id="fc2")
     m.add_node("CrossEntropyLoss", node_id="loss")
-    m.connect("data", "input", "fc1", "input")
+    m.connect("data", "x", "fc1", "input")
     m.connect("fc1", "output", "act", "input")
     m.connect("act", "output", "fc2", "input")
     m.connect("fc2", "output", "loss", "input")
@@ -26,7 +26,7 @@ def mlp(hidden=8, in_features=2, dataset="xor", classes=2):
 def test_shapes_flow_through_a_valid_mlp():
     m = mlp()
     assert m.errors() == {}
-    assert m.state("data").outputs == {"input": (None, 2), "target": (None,)}
+    assert m.state("data").outputs == {"x": (None, 2), "target": (None,)}
     assert m.state("fc1").outputs == {"output": (None, 8)}
     assert m.state("fc2").outputs == {"output": (None, 2)}
     assert m.state("loss").outputs == {"output": ()}
@@ -50,7 +50,7 @@ def test_linear_after_linear_suggests_the_upstream_param():
     m.add_node("Dataset", {"dataset": "xor"}, node_id="data")
     m.add_node("Linear", {"in_features": 2, "out_features": 128}, node_id="fc1")
     m.add_node("Linear", {"in_features": 64, "out_features": 10}, node_id="fc2")
-    m.connect("data", "input", "fc1", "input")
+    m.connect("data", "x", "fc1", "input")
     m.connect("fc1", "output", "fc2", "input")
     assert m.state("fc2").message == ("Linear 'fc2' expects in_features=64, got 128 from 'fc1'. "
                                       "Set in_features=128, or change fc1.out_features.")
@@ -81,7 +81,7 @@ def test_a_wire_that_closes_a_cycle_is_refused():
 def test_an_input_takes_one_wire_and_kinds_must_match():
     m = mlp()
     m.add_node("Tanh", node_id="t2")
-    with pytest.raises(PortTakenError, match="already has a wire from 'data'.input"):
+    with pytest.raises(PortTakenError, match="already has a wire from 'data'.x"):
         m.connect("t2", "output", "fc1", "input")
     with pytest.raises(PortKindError, match="needs a float tensor, but 'data'.target carries "
                                             "class indices"):
@@ -162,7 +162,7 @@ def test_compile_runs_forward_and_backward_and_names_params_by_node():
     assert names == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     x = Tensor(np.array([[0.5, -0.5], [1.0, 1.0], [-1.0, 0.2]], dtype=np.float32))
     y = Tensor(np.array([0, 1, 1]))
-    trace = program.run({"data": {"input": x, "target": y}})
+    trace = program.run({"data": {"x": x, "target": y}})
     p = dict(program.named_parameters())
     h = np.tanh(x.data @ p["fc1.weight"].data.T + p["fc1.bias"].data)
     z = h @ p["fc2.weight"].data.T + p["fc2.bias"].data

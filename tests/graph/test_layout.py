@@ -43,7 +43,7 @@ def mlp_with_loss():
     m.add_node("Tanh", node_id="act")
     m.add_node("Linear", {"in_features": 8, "out_features": 2}, node_id="fc2")
     m.add_node("CrossEntropyLoss", node_id="loss")
-    for s, sp, d, dp in (("data", "input", "fc1", "input"), ("fc1", "output", "act", "input"),
+    for s, sp, d, dp in (("data", "x", "fc1", "input"), ("fc1", "output", "act", "input"),
                          ("act", "output", "fc2", "input"), ("fc2", "output", "loss", "input"),
                          ("data", "target", "loss", "target")):
         m.connect(s, sp, d, dp)

@@ -247,12 +247,12 @@ def test_sources_are_fed_not_built():
     m = GraphModel()
     m.add_node("Dataset", {"dataset": "digits"}, node_id="data")
     m.add_node("Input", {"shape": (3, 8, 8)}, node_id="x")
-    assert m.state("data").outputs == {"input": (None, 64), "target": (None,)}
+    assert m.state("data").outputs == {"x": (None, 64), "target": (None,)}
     assert m.state("x").outputs == {"output": (None, 3, 8, 8)}
     program = compile(m)
     assert program.sources == ["data", "x"]
     feed = Tensor(np.ones((2, 3, 8, 8), np.float32))
-    trace = program.run({"data": {"input": Tensor(np.zeros((2, 64))),
+    trace = program.run({"data": {"x": Tensor(np.zeros((2, 64))),
                                   "target": Tensor(np.zeros(2, int))},
                          "x": {"output": feed}})
     assert trace["x"]["output"] is feed
@@ -546,7 +546,7 @@ def test_conv_on_flat_features_suggests_the_reshape():
     m = GraphModel()
     m.add_node("Dataset", {"dataset": "digits"}, node_id="data")
     m.add_node("Conv2d", dict(in_channels=1), node_id="conv")
-    m.connect("data", "input", "conv", "input")
+    m.connect("data", "x", "conv", "input")
     assert m.state("conv").message == ("Conv2d 'conv' expects feature maps (N, C_in, H, W), got "
                                        "(N, 64) from 'data'. Add a Reshape with shape=(1, 8, 8) "
                                        "before it.")
@@ -693,9 +693,9 @@ def test_embedding_takes_tokens_and_checks_the_vocabulary():
     m = GraphModel()
     m.add_node("Dataset", {"dataset": "reverse"}, node_id="data")
     m.add_node("Embedding", dict(num_embeddings=5), node_id="emb")
-    m.connect("data", "input", "emb", "input")
+    m.connect("data", "x", "emb", "input")
     s = m.state("emb")
-    assert s.message == ("Embedding 'emb' gets indices 0..9 from 'data'.input, but its table "
+    assert s.message == ("Embedding 'emb' gets indices 0..9 from 'data'.x, but its table "
                          "has num_embeddings=5 rows. Set num_embeddings=10.")
     assert s.fix == ("num_embeddings", 10)
     m.add_node("Input", {"shape": (8,)}, node_id="x")
@@ -706,9 +706,9 @@ def test_embedding_takes_tokens_and_checks_the_vocabulary():
                                       "Dataset of token sequences (dataset=reverse) or an Input "
                                       "with dtype=int64.")
     m.add_node("Linear", dict(in_features=8), node_id="fc")
-    m.connect("data", "input", "fc", "input")
+    m.connect("data", "x", "fc", "input")
     assert m.state("fc").message == ("Linear 'fc' 'input' got integer token indices (N, 8) from "
-                                     "'data'.input; it needs float values. Add an Embedding "
+                                     "'data'.x; it needs float values. Add an Embedding "
                                      "between them.")
 
 
@@ -721,7 +721,7 @@ def sequence_model(permute=True):
                                                batch_first=True), node_id="enc")
     m.add_node("Linear", dict(in_features=8, out_features=10), node_id="fc")
     m.add_node("CrossEntropyLoss", node_id="loss")
-    m.connect("data", "input", "emb", "input")
+    m.connect("data", "x", "emb", "input")
     m.connect("emb", "output", "enc", "src")
     m.connect("enc", "output", "fc", "input")
     last = "fc"
@@ -736,7 +736,7 @@ def sequence_model(permute=True):
 
 def test_a_sequence_dataset_trains_a_per_token_cross_entropy():
     m = sequence_model(permute=False)
-    assert m.state("data").outputs == {"input": (None, 8), "target": (None, 8)}
+    assert m.state("data").outputs == {"x": (None, 8), "target": (None, 8)}
     assert m.state("loss").message == ("CrossEntropyLoss 'loss' expects logits (N, C, L) for the "
                                        "targets (N, 8) from 'data' (the classes in dim 1, as "
                                        "PyTorch), got (N, 8, 10) from 'fc'. Add a Permute with "
@@ -747,7 +747,7 @@ def test_a_sequence_dataset_trains_a_per_token_cross_entropy():
     ds = dataset_of(m.params("data"))
     x, y = ds.train.input[:4], ds.train.target[:4]
     program = compile(m)
-    trace = program.run({"data": {"input": Tensor(x), "target": Tensor(y)}})
+    trace = program.run({"data": {"x": Tensor(x), "target": Tensor(y)}})
     loss, logits = trace["loss"]["output"], trace["t"]["output"].data
     z = logits - logits.max(1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))  # (N, C, L)

@@ -122,3 +122,21 @@ def test_a_bad_training_state_in_the_weights_file_is_refused(tmp_path, key, valu
     with pytest.raises(ProjectError) as err:
         load(path)
     assert message in err.value.message and err.value.field == f"weights.{key}"
+
+
+def test_a_version_1_file_migrates_the_dataset_port_input_to_x(tmp_path):
+    raw = json.loads((proj.presets_dir() / "xor_mlp.json").read_text())
+    assert raw["schema_version"] == 2
+    raw["schema_version"] = 1
+    for e in raw["graph"]["edges"]:
+        if e["src"] == "data":
+            e["src_port"] = {"x": "input"}.get(e["src_port"], e["src_port"])
+    assert any(e["src_port"] == "input" for e in raw["graph"]["edges"] if e["src"] == "data")
+    p = proj.from_dict(raw)
+    data_edges = [e for e in p.graph["edges"] if e["src"] == "data"]
+    assert sorted(e["src_port"] for e in data_edges) == ["target", "x"]
+    # a non-Dataset node's "input" is left alone, and the saved file is version 2
+    path = save(p, tmp_path / "old.json")
+    assert json.loads(path.read_text())["schema_version"] == 2
+    from playground.session import Session
+    assert Session(load(path), timeline=False).train(3)["step"] == 3

@@ -32,7 +32,7 @@ def _gan(project, rewire=None, **recipe):
              ("d1", "Linear", {"in_features": 2, "out_features": 8}),
              ("da", "LeakyReLU", {"negative_slope": 0.2}),
              ("d2", "Linear", {"in_features": 8, "out_features": 1})]
-    edges = ["data.input -> noise.reference", "noise.output -> g1.input",
+    edges = ["data.x -> noise.reference", "noise.output -> g1.input",
              "g1.output -> ga.input", "ga.output -> g2.input", "g2.output -> d1.input",
              "d1.output -> da.input", "da.output -> d2.input"]
     if rewire:
@@ -130,7 +130,7 @@ def test_gan_recipe_errors_name_the_field(project):
         _gan(project, generator=["ga", "g2"])
     with pytest.raises(SessionError, match=r"input \(d1.input\) is wired from 'data', which "
                                            "is not in recipe.generator"):
-        _gan(project, rewire={"g2.output -> d1.input": "data.input -> d1.input"})
+        _gan(project, rewire={"g2.output -> d1.input": "data.x -> d1.input"})
     with pytest.raises(SessionError, match="exactly one input wired from outside"):
         _gan(project, discriminator=["noise", "d1", "da", "d2"])  # data and g2 both flow in
 
@@ -170,9 +170,9 @@ def _vae(project, beta=0.5):
              ("dec", "Linear", {"in_features": 2, "out_features": 64}),
              ("recon", "BCEWithLogitsLoss", {"reduction": "sum"}),
              ("kl", "GaussianKL", {"reduction": "batchmean"})]
-    edges = ["data.input -> enc.input", "enc.output -> act.input", "act.output -> mu.input",
+    edges = ["data.x -> enc.input", "enc.output -> act.input", "act.output -> mu.input",
              "act.output -> logvar.input", "mu.output -> z.mu", "logvar.output -> z.logvar",
-             "z.z -> dec.input", "dec.output -> recon.input", "data.input -> recon.target",
+             "z.z -> dec.input", "dec.output -> recon.input", "data.x -> recon.target",
              "mu.output -> kl.mu", "logvar.output -> kl.logvar"]
     return Session(project(nodes, edges, training={"optimizer": "Adam", "lr": 0.01,
                                                     "batch_size": 8},

@@ -198,7 +198,7 @@ def _relu_at_zero(make_project, activation: str, params: dict):
          ("act", activation, params),
          ("fc2", "Linear", {"in_features": 4, "out_features": 2}),
          ("loss", "CrossEntropyLoss", {})],
-        ["data.input -> fc1.input", "fc1.output -> act.input", "act.output -> fc2.input",
+        ["data.x -> fc1.input", "fc1.output -> act.input", "act.output -> fc2.input",
          "fc2.output -> loss.input", "data.target -> loss.target"],
         training={"batch_size": 8},
         weights={"fc1.weight": weight, "fc1.bias": [0, 0, 0.1, -0.2]})
@@ -235,7 +235,7 @@ def test_max_pool_ties_are_reported_as_kinks(project):
          ("flat", "Flatten", {}),
          ("out", "Linear", {"in_features": 4, "out_features": 2}),
          ("loss", "CrossEntropyLoss", {})],
-        ["data.input -> fc.input", "fc.output -> map.input", "map.output -> pool.input",
+        ["data.x -> fc.input", "fc.output -> map.input", "map.output -> pool.input",
          "pool.output -> flat.input", "flat.output -> out.input",
          "out.output -> loss.input", "data.target -> loss.target"],
         training={"batch_size": 8}, weights={"fc.weight": weight, "fc.bias": bias})

@@ -49,7 +49,7 @@ def _mlp(project, act, weights, training=None):
          ("act", act, {}),
          ("fc2", "Linear", {"in_features": len(weights["fc1.bias"]), "out_features": 2}),
          ("loss", "CrossEntropyLoss", {})],
-        ["data.input -> fc1.input", "fc1.output -> act.input", "act.output -> fc2.input",
+        ["data.x -> fc1.input", "fc1.output -> act.input", "act.output -> fc2.input",
          "fc2.output -> loss.input", "data.target -> loss.target"],
         training=training, weights=weights), timeline=False)
 
@@ -94,7 +94,7 @@ def test_gradient_norms_per_node_and_update_ratio_by_hand(project):
                                            rel=1e-4)
     assert s.health.nodes["loss"].grad_norm == pytest.approx(1.0)  # dL/dL
     assert s.health.nodes["data"].grad_norm is None  # data carries no gradient
-    assert ("data", "input", "fc1", "input") not in s.health.wires
+    assert ("data", "x", "fc1", "input") not in s.health.wires
 
 
 def test_wire_norms_split_a_fanout_like_the_backward_records(project):
@@ -102,7 +102,7 @@ def test_wire_norms_split_a_fanout_like_the_backward_records(project):
              ("a", "Linear", {"in_features": 6, "out_features": 2}),
              ("b", "Linear", {"in_features": 6, "out_features": 2}),
              ("la", "CrossEntropyLoss", {}), ("lb", "CrossEntropyLoss", {})]
-    edges = ["data.input -> fc1.input", "fc1.output -> t.input", "t.output -> a.input",
+    edges = ["data.x -> fc1.input", "fc1.output -> t.input", "t.output -> a.input",
              "t.output -> b.input", "a.output -> la.input", "b.output -> lb.input",
              "data.target -> la.target", "data.target -> lb.target"]
     probed = Session(project(nodes, edges), timeline=False)

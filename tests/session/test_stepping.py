@@ -39,7 +39,7 @@ def test_forward_steps_visit_every_node_in_order_and_equal_program_run():
     assert [r.node for r in records] == [c.node_id for c in s.program.calls]
     assert [r.index for r in records] == list(range(len(records)))
     assert records[1].node == "fc1" and records[1].type == "Linear"
-    assert records[1].wires == (("data", "input", "fc1", "input"),)
+    assert records[1].wires == (("data", "x", "fc1", "input"),)
     x, y = s.current_batch()
     trace = s.program.run(s.feeds(x, y))
     for r in records:
@@ -186,7 +186,7 @@ def test_backward_steps_of_a_small_cnn(project):
          ("relu", "ReLU", {}), ("pool", "MaxPool2d", {"kernel_size": 2}),
          ("flat", "Flatten", {}), ("fc", "Linear", {"in_features": 32, "out_features": 10}),
          ("loss", "CrossEntropyLoss", {})],
-        ["data.input -> image.input", "image.output -> conv.input", "conv.output -> relu.input",
+        ["data.x -> image.input", "image.output -> conv.input", "conv.output -> relu.input",
          "relu.output -> pool.input", "pool.output -> flat.input", "flat.output -> fc.input",
          "fc.output -> loss.input", "data.target -> loss.target"],
         training={"batch_size": 3}), timeline=False)
@@ -232,7 +232,7 @@ def test_stepping_leaves_batch_norm_running_statistics_alone(project):
              ("bn", "BatchNorm1d", {"num_features": 8}), ("act", "Tanh", {}),
              ("fc2", "Linear", {"in_features": 8, "out_features": 2}),
              ("loss", "CrossEntropyLoss", {})],
-            ["data.input -> fc1.input", "fc1.output -> bn.input", "bn.output -> act.input",
+            ["data.x -> fc1.input", "fc1.output -> bn.input", "bn.output -> act.input",
              "act.output -> fc2.input", "fc2.output -> loss.input",
              "data.target -> loss.target"],
             training={"batch_size": 8}), timeline=False)

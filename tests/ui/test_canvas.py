@@ -24,7 +24,7 @@ from playground.ui.commands import (AddNodeCommand, ConnectCommand, MoveNodesCom
                                     RemoveNodesCommand, RenameNodeCommand, SetParamCommand)
 
 FULL_WIRING = [
-    Edge("data", "input", "fc1", "input"),
+    Edge("data", "x", "fc1", "input"),
     Edge("fc1", "output", "tanh1", "input"),
     Edge("tanh1", "output", "fc2", "input"),
     Edge("fc2", "output", "loss", "input"),
@@ -139,7 +139,7 @@ def test_scene_mirrors_the_model(view, model):
 
 def test_wire_the_network_with_mouse_drags(view, model, stack):
     scene = view.canvas_scene
-    seen = drag_wire(view, ("data", "input", True), ("fc1", "input", False))
+    seen = drag_wire(view, ("data", "x", True), ("fc1", "input", False))
     # the drag went through the wire interaction, its temporary wire ending on the target
     assert isinstance(seen[0], NewWireInteraction)
     target = scene.port_scene_pos("fc1", "input", False)
@@ -154,7 +154,7 @@ def test_wire_the_network_with_mouse_drags(view, model, stack):
     assert set(model.edges()) == set(FULL_WIRING)
     assert model.errors() == {}
     assert labels(view) == {
-        Edge("data", "input", "fc1", "input"): "(N, 2)",
+        Edge("data", "x", "fc1", "input"): "(N, 2)",
         Edge("fc1", "output", "tanh1", "input"): "(N, 8)",
         Edge("tanh1", "output", "fc2", "input"): "(N, 8)",
         Edge("fc2", "output", "loss", "input"): "(N, 2)",
@@ -178,10 +178,10 @@ def test_wire_the_network_with_mouse_drags(view, model, stack):
 
 
 def test_drag_from_a_free_input_to_an_output_connects(view, model):
-    seen = drag_wire(view, ("fc1", "input", False), ("data", "input", True))
+    seen = drag_wire(view, ("fc1", "input", False), ("data", "x", True))
     assert isinstance(seen[0], NewWireInteraction)
-    assert model.edges() == [Edge("data", "input", "fc1", "input")]
-    assert labels(view) == {Edge("data", "input", "fc1", "input"): "(N, 2)"}
+    assert model.edges() == [Edge("data", "x", "fc1", "input")]
+    assert labels(view) == {Edge("data", "x", "fc1", "input"): "(N, 2)"}
 
 
 def test_drop_on_a_node_body_snaps_to_its_input(view, model):
@@ -203,8 +203,8 @@ def test_output_to_output_shows_the_models_error_on_the_target(view, model, stac
     assert msg.args == [expected]
     assert fc2.is_invalid() and fc2.toolTip() == expected
     # the error stays until the next successful edit, then clears
-    drag_wire(view, ("data", "input", True), ("fc1", "input", False))
-    assert model.edges() == [Edge("data", "input", "fc1", "input")]
+    drag_wire(view, ("data", "x", True), ("fc1", "input", False))
+    assert model.edges() == [Edge("data", "x", "fc1", "input")]
     assert fc2.error_text() == ("Linear 'fc2' has nothing wired into its 'input' port: "
                                 "connect a tensor (N, *, in_features).")
 
@@ -235,7 +235,7 @@ def test_a_taken_input_is_refused(view, model):
     # dragging onto fc1.input from an output never picks its wire up
     assert model.edges() == [FULL_WIRING[0]]
     assert view.canvas_scene.node_item("fc1").error_text() == (
-        "Linear 'fc1'.input already has a wire from 'data'.input. Remove that wire first.")
+        "Linear 'fc1'.input already has a wire from 'data'.x. Remove that wire first.")
 
 
 def test_in_features_mismatch_turns_the_node_and_its_wire_red(view, model, stack):

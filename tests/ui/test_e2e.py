@@ -116,7 +116,7 @@ def test_build_xor_from_the_palette_train_it_and_undo_the_last_wire(qtbot):
     assert model.params(fc1)["out_features"] == 8 and model.params(fc2)["out_features"] == 2
 
     # -- wire them with mouse drags from port to port --------------------------------------
-    wire(w, data, "input", fc1, "input")
+    wire(w, data, "x", fc1, "input")
     wire(w, fc1, "output", act, "input")
     wire(w, act, "output", fc2, "input")
     # fc2 still has the default in_features=2 but gets 8: red, with a one-click fix.

@@ -49,7 +49,7 @@ def mlp_project(weights):
              "pos": [660, 0]},
             {"id": "loss", "type": "CrossEntropyLoss", "params": {}, "pos": [880, 0]}],
             "edges": [{"src": s, "src_port": sp, "dst": d, "dst_port": dp} for s, sp, d, dp in
-                      (("data", "input", "fc1", "input"), ("fc1", "output", "act", "input"),
+                      (("data", "x", "fc1", "input"), ("fc1", "output", "act", "input"),
                        ("act", "output", "fc2", "input"), ("fc2", "output", "loss", "input"),
                        ("data", "target", "loss", "target"))]},
         "training": {"optimizer": "SGD", "lr": 0.1, "batch_size": 32, "seed": 0},

@@ -212,7 +212,7 @@ def attention_project() -> Project:
     m.add_node("Linear", params={"in_features": 8, "out_features": 10}, node_id="out")
     m.add_node("Permute", params={"dims": [0, 2, 1]}, node_id="perm")
     m.add_node("CrossEntropyLoss", node_id="loss")
-    m.connect("data", "input", "emb", "input")
+    m.connect("data", "x", "emb", "input")
     for port in ("query", "key", "value"):
         m.connect("emb", "output", "attn", port)
     m.connect("attn", "output", "out", "input")

@@ -43,10 +43,10 @@ def _dataset_infer(p, inputs):
         ds = dataset_of(p)
     except (ValueError, KeyError, OSError) as exc:
         raise ShapeError(f"cannot load its data: {exc}") from None
-    shapes = {"input": (None, *ds.feature_shape), "target": (None, *ds.target_shape)}
+    shapes = {"x": (None, *ds.feature_shape), "target": (None, *ds.target_shape)}
     meta = {"target": {"num_classes": ds.num_classes}}
     if ds.train.input.dtype == np.int64:  # token sequences: integer indices for an Embedding
-        meta["input"] = {"dtype": "int64", "num_classes": ds.num_classes}
+        meta["x"] = {"dtype": "int64", "num_classes": ds.num_classes}
     return shapes, meta
 
 
@@ -54,7 +54,7 @@ REGISTRY.register(NodeSpec(
     type="Dataset",
     category="Data",
     description="A dataset: its outputs are the input batch and the class targets.",
-    outputs=(PortSpec("input", "tensor", "x: (N, *features) float32 batch, or (N, L) int64 "
+    outputs=(PortSpec("x", "tensor", "x: (N, *features) float32 batch, or (N, L) int64 "
                                          "tokens for a sequence dataset"),
              PortSpec("target", "index", "y: (N,) int64 class indices, or (N, L) one per "
                                          "position")),

@@ -61,7 +61,7 @@ REGISTRY.register(NodeSpec(
 
 
 def _embedding_infer(p, inputs):
-    src = need(inputs, "input", "integer token indices, e.g. a sequence Dataset's input")
+    src = need(inputs, "input", "integer token indices, e.g. a sequence Dataset's x")
     if not is_tokens(src):
         raise ShapeError(f"needs integer token indices in 'input', but '{src.node}'.{src.port} "
                          f"carries float values {format_shape(src.shape)}. Wire a Dataset of "
