@@ -8,8 +8,9 @@ ResNetBottleneck, BasicConv2d, Inception, VGGBlock, DenseBlock, DenseTransition)
 closed. Layers follow torchvision's model definitions (``torchvision/models/*.py``) so that
 the parameter counts equal the ``num_params`` of torchvision's model pages to the unit;
 LeNet-5 follows LeCun et al. 1998. The graphs are laid out by ``graph.layout``'s layered
-layout. A block whose inside equals its template is written without ``subgraph`` (the
-loader makes it from the template), which keeps the files small.
+layout, wrapped into bands for ``PRESET_WINDOW``. A block whose inside equals its template
+is written without ``subgraph`` (the loader makes it from the template), which keeps the
+files small.
 
 Published numbers (num_params, GFLOPS) come from torchvision's documentation, one page per
 model: https://pytorch.org/vision/stable/models/generated/torchvision.models.<name>.html
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playground.graph import GraphModel, layout, summary  # noqa: E402
+from playground.graph.layout import PRESET_WINDOW  # noqa: E402
 from playground.project import Project, save  # noqa: E402
 
 TV_PAGE = "https://pytorch.org/vision/stable/models/generated/torchvision.models.{}.html"
@@ -300,7 +302,7 @@ def compact(graph: dict, model: GraphModel) -> dict:
 
 def make(name: str) -> Project:
     model = BUILDERS[name]()
-    for node_id, pos in layout(model).items():
+    for node_id, pos in layout(model, window=PRESET_WINDOW).items():
         model.move_node(node_id, pos)
     errors = model.errors()
     if errors:

@@ -8,6 +8,13 @@
 3. Coordinates: layers are columns (as wide as their widest node, plus a gap); a node's top
    sits at the mean top of its inputs (so a chain is a straight row: ports sit at the same
    height below each top), pushed down just enough not to overlap the node above.
+4. Wrapping (optional, for a window of a given size): a long graph (ResNet-50 is a row of
+   24 nodes, ~40 times as wide as it is high) that would be too small to read when zoomed
+   to fit the window is cut between columns into bands, like lines of text, stacked top to
+   bottom, so that it fills the window's shape and shows bigger. A cut goes only where one
+   wire crosses it (wires from a source, such as a Dataset's targets, do not count), so
+   that a graph of parallel paths (a Transformer) is never cut across them; the wire over
+   a cut runs back to the left, to the start of the next band.
 
 Open groups are laid out as units: a group's members are arranged inside its frame first,
 then the frame is placed like one big node, so no other node lands inside a frame.
@@ -32,6 +39,16 @@ Size = tuple[float, float]
 #: ~112 units in the canvas's label font, plus the port circles.
 GAP_X = 130.0
 GAP_Y = 34.0
+#: Space between the bands of a wrapped layout (the wires over a cut run through it).
+BAND_GAP = 110.0
+#: Wrap only when that shows the graph at least this much bigger than one band would.
+WRAP_GAIN = 1.3
+#: The window the presets are laid out for (``layout(model, window=PRESET_WINDOW)``): the
+#: canvas of the main window on a 1366×768 screen, docks open, less zoom to fit's margins.
+PRESET_WINDOW = (640.0, 300.0)
+#: Never wrap a graph that fits its window at this zoom or more in one band (the canvas
+#: draws its nodes in full from this zoom on: ``FAR_LOD`` in ui/canvas/style.py).
+WRAP_BELOW_ZOOM = 0.5
 #: Space between an open group's frame and its members (sides, bottom) and its header.
 FRAME_PAD = 18.0
 FRAME_HEADER = 30.0
@@ -100,9 +117,15 @@ def _order(g: nx.DiGraph, layers: list[list], sweeps: int = 4) -> list[list]:
 
 
 def layered_positions(nodes: Sequence, edges: Iterable[tuple], sizes: Mapping[str, Size],
-                      gap_x: float = GAP_X, gap_y: float = GAP_Y) -> dict:
+                      gap_x: float = GAP_X, gap_y: float = GAP_Y,
+                      window: tuple[float, float] | None = None) -> dict:
     """Top-left positions for ``nodes`` so that every edge ``(src, dst)`` runs left to right
     and no two nodes overlap. The result's top-left corner is (0, 0).
+
+    With ``window`` (the width and height, in pixels, of the view the graph is shown in) a
+    graph too wide to read there is wrapped into bands stacked top to bottom (see
+    :func:`wrap_bands`); every edge then runs left to right within its band, or down from
+    one band to a later one.
 
     Raises:
         networkx.NetworkXUnfeasible: the edges form a cycle.
@@ -115,9 +138,11 @@ def layered_positions(nodes: Sequence, edges: Iterable[tuple], sizes: Mapping[st
     layers = _order(g, _layers(g))
     out: dict = {}
     top_of: dict = {}  # nodes align by their tops, where their first ports sit
+    columns: list[tuple[float, float]] = []  # (x, width) of each layer
     x = 0.0
     for layer in layers:
         width = max(sizes[n][0] for n in layer)
+        columns.append((x, width))
         bottom = None
         placed = []
         for n in layer:
@@ -134,17 +159,108 @@ def layered_positions(nodes: Sequence, edges: Iterable[tuple], sizes: Mapping[st
             out[n] = (x, top - lift)
             top_of[n] = top - lift
         x += width + gap_x
+    if window is not None and len(layers) > 1:
+        out = wrap_bands(g, layers, columns, out, sizes, window)
     min_y = min(y for _, y in out.values())
     return {n: (float(round(px)), float(round(py - min_y))) for n, (px, py) in out.items()}
 
 
+def wrap_bands(g: nx.DiGraph, layers: list[list], columns: list[tuple[float, float]],
+               pos: Mapping, sizes: Mapping[str, Size], window: tuple[float, float],
+               band_gap: float = BAND_GAP) -> dict:
+    """Cut a one-band layout (``pos``: top-lefts; ``columns``: each layer's x and width)
+    between layers into bands stacked top to bottom, so that the whole fits ``window``
+    (width, height in pixels) at as big a zoom as it can.
+
+    One band is kept when it fits at WRAP_BELOW_ZOOM or more. Otherwise the number of bands
+    k maximises the zoom at which the layout fits, ``min(W / width_k, H / height_k)``, if
+    that is at least WRAP_GAIN times the zoom of one band. Each cut sits near an even share
+    of the width, between two layers that only one edge joins (edges from sources do not
+    count). Returns the new top-lefts.
+    """
+    win_w, win_h = max(window[0], 1.0), max(window[1], 1.0)
+    layer_of = {n: i for i, layer in enumerate(layers) for n in layer}
+    count = len(layers)
+    total = columns[-1][0] + columns[-1][1]
+    crossing = [0] * (count + 1)  # edges over the cut before layer i, but a source's
+    for u, v in g.edges():
+        if g.in_degree(u) == 0:
+            continue
+        for i in range(layer_of[u] + 1, layer_of[v] + 1):
+            crossing[i] += 1
+    cuttable = [i for i in range(1, count) if crossing[i] <= 1]
+
+    def cuts_for(k: int) -> list[int] | None:
+        """k - 1 cuts, each the cuttable one nearest an even share of the width, or None
+        when one share has none near it."""
+        cuts: list[int] = []
+        for j in range(1, k):
+            ideal, slack = total * j / k, 0.4 * total / k
+            low = cuts[-1] + 1 if cuts else 1
+            near = [i for i in cuttable if i >= low and abs(columns[i][0] - ideal) <= slack]
+            if not near:
+                return None
+            cuts.append(min(near, key=lambda i: abs(columns[i][0] - ideal)))
+        return cuts
+
+    def bands_for(cuts: list[int]) -> list[range]:
+        edges = [0, *cuts, count]
+        return [range(a, b) for a, b in zip(edges, edges[1:])]
+
+    def box(bands: list[range]) -> tuple[float, float]:
+        width = height = 0.0
+        for band in bands:
+            left = columns[band.start][0]
+            right = columns[band.stop - 1][0] + columns[band.stop - 1][1]
+            members = [n for i in band for n in layers[i]]
+            top = min(pos[n][1] for n in members)
+            bottom = max(pos[n][1] + sizes[n][1] for n in members)
+            width = max(width, right - left)
+            height += bottom - top
+        return width, height + band_gap * (len(bands) - 1)
+
+    def scale(bands: list[range]) -> float:
+        w, h = box(bands)
+        return min(win_w / w, win_h / h)
+
+    one = [range(0, count)]
+    best, best_scale = one, scale(one)
+    if best_scale >= WRAP_BELOW_ZOOM:
+        return dict(pos)
+    for k in range(2, len(cuttable) + 2):
+        cuts = cuts_for(k)
+        if cuts is None:
+            continue
+        bands = bands_for(cuts)
+        s = scale(bands)
+        if s > best_scale:
+            best, best_scale = bands, s
+    if best_scale < WRAP_GAIN * scale(one):
+        return dict(pos)
+    out: dict = {}
+    y0 = 0.0
+    for band in best:
+        left = columns[band.start][0]
+        members = [n for i in band for n in layers[i]]
+        top = min(pos[n][1] for n in members)
+        bottom = max(pos[n][1] + sizes[n][1] for n in members)
+        for n in members:
+            out[n] = (pos[n][0] - left, pos[n][1] - top + y0)
+        y0 += bottom - top + band_gap
+    return out
+
+
 def layout(model: "GraphModel", sizes: Mapping[str, Size] | None = None,
-           origin: tuple[float, float] = (0.0, 0.0)) -> dict[str, tuple[float, float]]:
+           origin: tuple[float, float] = (0.0, 0.0),
+           window: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
     """Positions for every node of ``model``: ``{node_id: (x, y)}`` (top-left corners).
 
     Every wire runs left to right and no two nodes overlap. The members of each open group
     are laid out together inside their frame, and the frame is placed as one unit.
     ``sizes`` maps node ids to the canvas's real sizes; missing ones are estimated.
+    ``window`` (width, height in pixels of the view the graph is shown in) lets a graph too
+    long to read there wrap into bands, top to bottom (see :func:`wrap_bands`); open groups
+    never wrap inside.
     """
     size = {n: (sizes or {}).get(n) or model.estimate_size(n) for n in model.nodes()}
     groups = model.groups()
@@ -168,10 +284,11 @@ def layout(model: "GraphModel", sizes: Mapping[str, Size] | None = None,
             a, b = unit_of(e.src, level), unit_of(e.dst, level)
             if a is not None and b is not None and a != b:
                 edges.add((a, b))
+        wrap = window if level is None else None
         try:
-            return layered_positions(units, sorted(edges), unit_size)
+            return layered_positions(units, sorted(edges), unit_size, window=wrap)
         except nx.NetworkXUnfeasible:  # a wire leaves a group and comes back: go flat
-            return layered_positions(units, [], unit_size)
+            return layered_positions(units, [], unit_size, window=wrap)
 
     children: dict[str | None, list[str]] = {None: []}
     for g in groups:

@@ -554,3 +554,89 @@ def test_theme_switch_and_preview_relayout(view):
     assert fc1.size()[1] > height
     view.set_preview("fc1", None)
     assert fc1.size()[1] == height
+
+
+# ------------------------------------------------------------------ level of detail
+
+
+def render(item, scale: float):
+    """``item`` painted alone at ``scale`` (its level of detail) on a transparent image."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+    box = item.boundingRect()
+    image = QImage(int(box.width() * scale) + 2, int(box.height() * scale) + 2,
+                   QImage.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.Antialiasing)
+    painter.scale(scale, scale)
+    painter.translate(-box.topLeft())
+    item.paint(painter, QStyleOptionGraphicsItem(), None)
+    painter.end()
+    return image
+
+
+def pixel(image, item, point: QPointF, scale: float):
+    p = (point - item.boundingRect().topLeft()) * scale
+    return image.pixelColor(int(p.x()), int(p.y()))
+
+
+def near(a, b, tol: int = 24) -> bool:
+    return max(abs(a.red() - b.red()), abs(a.green() - b.green()),
+               abs(a.blue() - b.blue())) <= tol
+
+
+def test_zoomed_out_a_node_is_its_category_colour_with_its_type_in_big_letters(view):
+    from playground.ui.canvas.style import FAR_LOD
+    scene = view.canvas_scene
+    fc1 = scene.node_item("fc1")
+    st = fc1.style
+    body = fc1.body_rect()
+    low = QPointF(body.left() + 6, body.bottom() - 10)  # below the params, left of them
+    category = st.category_color(fc1.model.spec("fc1").category)
+    close, far = render(fc1, 1.0), render(fc1, FAR_LOD * 0.8)
+    assert near(pixel(close, fc1, low, 1.0), st.body_brush.color())
+    assert near(pixel(far, fc1, low, FAR_LOD * 0.8), category)
+    assert fc1.far_texts() == ["Linear", "fc1"]
+    from PySide6.QtGui import QFontMetricsF
+    font = fc1._far_texts[0][0]
+    assert QFontMetricsF(font).height() > 2 * st.title_fm.height()  # twice the header's
+    # the view switches forms where the style says
+    view.resetTransform()
+    assert not fc1.is_far(view)
+    view.zoom_by(FAR_LOD * 0.9)
+    assert fc1.is_far(view)
+
+
+def test_far_away_type_names_split_at_a_word_rather_than_shrink(qtbot):
+    from playground.ui.canvas.node_item import title_lines
+    assert title_lines("SinusoidalPositionalEncoding")[1:] == [
+        ["Sinusoidal", "PositionalEncoding"], ["SinusoidalPositional", "Encoding"]]
+    assert title_lines("Conv2d") == [["Conv2d"]] and title_lines("ReLU") == [["ReLU"]]
+    assert title_lines("BatchNorm2d") == [["BatchNorm2d"], ["Batch", "Norm2d"]]
+    m = GraphModel()
+    m.add_node("SinusoidalPositionalEncoding", node_id="pe")
+    m.add_node("ResNetBottleneck", node_id="layer1_0")
+    v = CanvasView(m, QUndoStack())
+    qtbot.addWidget(v)
+    for node in ("pe", "layer1_0"):
+        item = v.canvas_scene.node_item(node)
+        texts = item.far_texts()
+        assert len(texts) == 3 and texts[-1] == node  # two lines and the name
+        assert "".join(texts[:2]) == m.spec(node).type  # nothing elided
+        assert "…" not in "".join(texts)
+
+
+def test_zoomed_out_wires_drop_their_labels_and_keep_a_visible_width(view, model):
+    from playground.ui.canvas.style import FAR_LOD
+    wire_all(model)
+    wire = next(w for w in view.canvas_scene.wire_items() if w.edge.src == "fc1")
+    label = wire.label_rect()
+    probe = QPointF(label.left() + 3, label.top() + 3)  # inside the pill, off the wire
+    scale = FAR_LOD * 0.8
+    assert pixel(render(wire, 1.0), wire, probe, 1.0).alpha() == 255
+    far = render(wire, scale)
+    assert pixel(far, wire, probe, scale).alpha() == 0
+    # the wire itself is still drawn, about FAR_WIRE_WIDTH screen pixels wide
+    mid = wire.path().pointAtPercent(0.25)
+    assert pixel(far, wire, mid, scale).alpha() > 100

@@ -270,34 +270,3 @@ def test_inspector_shows_a_small_eps_and_takes_scientific_notation(qtbot, window
     w.undo_stack.undo()
     assert w.model.params("block1/bn1")["eps"] == pytest.approx(1e-5)
     assert eps.text() == "1e-05"
-
-
-def test_zoom_to_fit_keeps_a_long_chain_readable(qtbot):
-    from playground.project import load
-    from playground.ui.canvas.view import READABLE_ZOOM
-    m = GraphModel.from_dict(load("resnet50").graph)
-    view = CanvasView(m, QUndoStack())
-    qtbot.addWidget(view)
-    view.resize(1000, 600)
-    view.show()
-    sc = view.canvas_scene
-
-    def seen():
-        return view.mapToScene(view.viewport().rect()).boundingRect()
-
-    view.zoom_to_fit()  # 24 nodes in a row: fitting all would need a zoom of ~0.13
-    assert view.zoom_level() == pytest.approx(READABLE_ZOOM)
-    box = sc.node_item("image").sceneBoundingRect()
-    assert seen().contains(box) and box.left() - seen().left() < 60  # from the left end
-    assert not seen().contains(sc.node_item("fc").sceneBoundingRect())
-    sc.node_item("layer3_2").setSelected(True)  # around the selection
-    view.zoom_to_fit()
-    assert view.zoom_level() == pytest.approx(READABLE_ZOOM)
-    mid = sc.node_item("layer3_2").sceneBoundingRect().center()
-    assert abs(seen().center().x() - mid.x()) < 2 and seen().contains(mid)
-    # a graph that fits at READABLE_ZOOM or more is shown whole, as before
-    small = resnet_graph()
-    view.set_model(small)
-    view.zoom_to_fit()
-    assert READABLE_ZOOM <= view.zoom_level() <= 1.0
-    assert seen().contains(view.canvas_scene.items_rect())

@@ -270,9 +270,7 @@ class PanInteraction:
     def mouse_move(self, pos: QPointF) -> None:
         delta = pos - self.last
         self.last = QPointF(pos)
-        h, v = self.view.horizontalScrollBar(), self.view.verticalScrollBar()
-        h.setValue(h.value() - round(delta.x()))
-        v.setValue(v.value() - round(delta.y()))
+        self.view.pan_by(-delta.x(), -delta.y())
 
     def end(self) -> None:
         self.view.viewport().unsetCursor()

@@ -5,12 +5,18 @@ reason when it is invalid.
 A closed block (a composite node) is drawn as a small stack of cards, with an "open" button
 in its header (double-clicking it opens it too) and a line that says what is inside.
 
+Zoomed out (below :data:`.style.FAR_LOD`) a node draws its far-away form instead: its body
+in its category's colour with its type, and its name below, in letters as big as the node
+allows, so that a whole ResNet stays readable on one screen.
+
 Layout runs when the node's data changes (:meth:`NodeItem.refresh`) and produces cached
-paths and a list of text runs; :meth:`NodeItem.paint` only replays them.
+paths and a list of text runs for both forms; :meth:`NodeItem.paint` only replays them.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -19,8 +25,9 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
 from playground.graph import GraphModel, format_shape
 
-from .style import (BADGE_RADIUS, CORNER, ERROR_LINE_HEIGHT, HEADER_HEIGHT, LABEL_INSET, NODE_MIN_WIDTH, PAD,
-                    PARAM_ROW_HEIGHT, PORT_RADIUS, PORT_ROW_HEIGHT, PREVIEW_HEIGHT, CanvasStyle)
+from .style import (BADGE_RADIUS, CORNER, ERROR_LINE_HEIGHT, FAR_LOD, FAR_NAME_RATIO, FAR_TITLE_MAX,
+                    HEADER_HEIGHT, LABEL_INSET, NODE_MIN_WIDTH, PAD, PARAM_ROW_HEIGHT, PORT_RADIUS,
+                    PORT_ROW_HEIGHT, PREVIEW_HEIGHT, CanvasStyle)
 
 if TYPE_CHECKING:
     from .wire_item import WireItem
@@ -32,6 +39,8 @@ MAX_ERROR_LINES = 3
 _GLOW_MARGIN = 10.0
 _LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+_CENTER = int(Qt.AlignCenter)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+")
 
 
 def format_value(value) -> str:
@@ -41,6 +50,22 @@ def format_value(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def title_lines(type_name: str) -> list[list[str]]:
+    """The ways to write a node type in the far-away form: on one line, or split in two
+    before a capital of its CamelCase, leaving three letters or more on each line
+    (``"SinusoidalPositionalEncoding"`` -> ``["SinusoidalPositional", "Encoding"]``, ...;
+    ``"Conv2d"`` and ``"ReLU"`` stay whole)."""
+    words = _WORD.findall(type_name)
+    if "".join(words) != type_name:  # not plain CamelCase: keep it whole
+        words = [type_name]
+    out = [[type_name]]
+    for k in range(1, len(words)):
+        head, tail = "".join(words[:k]), "".join(words[k:])
+        if len(head) >= 3 and len(tail) >= 3:
+            out.append([head, tail])
+    return out
 
 
 def wrap_text(text: str, fm, width: float, max_lines: int) -> list[str]:
@@ -151,6 +176,8 @@ class NodeItem(QGraphicsItem):
         self._stack: list[QPainterPath] = []
         self._header_brush = QBrush()
         self._texts: list[tuple] = []       # (font, color, rect, flags, text)
+        self._far_texts: list[tuple] = []   # the same, for the far-away form
+        self._far_brush = QBrush()
         self._dividers: list[float] = []    # y of thin lines between sections
         self._preview_path = QPainterPath()
         self.inputs: dict[str, PortItem] = {}
@@ -408,10 +435,58 @@ class NodeItem(QGraphicsItem):
         grad.setColorAt(0.0, base.lighter(118))
         grad.setColorAt(1.0, base)
         self._header_brush = QBrush(grad)
+        self._far_brush = QBrush(base)
+        self._far_texts = self._far_layout(spec.type, name)
         self._texts = texts
         self._dividers = dividers
         self.setToolTip(self._tooltip(spec, name, state))
         self.update()
+
+    def _far_layout(self, type_name: str, name: str) -> list[tuple]:
+        """The far-away form's text runs: the type as big as the node's width and height
+        allow (on one line, or two at a CamelCase word if that is bigger), and the name
+        below it, smaller, when there is room and it differs from the type."""
+        st = self.style
+        room_w = self._width - 2 * PAD - 6
+        room_h = self._height - 2 * PAD
+        _, probe = st.far_font(100.0)
+        show_name = bool(name) and name.lower() != type_name.lower()
+        best = None
+        for lines in title_lines(type_name):
+            widest = max(probe.horizontalAdvance(line) for line in lines)
+            size = min(FAR_TITLE_MAX, 100.0 * room_w / widest)
+            rows = len(lines) + (FAR_NAME_RATIO if show_name else 0.0)
+            size = min(size, room_h / (1.15 * rows))
+            if best is None or size > best[0] * 1.15:  # one line unless two are clearly bigger
+                best = (size, lines)
+        size, lines = best
+        size = max(1.0, math.floor(size))
+        font, fm = st.far_font(size)
+        while size > 6 and max(fm.horizontalAdvance(line) for line in lines) > room_w:
+            size -= 1  # glyph widths do not scale exactly with the size
+            font, fm = st.far_font(size)
+        line_h = fm.height()
+        name_font, name_fm = st.far_font(size * FAR_NAME_RATIO, bold=False)
+        if show_name and len(lines) * line_h + name_fm.height() > room_h + 1:
+            show_name = False
+        block = len(lines) * line_h + (name_fm.height() if show_name else 0.0)
+        y = (self._height - block) / 2
+        texts = []
+        for line in lines:
+            texts.append((font, st.title_color, QRectF(PAD + 3, y, room_w, line_h), _CENTER,
+                          fm.elidedText(line, Qt.ElideRight, room_w)))
+            y += line_h
+        if show_name:
+            name_col = QColor(st.title_color)
+            name_col.setAlpha(200)
+            texts.append((name_font, name_col, QRectF(PAD + 3, y, room_w, name_fm.height()),
+                          _CENTER, name_fm.elidedText(name, Qt.ElideRight, room_w)))
+        return texts
+
+    def far_texts(self) -> list[str]:
+        """The texts of the far-away form, top to bottom (the type, maybe on two lines,
+        then the name)."""
+        return [text for *_, text in self._far_texts]
 
     @staticmethod
     def _short(message: str, type_name: str, name: str) -> str:
@@ -460,6 +535,9 @@ class NodeItem(QGraphicsItem):
         st = self.style
         selected = bool(option.state & QStyle.State_Selected)
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < FAR_LOD:
+            self._paint_far(painter, selected)
+            return
         painter.setPen(Qt.NoPen)
         painter.setBrush(Qt.NoBrush)
         if self._highlight:
@@ -472,7 +550,7 @@ class NodeItem(QGraphicsItem):
             painter.strokePath(card, st.stack_pen)
         painter.fillPath(self._body, st.body_brush)
         painter.fillPath(self._header, self._header_brush)
-        if not self._open_rect.isEmpty() and lod > 0.4:
+        if not self._open_rect.isEmpty():
             r = self._open_rect.height() / 2
             painter.setPen(st.button_pen)
             painter.setBrush(st.button_brush)
@@ -482,17 +560,16 @@ class NodeItem(QGraphicsItem):
             painter.setPen(st.title_color)
             painter.drawText(self._open_rect, Qt.AlignCenter, OPEN_LABEL)
 
-        if lod > 0.4:
-            painter.setPen(st.divider_pen)
-            for y in self._dividers:
-                painter.drawLine(QPointF(1, y), QPointF(self._width - 1, y))
-            for font, color, rect, flags, text in self._texts:
-                painter.setFont(font)
-                painter.setPen(color)
-                painter.drawText(rect, flags, text)
-            if not self._preview_path.isEmpty():
-                painter.setPen(st.preview_pen)
-                painter.drawPath(self._preview_path)
+        painter.setPen(st.divider_pen)
+        for y in self._dividers:
+            painter.drawLine(QPointF(1, y), QPointF(self._width - 1, y))
+        for font, color, rect, flags, text in self._texts:
+            painter.setFont(font)
+            painter.setPen(color)
+            painter.drawText(rect, flags, text)
+        if not self._preview_path.isEmpty():
+            painter.setPen(st.preview_pen)
+            painter.drawPath(self._preview_path)
 
         invalid = self.is_invalid()
         if invalid:
@@ -507,6 +584,42 @@ class NodeItem(QGraphicsItem):
             painter.strokePath(self._body, st.border_pen)
         if self._badges:
             self._paint_badges(painter)
+
+    def _paint_far(self, painter, selected: bool) -> None:
+        """The far-away form: the body in the category's colour, big type and name,
+        outlines a fixed number of screen pixels wide."""
+        st = self.style
+        painter.setBrush(Qt.NoBrush)
+        if self._highlight:
+            for pen in (st.grad_glow_pens if self._backward else st.glow_pens):
+                painter.strokePath(self._body, pen)
+        else:
+            painter.fillPath(self._shadow, st.shadow_brush)
+        for card in self._stack:
+            painter.fillPath(card, st.stack_brush)
+            painter.strokePath(card, st.stack_pen)
+        painter.fillPath(self._body, self._far_brush)
+        for font, color, rect, flags, text in self._far_texts:
+            painter.setFont(font)
+            painter.setPen(color)
+            painter.drawText(rect, flags, text)
+        if self.is_invalid():
+            painter.strokePath(self._body, st.far_error_pen)
+            if selected:
+                painter.strokePath(self._outer, st.far_selection_pen)
+        elif selected:
+            painter.strokePath(self._body, st.far_selection_pen)
+        elif self.is_blocked():
+            painter.strokePath(self._body, st.far_blocked_pen)
+        else:
+            painter.strokePath(self._body, st.far_border_pen)
+        if self._badges:
+            self._paint_badges(painter)
+
+    def is_far(self, view) -> bool:
+        """True when ``view`` (a QGraphicsView) shows this node in its far-away form."""
+        t = self.deviceTransform(view.viewportTransform())
+        return QStyleOptionGraphicsItem.levelOfDetailFromTransform(t) < FAR_LOD
 
     def _paint_badges(self, painter) -> None:
         st = self.style

@@ -13,7 +13,7 @@ import math
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from playground.graph import CompositeError, Edge, GraphModel
 from playground.graph.layout import FRAME_HEADER, FRAME_PAD
@@ -426,6 +426,8 @@ class CanvasScene(QGraphicsScene):
             return
         if event.button() == Qt.LeftButton:
             hit = self.block_button_at(event.scenePos())
+            if hit is not None and hit[0] == "open" and self._drawn_far(hit[1], event):
+                hit = None  # zoomed out the button is not drawn: a click selects the block
             if hit is not None:
                 kind, target = hit
                 if kind == "open":
@@ -449,6 +451,14 @@ class CanvasScene(QGraphicsScene):
             nodes = [i for i in self.selectedItems() if isinstance(i, NodeItem)]
             if nodes:
                 self.set_interaction(MoveNodesInteraction(self, nodes))
+
+    def _drawn_far(self, node_id: str, event) -> bool:
+        """True when the view the mouse ``event`` came from draws ``node_id`` in its
+        far-away form."""
+        widget = event.widget()
+        view = widget.parent() if widget is not None else None
+        item = self.node_item(node_id)
+        return isinstance(view, QGraphicsView) and item is not None and item.is_far(view)
 
     def mouseMoveEvent(self, event):
         if self._interaction is not None and self._interaction.mouse_move(event):

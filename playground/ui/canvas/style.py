@@ -26,6 +26,20 @@ PORT_RADIUS = 5.0
 LABEL_INSET = 12.0  # port label distance from the node's edge
 BADGE_RADIUS = 8.0   # a health badge's circle, on the node's top-right corner
 
+#: Level of detail (screen pixels per scene unit) below which the canvas draws its far-away
+#: form: a node is its body in its category's colour with its type (and name) in big
+#: letters, without port labels, params or sparkline, and wires drop their shape labels. At
+#: 0.5 an 8.5 pt port label would be ~6 px high, too small to read.
+FAR_LOD = 0.5
+#: Far-away letters: the type's pixel size in scene units at most (it shrinks to fit the
+#: node's width), and the name's size relative to the type's.
+FAR_TITLE_MAX = 44.0
+FAR_NAME_RATIO = 0.62
+#: Width, in screen pixels, of outlines and wires in the far-away form (cosmetic pens, so
+#: a selected or invalid node and the wiring stay visible at any zoom).
+FAR_OUTLINE_WIDTH = 2.0
+FAR_WIRE_WIDTH = 1.4
+
 #: The gradient-health overlay maps log10 of a wire's gradient norm from HEALTH_LOG_MIN
 #: (vanishing) to HEALTH_LOG_MAX (exploding) onto a colour scale and a width.
 HEALTH_LOG_MIN = -6.0
@@ -71,6 +85,14 @@ def _font(point_size: float, bold: bool = False, family: str | None = None) -> Q
     font.setBold(bold)
     font.setHintingPreference(QFont.PreferNoHinting)
     return font
+
+
+def cosmetic_pen(pen: QPen, width: float) -> QPen:
+    """A copy of ``pen`` that is ``width`` screen pixels wide at any zoom."""
+    out = QPen(pen)
+    out.setWidthF(width)
+    out.setCosmetic(True)
+    return out
 
 
 class CanvasStyle:
@@ -164,7 +186,30 @@ class CanvasStyle:
         self.error_fm = QFontMetricsF(self.error_font)
         self.label_fm = QFontMetricsF(self.label_font)
 
+        # the far-away form (see FAR_LOD): outlines a fixed number of screen pixels wide
+        self.far_selection_pen = cosmetic_pen(self.selection_pen, FAR_OUTLINE_WIDTH + 0.5)
+        self.far_error_pen = cosmetic_pen(self.error_pen, FAR_OUTLINE_WIDTH + 0.5)
+        self.far_blocked_pen = cosmetic_pen(self.blocked_pen, FAR_OUTLINE_WIDTH)
+        self.far_border_pen = cosmetic_pen(QPen(c(theme.node_border).darker(130)
+                                             if theme.dark else c(theme.node_border)), 1.0)
+        self.far_selected_wire_pen = QPen(self.selection_color, FAR_WIRE_WIDTH + 1.0,
+                                          Qt.SolidLine, Qt.RoundCap)
+        self.far_selected_wire_pen.setCosmetic(True)
+        self._far_fonts: dict[tuple[int, bool], tuple[QFont, QFontMetricsF]] = {}
+
         self._category: dict[str, QColor] = {}
+
+    def far_font(self, pixel_size: float, bold: bool = True) -> tuple[QFont, QFontMetricsF]:
+        """A font ``pixel_size`` scene units high (rounded to whole units) and its metrics,
+        made once per size, for the far-away form's big letters."""
+        key = (max(1, round(pixel_size)), bold)
+        found = self._far_fonts.get(key)
+        if found is None:
+            font = QFont(self.title_font)
+            font.setPixelSize(key[0])
+            font.setBold(bold)
+            found = self._far_fonts[key] = (font, QFontMetricsF(font))
+        return found
 
     def category_color(self, category: str) -> QColor:
         col = self._category.get(category)

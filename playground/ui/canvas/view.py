@@ -4,7 +4,7 @@ Delete/Backspace to delete, drop node types from the palette, double-click to qu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QPainter, QUndoStack
 from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu
 
@@ -23,11 +23,10 @@ NODE_MIME = "application/x-playground-node"
 
 MIN_ZOOM = 0.15
 MAX_ZOOM = 3.0
-#: Zoom to fit never zooms out further than this, so the nodes' text stays readable (at
-#: 0.6 a 9 pt label is about 7 px high). A graph too big for the window at this zoom is shown
-#: from its start instead: its left end, where the data comes in. The wheel still zooms out
-#: to MIN_ZOOM for an overview.
-READABLE_ZOOM = 0.6
+#: Zoom to fit leaves this many pixels free around the graph, at any zoom.
+FIT_MARGIN = 24
+#: Zoom to fit never zooms in past 100 %: a small graph is shown at its natural size.
+FIT_MAX_ZOOM = 1.0
 
 
 class CanvasView(QGraphicsView):
@@ -49,6 +48,8 @@ class CanvasView(QGraphicsView):
         self._selected = ""
         self._pan: PanInteraction | None = None
         self._space = False
+        #: Fit the graph again when the view is resized, until the user zooms or pans.
+        self._auto_fit = True
         self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing
                             | QPainter.SmoothPixmapTransform)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
@@ -89,6 +90,7 @@ class CanvasView(QGraphicsView):
         if old is not None:
             old.deleteLater()
         self._on_selection_changed()
+        self.zoom_to_fit()
 
     def detach(self) -> None:
         """Stop following the model (called on close)."""
@@ -198,7 +200,8 @@ class CanvasView(QGraphicsView):
 
     def arrange(self) -> None:
         """Lay every node out left to right (networkx layering, undoable), then zoom to fit.
-        Open blocks are laid out as units, inside their frames."""
+        Open blocks are laid out as units, inside their frames. A graph much wider than the
+        view wraps into bands, top to bottom, so that it shows bigger."""
         model, scene = self.model, self._scene
         if len(model) == 0:
             return
@@ -206,7 +209,9 @@ class CanvasView(QGraphicsView):
                  if scene.node_item(n) is not None}
         rect = scene.items_rect()
         origin = (round(rect.left()), round(rect.top())) if not rect.isEmpty() else (0, 0)
-        target = layout(model, sizes, origin)
+        port = self.viewport().rect()
+        window = (port.width() - 2 * FIT_MARGIN, port.height() - 2 * FIT_MARGIN)
+        target = layout(model, sizes, origin, window=window)
         moves = {n: (model.node(n)["pos"], pos) for n, pos in target.items()
                  if tuple(model.node(n)["pos"]) != tuple(pos)}
         if moves:
@@ -224,6 +229,7 @@ class CanvasView(QGraphicsView):
         scene.clearSelection()
         item.setSelected(True)
         if center:
+            self._auto_fit = False
             self.centerOn(item.sceneBoundingRect().center())
         return True
 
@@ -253,11 +259,31 @@ class CanvasView(QGraphicsView):
     def zoom_level(self) -> float:
         return self.transform().m11()
 
+    def auto_fit(self) -> bool:
+        """True while the view refits the graph on every resize: from a document being set
+        (or zoom to fit) until the user zooms or pans."""
+        return self._auto_fit
+
+    def fit_zoom(self) -> float:
+        """The zoom at which the whole graph fits the viewport with FIT_MARGIN pixels around
+        it (not capped at 100 %; 1.0 for an empty scene)."""
+        rect = self._scene.items_rect()
+        port = self.viewport().rect()
+        if rect.isEmpty():
+            return 1.0
+        room_w = max(port.width() - 2 * FIT_MARGIN, 1)
+        room_h = max(port.height() - 2 * FIT_MARGIN, 1)
+        return min(room_w / rect.width(), room_h / rect.height())
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom by ``factor`` keeping the scene point under ``anchor`` (view coordinates;
-        the viewport centre by default) fixed, within [MIN_ZOOM, MAX_ZOOM]."""
+        the viewport centre by default) fixed, within [MIN_ZOOM, MAX_ZOOM]; the lower bound
+        drops to the fit zoom for a graph too big to fit at MIN_ZOOM, so the wheel always
+        reaches the whole graph. Ends :meth:`auto_fit`."""
+        self._auto_fit = False
         current = self.zoom_level()
-        target = min(max(current * factor, MIN_ZOOM), MAX_ZOOM)
+        low = min(MIN_ZOOM, self.fit_zoom(), current)
+        target = min(max(current * factor, low), MAX_ZOOM)
         if abs(target - current) < 1e-9:
             return
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
@@ -269,36 +295,28 @@ class CanvasView(QGraphicsView):
         h.setValue(h.value() + delta.x())
         v.setValue(v.value() + delta.y())
 
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Scroll the view by (dx, dy) viewport pixels (the scene moves the other way).
+        Ends :meth:`auto_fit`."""
+        self._auto_fit = False
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + round(dx))
+        v.setValue(v.value() + round(dy))
+
     def zoom_to_fit(self) -> None:
-        """Show every node, at most at 100 %, if that keeps the zoom at READABLE_ZOOM or
-        more. A bigger graph (ResNet-50's chain of 24 nodes is ~7000 units wide) is shown at
-        READABLE_ZOOM around the selected nodes, or, with nothing selected, from its left
-        end, where the data comes in: the first screenful of a long document. The part
-        shown is centred vertically when its height fits, else shown from its top."""
+        """Show the whole graph, centred, with FIT_MARGIN pixels around it, at 100 % or
+        less (a big graph such as ResNet-50 is zoomed out as far as it takes; its nodes
+        then draw in their simplified, far-away form). Until the user zooms or pans, the
+        view fits again whenever it is resized."""
+        self._auto_fit = True
         rect = self._scene.items_rect()
+        self.resetTransform()
         if rect.isEmpty():
-            self.resetTransform()
             self.centerOn(0, 0)
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
-        port = self.viewport().rect()
-        fit = min(port.width() / rect.width(), port.height() / rect.height())
-        level = min(max(fit, READABLE_ZOOM), 1.0)
-        self.resetTransform()
+        level = min(self.fit_zoom(), FIT_MAX_ZOOM)
         self.scale(level, level)
-        if fit >= READABLE_ZOOM:
-            self.centerOn(rect.center())
-            return
-        target = QRectF()
-        for node_id in self._scene.selected_node_ids():
-            box = self._scene.node_item(node_id).sceneBoundingRect()
-            target = target.united(box.adjusted(-40, -40, 40, 40))
-        if target.isEmpty():
-            target = rect
-        seen_w, seen_h = port.width() / level, port.height() / level
-        x = target.left() + seen_w / 2 if target.width() > seen_w else target.center().x()
-        y = target.top() + seen_h / 2 if target.height() > seen_h else target.center().y()
-        self.centerOn(x, y)
+        self.centerOn(rect.center())
 
     def quick_add_menu(self, scene_pos: QPointF) -> QMenu:
         """A menu of every node type by category; choosing one adds it at ``scene_pos``."""
@@ -323,6 +341,16 @@ class CanvasView(QGraphicsView):
         if selected != self._selected:
             self._selected = selected
             self.selected_node_changed.emit(selected)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._auto_fit:
+            self.zoom_to_fit()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.zoom_to_fit()
 
     def wheelEvent(self, event):
         delta = event.angleDelta().y() or event.angleDelta().x()

@@ -3,7 +3,10 @@ carries written at its middle ("(N, 64)"). Red when the node it feeds is invalid
 
 While stepping, the wire a tensor (forward) or a gradient (backward) travels on glows, with
 arrows pointing the way it travels. With the gradient-health overlay on, the wire's colour
-and width follow log10 of the norm of the gradient going back along it."""
+and width follow log10 of the norm of the gradient going back along it.
+
+Zoomed out (below :data:`.style.FAR_LOD`) a wire drops its label and is drawn a fixed
+number of screen pixels wide."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle
 
 from playground.graph import Edge, format_shape
 
-from .style import CanvasStyle, health_color, health_fraction, health_width
+from .style import (FAR_LOD, FAR_WIRE_WIDTH, CanvasStyle, cosmetic_pen, health_color,
+                    health_fraction, health_width)
 
 if TYPE_CHECKING:
     from .node_item import NodeItem
@@ -25,15 +29,45 @@ WIRE_WIDTH = 2.2
 _HIT_WIDTH = 12.0
 
 
-def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+#: A wire running back left by more than this to a node wholly below its source (the wire
+#: over a cut of a wrapped layout: the end of one band to the start of the next) goes round
+#: through the space above the destination, like a line break, instead of across the band.
+WRAP_MIN_BACK = 120.0
+_WRAP_TURN = 36.0      # radius of its turns
+_WRAP_ABOVE = 44.0     # its channel, that far above the destination's top
+
+
+def wire_path(start: QPointF, end: QPointF, channel: float | None = None) -> QPainterPath:
     """The Bézier from an output at ``start`` to an input at ``end``: it leaves ``start``
-    heading right and enters ``end`` heading right, like Blender's noodles."""
+    heading right and enters ``end`` heading right, like Blender's noodles.
+
+    With ``channel`` (a scene y between the two) it turns down from ``start`` to that
+    height, runs left along it and turns down again into ``end``: the route of a wrapped
+    layout's wire to the next band (see :func:`wrap_channel`)."""
+    if channel is not None:
+        r = max(min(_WRAP_TURN, (channel - start.y()) / 2, (end.y() - channel) / 2), 4.0)
+        path = QPainterPath(start)
+        path.cubicTo(start + QPointF(2 * r, 0), QPointF(start.x() + 2 * r, channel),
+                     QPointF(start.x(), channel))
+        path.lineTo(end.x(), channel)
+        path.cubicTo(QPointF(end.x() - 2 * r, channel), end - QPointF(2 * r, 0), end)
+        return path
     dx = end.x() - start.x()
     handle = max(abs(dx) * 0.5, 40.0) if dx >= 0 else min(60.0 + abs(dx) * 0.25, 160.0)
     handle = max(handle, min(abs(end.y() - start.y()) * 0.3, 80.0))
     path = QPainterPath(start)
     path.cubicTo(start + QPointF(handle, 0), end - QPointF(handle, 0), end)
     return path
+
+
+def wrap_channel(start: QPointF, end: QPointF, src_bottom: float,
+                 dst_top: float) -> float | None:
+    """The height of a wrapped wire's run back to the left (see :func:`wire_path`), or None
+    for an ordinary wire: one that does not run back left by WRAP_MIN_BACK or more to a
+    node whose top (``dst_top``) is below its source's bottom (``src_bottom``)."""
+    if start.x() - end.x() < WRAP_MIN_BACK or dst_top <= src_bottom + 8:
+        return None
+    return max(dst_top - _WRAP_ABOVE, (src_bottom + dst_top) / 2)
 
 
 class WireItem(QGraphicsItem):
@@ -60,6 +94,8 @@ class WireItem(QGraphicsItem):
         self._backward = False
         self._health: float | None = None
         self._health_pen: QPen | None = None
+        self._far_pen = QPen()              # the far-away form's pens (see FAR_LOD)
+        self._far_health_pen: QPen | None = None
         self._base_tip = ""
         self.setFlag(QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
@@ -112,6 +148,8 @@ class WireItem(QGraphicsItem):
             t = health_fraction(norm)
             self._health_pen = QPen(health_color(t), health_width(t), Qt.SolidLine,
                                     Qt.RoundCap)
+        self._far_health_pen = None if self._health_pen is None else cosmetic_pen(
+            self._health_pen, max(FAR_WIRE_WIDTH, self._health_pen.widthF() * 0.6))
         self._update_tooltip()
         self.update()
 
@@ -149,6 +187,7 @@ class WireItem(QGraphicsItem):
         self._pen = QPen(color, WIRE_WIDTH, Qt.SolidLine, Qt.RoundCap)
         self._hover_pen = QPen(color.lighter(130), WIRE_WIDTH + 1.0, Qt.SolidLine, Qt.RoundCap)
         self._selected_pen = QPen(st.selection_color, WIRE_WIDTH + 1.2, Qt.SolidLine, Qt.RoundCap)
+        self._far_pen = cosmetic_pen(self._pen, FAR_WIRE_WIDTH)
         border = QColor(color)
         border.setAlpha(150)
         self._label_pen = QPen(border, 1.0)
@@ -162,7 +201,10 @@ class WireItem(QGraphicsItem):
         start = self.src_item.port_scene_pos(self.edge.src_port, True)
         end = self.dst_item.port_scene_pos(self.edge.dst_port, False)
         self.prepareGeometryChange()
-        self._path = wire_path(start, end)
+        src, dst = self.src_item, self.dst_item
+        channel = wrap_channel(start, end, src.mapRectToScene(src.body_rect()).bottom(),
+                               dst.mapRectToScene(dst.body_rect()).top())
+        self._path = wire_path(start, end, channel)
         stroker = QPainterPathStroker()
         stroker.setWidth(_HIT_WIDTH)
         self._shape = stroker.createStroke(self._path)
@@ -194,9 +236,15 @@ class WireItem(QGraphicsItem):
     def paint(self, painter, option, widget=None):
         st = self.style
         selected = bool(option.state & QStyle.State_Selected)
-        pen = self._selected_pen if selected else self._hover_pen if self._hover else self._pen
-        if self._health_pen is not None and not selected:
-            pen = self._health_pen
+        far = option.levelOfDetailFromTransform(painter.worldTransform()) < FAR_LOD
+        if far:  # zoomed out: a few screen pixels wide, so the wiring stays visible
+            pen = st.far_selected_wire_pen if selected else self._far_pen
+            if self._far_health_pen is not None and not selected:
+                pen = self._far_health_pen
+        else:
+            pen = self._selected_pen if selected else self._hover_pen if self._hover else self._pen
+            if self._health_pen is not None and not selected:
+                pen = self._health_pen
         painter.setBrush(Qt.NoBrush)
         if self._highlight:
             for glow in (st.grad_glow_pens if self._backward else st.glow_pens)[:3]:
@@ -206,7 +254,7 @@ class WireItem(QGraphicsItem):
         painter.drawPath(self._path)
         if self._highlight:
             self._paint_arrows(painter)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
+        if far:  # the shape label would be too small to read
             return
         painter.setPen(st.selection_pen if selected else self._label_pen)
         painter.setBrush(st.wire_label_brush)
