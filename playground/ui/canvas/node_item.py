@@ -538,16 +538,7 @@ class NodeItem(QGraphicsItem):
         if lod < FAR_LOD:
             self._paint_far(painter, selected)
             return
-        painter.setPen(Qt.NoPen)
-        painter.setBrush(Qt.NoBrush)
-        if self._highlight:
-            for pen in (st.grad_glow_pens if self._backward else st.glow_pens):
-                painter.strokePath(self._body, pen)
-        else:
-            painter.fillPath(self._shadow, st.shadow_brush)
-        for card in self._stack:  # a closed block: the cards behind it
-            painter.fillPath(card, st.stack_brush)
-            painter.strokePath(card, st.stack_pen)
+        self._paint_backdrop(painter)
         painter.fillPath(self._body, st.body_brush)
         painter.fillPath(self._header, self._header_brush)
         if not self._open_rect.isEmpty():
@@ -563,56 +554,59 @@ class NodeItem(QGraphicsItem):
         painter.setPen(st.divider_pen)
         for y in self._dividers:
             painter.drawLine(QPointF(1, y), QPointF(self._width - 1, y))
-        for font, color, rect, flags, text in self._texts:
-            painter.setFont(font)
-            painter.setPen(color)
-            painter.drawText(rect, flags, text)
+        self._paint_texts(painter, self._texts)
         if not self._preview_path.isEmpty():
             painter.setPen(st.preview_pen)
             painter.drawPath(self._preview_path)
-
-        invalid = self.is_invalid()
-        if invalid:
-            painter.strokePath(self._body, st.error_pen)
-            if selected:
-                painter.strokePath(self._outer, st.selection_pen)
-        elif selected:
-            painter.strokePath(self._body, st.selection_pen)
-        elif self.is_blocked():
-            painter.strokePath(self._body, st.blocked_pen)
-        else:
-            painter.strokePath(self._body, st.border_pen)
-        if self._badges:
-            self._paint_badges(painter)
+        self._paint_outline(painter, selected, far=False)
 
     def _paint_far(self, painter, selected: bool) -> None:
         """The far-away form: the body in the category's colour, big type and name,
         outlines a fixed number of screen pixels wide."""
+        self._paint_backdrop(painter)
+        painter.fillPath(self._body, self._far_brush)
+        self._paint_texts(painter, self._far_texts)
+        self._paint_outline(painter, selected, far=True)
+
+    def _paint_backdrop(self, painter) -> None:
+        """What lies behind the body: the glow of a stepped node (else its shadow), and a
+        closed block's cards."""
         st = self.style
+        painter.setPen(Qt.NoPen)
         painter.setBrush(Qt.NoBrush)
         if self._highlight:
             for pen in (st.grad_glow_pens if self._backward else st.glow_pens):
                 painter.strokePath(self._body, pen)
         else:
             painter.fillPath(self._shadow, st.shadow_brush)
-        for card in self._stack:
+        for card in self._stack:  # a closed block: the cards behind it
             painter.fillPath(card, st.stack_brush)
             painter.strokePath(card, st.stack_pen)
-        painter.fillPath(self._body, self._far_brush)
-        for font, color, rect, flags, text in self._far_texts:
+
+    @staticmethod
+    def _paint_texts(painter, texts) -> None:
+        for font, color, rect, flags, text in texts:
             painter.setFont(font)
             painter.setPen(color)
             painter.drawText(rect, flags, text)
+
+    def _paint_outline(self, painter, selected: bool, far: bool) -> None:
+        """The outline (red when invalid, the selection's, dimmed when blocked) and the
+        badges; ``far`` takes the far-away form's screen-width pens."""
+        st = self.style
+        error, selection, blocked, border = (
+            (st.far_error_pen, st.far_selection_pen, st.far_blocked_pen, st.far_border_pen)
+            if far else (st.error_pen, st.selection_pen, st.blocked_pen, st.border_pen))
         if self.is_invalid():
-            painter.strokePath(self._body, st.far_error_pen)
+            painter.strokePath(self._body, error)
             if selected:
-                painter.strokePath(self._outer, st.far_selection_pen)
+                painter.strokePath(self._outer, selection)
         elif selected:
-            painter.strokePath(self._body, st.far_selection_pen)
+            painter.strokePath(self._body, selection)
         elif self.is_blocked():
-            painter.strokePath(self._body, st.far_blocked_pen)
+            painter.strokePath(self._body, blocked)
         else:
-            painter.strokePath(self._body, st.far_border_pen)
+            painter.strokePath(self._body, border)
         if self._badges:
             self._paint_badges(painter)
 
