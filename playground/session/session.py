@@ -709,12 +709,12 @@ class Session:
         return {**self.weights(), **self.training_state()}
 
     def _restore_training_state(self, state: Mapping[str, np.ndarray]) -> None:
-        if TRAINING_STEP_KEY not in state:
+        saved = saved_run_snapshot(state)
+        if saved is None:
             return
-        self.step_count = int(state[TRAINING_STEP_KEY])
-        self.history.restore({k[len(HISTORY_PREFIX):]: (v[0], v[1]) for k, v in state.items()
-                              if k.startswith(HISTORY_PREFIX)})
-        self.metrics = {name: self.history[name].last() for name in self.history.names()}
+        self.step_count = saved.step
+        self.history.restore(saved.history)
+        self.metrics = dict(saved.metrics)
 
     def to_project(self) -> Project:
         """The project as it stands now: the graph, settings, the trained weights and the
