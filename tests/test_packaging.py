@@ -21,9 +21,10 @@ def test_pyproject_lists_every_package_and_maps_the_shipped_folders():
                for p in (ROOT / "playground").rglob("__init__.py")}
     listed = set(cfg["packages"])
     assert on_disk <= listed, f"add {sorted(on_disk - listed)} to [tool.setuptools] packages"
-    assert listed - on_disk == {"playground.presets", "playground.assets.digits"}
-    assert cfg["package-dir"] == {"playground.presets": "presets",
-                                  "playground.assets.digits": "assets/digits"}
+    shipped = {"playground.presets": "presets", "playground.assets.digits": "assets/digits",
+               "playground.assets.text": "assets/text"}
+    assert listed - on_disk == set(shipped)
+    assert cfg["package-dir"] == shipped
 
 
 def test_a_wheel_installed_elsewhere_finds_its_presets_and_digits(tmp_path):
