@@ -78,6 +78,12 @@ class Dataset:
         class_names: C human-readable names, index = class index.
         target_shape: shape of one example's target: ``()`` for one class index per
             example, ``(L,)`` for a class index per position of a sequence.
+        input_vocab: for a token dataset whose inputs and targets use different
+            vocabularies (``dates``: characters in, ISO digits out), the string of each input
+            token (index = token); None when the inputs are the classes' tokens
+            (``class_names``) or not tokens at all.
+        extras: read-only mapping of dataset-specific extras (``text``: its ``vocabulary``
+            and ``unigram`` frequencies); empty for most datasets.
 
     Raises:
         ValueError: if the splits disagree with ``feature_shape``/``num_classes``.
@@ -91,8 +97,20 @@ class Dataset:
     image_shape: tuple[int, ...] | None
     class_names: tuple[str, ...]
     target_shape: tuple[int, ...] = ()
+    input_vocab: tuple[str, ...] | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_vocab_size(self) -> int | None:
+        """Tokens an Embedding on the inputs must cover (``num_embeddings``): the size of
+        ``input_vocab``, or ``num_classes`` for a token dataset without one, or None when
+        the inputs are not tokens."""
+        if self.input_vocab is not None:
+            return len(self.input_vocab)
+        return self.num_classes if self.train.input.dtype == np.int64 else None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
         if len(self.class_names) != self.num_classes:
             raise ValueError(
                 f"dataset {self.name!r}: {len(self.class_names)} class_names for "
@@ -121,6 +139,12 @@ class Dataset:
             if len(split) and (split.target.min() < 0 or split.target.max() >= self.num_classes):
                 raise ValueError(
                     f"dataset {self.name!r}: {label} targets outside 0..{self.num_classes - 1}"
+                )
+            vocab = self.input_vocab
+            if vocab is not None and len(split) and (split.input.min() < 0
+                                                     or split.input.max() >= len(vocab)):
+                raise ValueError(
+                    f"dataset {self.name!r}: {label} input tokens outside 0..{len(vocab) - 1}"
                 )
 
 

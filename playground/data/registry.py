@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import sequences, toys
+from . import dates, sequences, toys
 from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
 from .digits import load_digits
 
@@ -74,6 +74,20 @@ DATASETS: dict[str, DatasetInfo] = {
             ranges={"n_samples": N_SAMPLES_RANGE},
             is_2d=False,
             num_classes=sequences.REVERSE_VOCAB,
+            is_sequence=True,
+        ),
+        DatasetInfo(
+            name="dates",
+            title="Human dates to ISO",
+            description=f"Dates between {dates.FIRST_DAY.year} and {dates.LAST_DAY.year} "
+            f"written by people in {len(dates.FORMATS)} formats ('3 March 1998', '03/03/98', "
+            "'March 3rd, 1998', 'Tue 3 Mar 1998', ...) paired with the ISO date "
+            "'1998-03-03' and an end token: sequence-to-sequence with attention. Held-out "
+            "days are never trained on. 'noise' is ignored.",
+            defaults={"n_samples": 4000},
+            ranges={"n_samples": N_SAMPLES_RANGE},
+            is_2d=False,
+            num_classes=len(dates.TARGET_VOCAB),
             is_sequence=True,
         ),
     )
@@ -167,6 +181,11 @@ def load(
     with L = 8, drawn like the toys' splits; the target (n_samples, L) is each sequence
     reversed (``target_shape=(L,)``, ``num_classes=10`` tokens). ``noise`` is ignored.
 
+    ``dates``: train and val each hold ``n_samples`` human-written dates, int64 (n_samples,
+    S) source characters with S = 32, and their ISO form, target int64 (n_samples, T) with
+    T = 11 (ten characters and an end token; ``num_classes=12``); train and held-out days
+    are disjoint. Token layout: :mod:`playground.data.dates`. ``noise`` is ignored.
+
     ``digits``: read from the asset file (``path``, default
     ``<repo>/assets/digits/digits.npz``); fixed train (1,438) / val (359) split; ``n_samples``,
     ``noise``, ``seed`` and ``centers`` are ignored.
@@ -201,6 +220,8 @@ def load(
                    *N_SAMPLES_RANGE)
     if name == "reverse":
         return _load_reverse(info, n, _check_seed(seed))
+    if name == "dates":
+        return _load_dates(info, n, _check_seed(seed))
     sigma = _float_param("noise", d["noise"] if noise is None else noise, *NOISE_RANGE)
     s = _check_seed(seed)
     make = _TOY_MAKERS[name]
@@ -240,4 +261,23 @@ def _load_reverse(info: DatasetInfo, n: int, seed: int) -> Dataset:
         image_shape=None,
         class_names=tuple(str(d) for d in range(sequences.REVERSE_VOCAB)),
         target_shape=(sequences.REVERSE_LENGTH,),
+    )
+
+
+def _load_dates(info: DatasetInfo, n: int, seed: int) -> Dataset:
+    def split(which: int) -> Split:
+        x, y, _ = dates.make_dates(n, np.random.default_rng([seed, which]),
+                                   held_out=which == _VAL)
+        return Split(input=x, target=y)
+
+    return Dataset(
+        name=info.name,
+        train=split(_TRAIN),
+        val=split(_VAL),
+        num_classes=len(dates.TARGET_VOCAB),
+        feature_shape=(dates.SOURCE_LENGTH,),
+        image_shape=None,
+        class_names=dates.TARGET_VOCAB,
+        target_shape=(dates.TARGET_LENGTH,),
+        input_vocab=dates.SOURCE_VOCAB,
     )

@@ -24,11 +24,11 @@ PKG_DIR = Path(data.__file__).resolve().parent
 
 def test_names_and_infos():
     assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "ring", "digits",
-                            "reverse"]
+                            "reverse", "dates"]
     assert set(data.DATASETS) == set(data.names())
     for name, info in data.DATASETS.items():
         assert info.name == name
-        assert info.is_2d == (name not in ("digits", "reverse"))
+        assert info.is_2d == (name not in ("digits", "reverse", "dates", "text"))
     assert data.DATASETS["blobs"].defaults["centers"] == 3
     assert data.DATASETS["blobs"].num_classes == 3
     assert data.DATASETS["digits"].num_classes == 10
@@ -472,7 +472,8 @@ def test_dataset_validation():
 def test_package_imports_numpy_only():
     allowed = {"numpy", "__future__"}
     stdlib_ok = {"dataclasses", "types", "typing", "pathlib", "os", "zipfile", "math",
-                 "operator", "collections", "functools", "itertools", "abc"}
+                 "operator", "collections", "functools", "itertools", "abc", "datetime",
+                 "re"}
     for f in PKG_DIR.glob("*.py"):
         tree = ast.parse(f.read_text())
         for node in ast.walk(tree):

@@ -46,7 +46,7 @@ def _dataset_infer(p, inputs):
     shapes = {"x": (None, *ds.feature_shape), "target": (None, *ds.target_shape)}
     meta = {"target": {"num_classes": ds.num_classes}}
     if ds.train.input.dtype == np.int64:  # token sequences: integer indices for an Embedding
-        meta["x"] = {"dtype": "int64", "num_classes": ds.num_classes}
+        meta["x"] = {"dtype": "int64", "num_classes": ds.input_vocab_size}
     return shapes, meta
 
 
