@@ -1,0 +1,146 @@
+"""Shape inference over the graph (a mixin of :class:`~playground.graph.model.GraphModel`):
+every node gets a :class:`~.records.NodeState` (its output shapes, or a message that says
+what is wrong), rerun after each edit from the edited nodes downstream. It never raises."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from .composite import InPort, Subgraph
+from .records import NodeState
+from .spec import NodeSpec, ShapeError, Source
+
+
+class ShapeInference:
+    """``infer_one`` and the incremental ``_infer``. Mixed into GraphModel."""
+
+    def _infer(self, dirty: Iterable[str] | None = None) -> None:
+        """Recompute the :class:`NodeState` of the ``dirty`` nodes (all nodes when None) and
+        of the nodes downstream whose inputs changed; a state equal to the old one keeps
+        the old object and stops the wave there. Never raises."""
+        order = self.topological_order()
+        if dirty is None:
+            self._states = {}
+            for node_id in order:
+                self._states[node_id] = self._infer_node(node_id, self._states)
+            return
+        dirty = {n for n in dirty if n in self.graph}
+        affected: set[str] = set()
+        stack = list(dirty)
+        while stack:
+            n = stack.pop()
+            if n not in affected:
+                affected.add(n)
+                stack.extend(self.graph.successors(n))
+        changed: set[str] = set()
+        for node_id in order:
+            if node_id not in affected:
+                continue
+            if node_id not in dirty and not any(p in changed
+                                                for p in self.graph.predecessors(node_id)):
+                continue  # its inputs are as they were: so is its state
+            old = self._states.get(node_id)
+            new = self._infer_node(node_id, self._states)
+            if new != old:  # an equal state keeps its object, so views can skip it
+                self._states[node_id] = new
+                changed.add(node_id)
+
+    def _infer_node(self, node_id: str, states: Mapping[str, NodeState]) -> NodeState:
+        attrs = self.graph.nodes[node_id]
+        inputs: dict[str, Source] = {}
+        for edge in self.in_edges(node_id):
+            up = states[edge.src]
+            if not up.ok:
+                return NodeState("blocked", message=f"waiting for '{self.name(edge.src)}', "
+                                                    "which has an error")
+            up_attrs = self.graph.nodes[edge.src]
+            inputs[edge.dst_port] = Source(up.outputs[edge.src_port], up_attrs["name"],
+                                           up_attrs["type"], edge.src_port, edge.src,
+                                           up.meta.get(edge.src_port))
+        return self.infer_one(attrs["type"], attrs["name"], attrs["params"],
+                              attrs.get("subgraph"), inputs)
+
+    def infer_one(self, type_name: str, name: str, params: Mapping[str, Any],
+                  subgraph: Subgraph | None, inputs: Mapping[str, Source]) -> NodeState:
+        """Shape inference for one node given its inputs (a block: through its inside)."""
+        spec = self.registry[type_name]
+        shapes = {p: s.shape for p, s in inputs.items()}
+        if subgraph is not None:
+            return self._infer_block(spec, name, params, subgraph, inputs)
+        try:
+            result = spec.infer(params, inputs) if spec.infer else {}
+        except ShapeError as exc:
+            return NodeState("error", message=f"{spec.type} '{name}' {exc.message}",
+                             fix=exc.fix, inputs=shapes)
+        except Exception as exc:  # a spec bug must not reach the event loop
+            return NodeState("error", message=f"{spec.type} '{name}': internal error "
+                                              f"in shape inference: {exc!r}", inputs=shapes)
+        meta: dict = {}
+        if isinstance(result, tuple):
+            result, meta = result
+        return NodeState("ok", outputs=dict(result), meta=dict(meta), inputs=shapes)
+
+    def _infer_block(self, spec: NodeSpec, name: str, params: Mapping[str, Any],
+                     sub: Subgraph, inputs: Mapping[str, Source]) -> NodeState:
+        """Infer a closed block's inside with the shapes wired into it. Its outputs are the
+        mapped inner outputs; an error inside names the inner node:
+        ``ResNetBasicBlock 'block1': Conv2d 'conv1' expects ...``."""
+        shapes = {p: s.shape for p, s in inputs.items()}
+        feeds: dict[tuple[str, str], Source] = {}
+        unwired: dict[tuple[str, str], InPort] = {}
+        for port in sub.inputs:
+            src = inputs.get(port.name)
+            for t in port.targets:
+                if src is not None:
+                    feeds[t] = src
+                else:
+                    unwired[t] = port
+        into: dict[str, list] = {n.id: [] for n in sub.nodes}
+        for s, sp, d, dp in sub.edges:
+            into[d].append((dp, s, sp))
+        nodes = {n.id: n for n in sub.nodes}
+        inner: dict[str, NodeState] = {}
+        error: tuple[str, NodeState] | None = None
+        for local in sub.order():
+            n = nodes[local]
+            ins: dict[str, Source] = {}
+            blocked = None
+            for dp, s, sp in into[local]:
+                up = inner[s]
+                if not up.ok:
+                    blocked = s
+                    break
+                ins[dp] = Source(up.outputs[sp], nodes[s].name, nodes[s].type, sp, s,
+                                 up.meta.get(sp))
+            if blocked is not None:
+                inner[local] = NodeState("blocked", message=f"waiting for "
+                                                            f"'{nodes[blocked].name}'")
+                continue
+            for (l, p), src in feeds.items():
+                if l == local:
+                    ins[p] = src
+            state = self.infer_one(n.type, n.name, n.params, n.subgraph, ins)
+            inner[local] = state
+            if state.status == "error" and error is None:
+                error = (local, state)
+        if error is not None:
+            local, state = error
+            missing = [p for (l, q), p in unwired.items() if l == local and q not in
+                       {dp for dp, _, _ in into[local]}]
+            if missing and "nothing wired" in state.message:
+                port = missing[0]
+                what = f": connect {port.doc}" if port.doc else ""
+                message = f"{spec.type} '{name}' has nothing wired into its '{port.name}' " \
+                          f"port{what}."
+                return NodeState("error", message=message, inputs=shapes, inner=inner)
+            fix = state.fix if state.fix and spec.param(state.fix[0]) is not None and \
+                any(t[0] == local for p in sub.inputs for t in p.targets) else None
+            return NodeState("error", message=f"{spec.type} '{name}': {state.message}",
+                             fix=fix, inputs=shapes, inner=inner)
+        outputs, meta = {}, {}
+        for port in sub.outputs:
+            st = inner[port.source[0]]
+            outputs[port.name] = st.outputs[port.source[1]]
+            if port.source[1] in st.meta:
+                meta[port.name] = st.meta[port.source[1]]
+        return NodeState("ok", outputs=outputs, meta=meta, inputs=shapes, inner=inner)
