@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates the README's screenshots (1600x1000, the dark theme, the default dock layout).
+# Run from the repo's top with the project installed: bash assets/screenshots/make.sh
+# Look at every PNG before committing it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+out=assets/screenshots
+shot() { name=$1; shift; playground screenshot "$@" -o "$out/$name.png"; echo "$out/$name.png"; }
+shot spiral_mlp          spiral_mlp --steps 300
+shot stepper_xor_mlp     xor_mlp --steps 200 --select fc2 --forward-steps 5 --backward-steps 3
+shot cnn_digits          cnn_digits --steps 1500 --select conv1
+shot transformer_reverse transformer_reverse --steps 400
+shot gan_ring            gan_ring --steps 3000
+shot vae_digits          vae_digits --steps 2000
+shot resnet18_closed     resnet18
+shot resnet18_open       resnet18 --open layer2_0
+shot summary_resnet18    resnet18 --select layer2_0
