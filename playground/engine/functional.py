@@ -315,8 +315,9 @@ from . import conv as _conv  # noqa: E402
 from . import loss as _loss  # noqa: E402
 from . import norm as _norm  # noqa: E402
 from . import recurrent as _recurrent  # noqa: E402
+from . import seq_attention as _seq_attention  # noqa: E402
 
-for _family in (_conv, _norm, _recurrent, _attention, _activation, _loss):
+for _family in (_conv, _norm, _recurrent, _attention, _seq_attention, _activation, _loss):
     globals().update({_name: getattr(_family, _name) for _name in _family.__all__})
     __all__ += _family.__all__
 del _family
