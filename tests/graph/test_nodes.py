@@ -90,6 +90,12 @@ CASES = {
     "TransformerDecoderLayer": case({"tgt": (4, 8), "memory": (6, 8)},
                                     dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0,
                                          tgt_is_causal=True, **SEQ), {"output": (None, 4, 8)}),
+    "AdditiveAttention": case({"query": (4, 6), "key": (5, 8)},
+                              dict(query_dim=6, key_dim=8, attn_dim=7),
+                              {"output": (None, 4, 8), "attn_weights": (None, 4, 5)}),
+    "LuongAttention": case({"query": (4, 6), "key": (5, 6), "value": (5, 3)},
+                           dict(query_dim=6, key_dim=6, score="dot"),
+                           {"output": (None, 4, 3), "attn_weights": (None, 4, 5)}),
     # Normalisation
     "BatchNorm1d": case({"input": (4, 5)}, dict(num_features=4), {"output": (None, 4, 5)}),
     "BatchNorm2d": case({"input": (3, 4, 4)}, dict(num_features=3), {"output": (None, 3, 4, 4)}),
@@ -463,6 +469,8 @@ def test_param_count_equals_torch_and_the_engine(type_name):
     if engine == 0:
         return
     torch = pytest.importorskip("torch")
+    if not hasattr(torch.nn, type_name):  # no torch module (AdditiveAttention): own tests
+        return
     params = {k: v for k, v in m.params(node).items() if k not in NODE_ONLY}
     theirs = getattr(torch.nn, type_name)(**params)
     assert r.params == sum(p.numel() for p in theirs.parameters())

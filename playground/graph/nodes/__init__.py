@@ -23,6 +23,7 @@ The inference pass prefixes it with the node's type and name ("Linear 'fc2' ..."
 
 from . import data, layers, conv, recurrent, attention, norm, activations  # noqa: F401
 from . import math, losses, generative  # noqa: F401
+from . import seq2seq  # noqa: F401  (AdditiveAttention, LuongAttention)
 from .data import dataset_of, load_dataset
 
 __all__ = ["load_dataset", "dataset_of"]
