@@ -8,7 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "playground"
 # Top to bottom, as in DESIGN.md. A layer may import the layers below it.
-LAYERS = ["ui", "cli", "session", "graph", "project", "data", "export", "engine"]
+# export/ reads graphs, projects and the engine (never session or ui), and cli runs it.
+LAYERS = ["ui", "cli", "session", "export", "graph", "project", "data", "engine"]
 QT = ("PySide6", "pyqtgraph", "PyQt5", "PyQt6", "shiboken6")
 # The command line starts the app: `playground gui` and `screenshot` import ui lazily.
 ALLOWED_UPWARD = {("cli", "ui")}
@@ -65,6 +66,8 @@ def test_imports_point_down(path):
     ("engine", "from ..graph import GraphModel\n", "engine"),          # relative, upward
     ("session", "import PySide6.QtCore\n", "only playground/ui may import Qt"),
     ("data", "from playground.graph import nodes\n", "data may not import graph"),
+    ("export", "from playground.ui import main_window\n", "export may not import ui"),
+    ("export", "from ..session import Session\n", "export may not import session"),
 ])
 def test_the_rule_catches_a_violation(tmp_path, layer, source, problem):
     root = tmp_path / "playground"
