@@ -336,7 +336,7 @@ def validate_recipe(raw: Any) -> dict:
     if kind not in RECIPES:
         raise ProjectError(f"recipe.type must be one of {', '.join(RECIPES)}, got {kind!r}",
                            "recipe.type")
-    allowed = {"supervised": ("type",),
+    allowed = {"supervised": ("type", "decoding"),
                "vae": ("type", "beta", "kl", "latent"),
                "gan": ("type", "generator", "discriminator", "d_steps", "g_loss",
                        "g_optimizer", "d_optimizer")}[kind]
@@ -345,6 +345,8 @@ def validate_recipe(raw: Any) -> dict:
             raise ProjectError(f"recipe.{key} is not a field of the {kind} recipe; allowed: "
                                f"{', '.join(allowed)}", f"recipe.{key}")
     out: dict[str, Any] = {"type": kind}
+    if "decoding" in raw:
+        out["decoding"] = _validate_decoding(raw["decoding"])
     if kind == "vae":
         beta = _expect(raw.get("beta", 1.0), float, "recipe.beta", "a number ≥ 0")
         if not 0.0 <= beta <= 1e6:
@@ -389,6 +391,35 @@ def validate_recipe(raw: Any) -> dict:
         out["g_loss"] = g_loss
         for key in ("g_optimizer", "d_optimizer"):
             out[key] = _validate_side_optimizer(raw.get(key, {}), f"recipe.{key}")
+    return out
+
+
+#: A supervised recipe's ``decoding`` object: field -> (default, low, high). See
+#: ``playground.session.decoding``: the held-out exact match of greedy and beam search.
+DECODING_FIELDS = {"beam_width": (5, 1, 64), "sequences": (500, 1, 100_000),
+                   "length_penalty": (0.0, 0.0, 2.0)}
+
+
+def _validate_decoding(raw: Any) -> dict:
+    """``{"beam_width": 1..64 (5), "sequences": 1..100000 (500), "length_penalty": 0..2
+    (0.0)}`` with defaults filled; ProjectError names the field."""
+    _expect(raw, dict, "recipe.decoding", "an object")
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in DECODING_FIELDS:
+            raise ProjectError(f"recipe.decoding.{key} is not a decoding setting; allowed: "
+                               f"{', '.join(DECODING_FIELDS)}", f"recipe.decoding.{key}")
+    for key, (default, lo, hi) in DECODING_FIELDS.items():
+        where = f"recipe.decoding.{key}"
+        value = raw.get(key, default)
+        kind = float if isinstance(default, float) else int
+        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+              and (kind is float or float(value).is_integer()) and lo <= value <= hi)
+        if not ok:
+            what = "a number" if kind is float else "a whole number"
+            raise ProjectError(f"{where} must be {what} from {lo} to {hi}, got "
+                               f"{json.dumps(value)[:40]}", where)
+        out[key] = kind(value)
     return out
 
 
