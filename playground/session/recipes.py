@@ -12,6 +12,10 @@ compiled graph checks that the node ids exist and the wiring fits, and raises
     ``val_greedy_accuracy``: the per-token accuracy of greedy autoregressive decoding
     (:func:`greedy_decode`) on the first ``GREEDY_EVAL_SEQUENCES`` held-out sequences,
     next to ``val_accuracy``, which is teacher-forced, over the whole held-out split.
+    With ``"decoding": {"beam_width": k, "sequences": n, "length_penalty": α}`` it decodes
+    the first n held-out sequences greedily and by beam search instead and reports
+    ``exact_match_greedy``, ``exact_match_beam``, ``log_prob_greedy``, ``log_prob_beam``
+    (see :func:`playground.session.decoding.decoding_metrics`).
 
 ``{"type": "vae", "beta": 1.0, "kl": "<node id>", "latent": "<node id>"}``
     A variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
@@ -74,6 +78,8 @@ from playground.engine import Tensor, no_grad, optim
 from playground.engine import functional as F
 from playground.graph import Trace
 from playground.project.format import OPTIMIZERS
+
+from .decoding import decoding_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
     from .health import Probe
@@ -202,7 +208,11 @@ class Recipe:
             trace = s.run(s.feeds(val.input, val.target))
             loss = self.objective(trace)
         out = self.metrics(trace, loss, val.target, prefix="val_")
-        if getattr(self, "shift", None) is not None and "val_accuracy" in out:
+        decoding = self.fields.get("decoding")
+        if getattr(self, "shift", None) is not None and "val_accuracy" in out and decoding:
+            n = decoding["sequences"]  # greedy and beam search, exact match
+            out.update(decoding_metrics(s, val.input[:n], val.target[:n], decoding))
+        elif getattr(self, "shift", None) is not None and "val_accuracy" in out:
             n = GREEDY_EVAL_SEQUENCES  # (L passes each: a subset keeps evaluation cheap)
             out["val_greedy_accuracy"] = float(np.mean(greedy_decode(s, val.input[:n])
                                                        == val.target[:n]))
