@@ -57,13 +57,17 @@ def _check3(name: str, what: str, a: np.ndarray) -> None:
 
 # ----------------------------------------------------------------------- additive score
 
+#: Elements of the tanh layer computed at once when no gradient is needed (evaluation).
+_CHUNK = 1 << 20
+
 
 class AdditiveScore(Function):
     """Bahdanau's additive score e = v · tanh(q W_q^T + k W_k^T + b), fused.
 
     Shapes: q (N, L, D_q), k (N, S, D_k), w_query (A, D_q), w_key (A, D_k), bias (A,) or
-    None, v (A,) -> e (N, L, S). Saves the hidden tanh layer ``ctx.hidden`` (N, L, S, A).
-    Backward: see the module doc.
+    None, v (A,) -> e (N, L, S). Saves the hidden tanh layer ``ctx.hidden`` (N, L, S, A)
+    when a gradient is needed; without one it computes it in chunks of examples and keeps
+    nothing. Backward: see the module doc.
     """
 
     @staticmethod
@@ -85,6 +89,13 @@ class AdditiveScore(Function):
         kp = k @ w_key.T  # (N, S, A)
         if bias is not None:
             kp += bias
+        if not any(ctx.needs_input_grad):  # inference: no (N, L, S, A) kept, in chunks
+            e = np.empty(q.shape[:2] + (k.shape[1],), np.result_type(qp, v))
+            step = max(1, _CHUNK // max(1, q.shape[1] * k.shape[1] * a))
+            for i in range(0, q.shape[0], step):
+                h = qp[i:i + step, :, None, :] + kp[i:i + step, None, :, :]
+                e[i:i + step] = np.tanh(h, out=h) @ v
+            return e
         h = qp[:, :, None, :] + kp[:, None, :, :]  # (N, L, S, A)
         np.tanh(h, out=h)
         e = h @ v

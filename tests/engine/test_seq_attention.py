@@ -159,3 +159,16 @@ def test_bad_shapes_say_what_was_expected():
         F.luong_attention(q, k, k)
     with pytest.raises(ValueError, match=r"3-D \(N, length, features\)"):
         F.luong_attention(Tensor(np.ones((3, 4))), k, k)
+
+
+def test_additive_scores_without_grad_are_the_same_computed_in_chunks(monkeypatch):
+    from playground.engine import no_grad, seq_attention
+
+    rng = np.random.default_rng(4)
+    args = [Tensor(rng.standard_normal(s)) for s in ((5, 3, 4), (5, 6, 2), (7, 4), (7, 2),
+                                                     (7,), (7,))]
+    want = F.additive_attention_scores(*[Tensor(a.data, requires_grad=True) for a in args])
+    monkeypatch.setattr(seq_attention, "_CHUNK", 2 * 3 * 6 * 7)  # two examples per chunk
+    with no_grad():
+        got = F.additive_attention_scores(*args)
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-12)
