@@ -6,6 +6,8 @@
     playground screenshot PROJECT -o FILE.png [--steps N] [--size WxH] [--open BLOCK]
                           [--select NODE] [--forward-steps N] [--backward-steps N]
     playground presets
+    playground export PROJECT --format {onnx,pytorch} -o OUT [--part generator|discriminator]
+    playground import MODEL.onnx -o PROJECT.json
 
 PROJECT is a path to a project ``.json`` or a preset name (``playground presets``).
 Exit status: 0 on success, 2 on bad input (the message names what is wrong).
@@ -51,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--backward-steps", type=int, default=0, metavar="N",
                     help="then press Step backward N times")
     sub.add_parser("presets", help="list the presets")
+    ex = sub.add_parser("export", help="the model to an ONNX file or to PyTorch code")
+    ex.add_argument("project")
+    ex.add_argument("--format", required=True, choices=("onnx", "pytorch"))
+    ex.add_argument("-o", "--output", required=True,
+                    help="the .onnx file, or the folder for the PyTorch code")
+    ex.add_argument("--part", choices=("generator", "discriminator"), default=None,
+                    help="a GAN's half to export to ONNX (default: the generator)")
+    im = sub.add_parser("import", help="an ONNX model into a project (JSON + weights .npz)")
+    im.add_argument("model", help="the .onnx file")
+    im.add_argument("-o", "--output", required=True, help="the project .json to write")
     return p
 
 
@@ -175,13 +187,75 @@ def cmd_gui(args) -> int:
     return run_gui(project)
 
 
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    from playground.graph import GraphFormatError
+    from playground.project import ProjectError, load
+
+    try:
+        project = load(args.project)
+    except (ProjectError, GraphFormatError) as exc:
+        return _fail(str(exc))
+    if args.format == "pytorch":
+        if args.part is not None:
+            return _fail("--part is for --format onnx")
+        try:
+            from playground.export.pytorch_code import export_pytorch
+        except ImportError as exc:
+            print(f"playground: error: PyTorch code export is not available ({exc})",
+                  file=sys.stderr)
+            return 1
+        try:
+            out = export_pytorch(project, Path(args.output))
+        except (ValueError, OSError) as exc:
+            return _fail(str(exc))
+        print(f"wrote {out}")
+        return 0
+    from playground.export.onnx_export import ExportError, export_onnx, require_onnx
+
+    try:
+        path = export_onnx(project, args.output, part=args.part)
+        proto = require_onnx().load(str(path))
+    except ExportError as exc:
+        return _fail(str(exc))
+    print(f"wrote {path}: inputs {_onnx_values(proto.graph.input)}; outputs "
+          f"{_onnx_values(proto.graph.output)}; {len(proto.graph.node)} ONNX nodes")
+    return 0
+
+
+def _onnx_values(values) -> str:
+    """``x (N, 2), target (N, 8)``."""
+    out = []
+    for v in values:
+        dims = [d.dim_param or str(d.dim_value) for d in v.type.tensor_type.shape.dim]
+        out.append(f"{v.name} ({', '.join(dims)})")
+    return ", ".join(out)
+
+
+def cmd_import(args) -> int:
+    from playground.export.onnx_import import OnnxImportError, import_onnx
+    from playground.project import ProjectError, save
+
+    try:
+        project = import_onnx(args.model)
+        path = save(project, args.output)
+    except (OnnxImportError, ProjectError) as exc:
+        return _fail(str(exc))
+    nodes = len(project.graph["nodes"])
+    params = sum(int(v.size) for v in (project.weights or {}).values())
+    print(f"wrote {path} and its weights: {nodes} nodes, {params:,} parameters")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "gui"
     if command == "gui" and not hasattr(args, "project"):
         args.project = None
     handler = {"gui": cmd_gui, "train": cmd_train, "summary": cmd_summary,
-               "screenshot": cmd_screenshot, "presets": cmd_presets}[command]
+               "screenshot": cmd_screenshot, "presets": cmd_presets, "export": cmd_export,
+               "import": cmd_import}[command]
     return handler(args)
 
 

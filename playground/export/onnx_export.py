@@ -732,7 +732,13 @@ def _select(project: Project, flat: list[FlatNode], part: str | None, states: di
 # ---------------------------------------------------------------------------------- export
 
 
-def _program(project: Project, model: GraphModel, weights) -> Program:
+def build_program(project: Project, weights: Mapping[str, np.ndarray] | None = None,
+                  model: GraphModel | None = None) -> Program:
+    """The project's graph compiled in eval mode, with ``weights`` (default: the
+    project's) loaded into every node whose parameter shapes fit, BatchNorm running
+    statistics included (``"<node id>.running_mean"``); without weights, the initial ones a
+    new Session draws from the project's seed."""
+    model = GraphModel.from_dict(project.graph) if model is None else model
     manual_seed(project.training.seed)  # the weights a new Session would draw
     program = compile(model)
     state = project.weights if weights is None else weights
@@ -788,7 +794,7 @@ def to_onnx(project: Project, *, weights: Mapping[str, np.ndarray] | None = None
     was_training = None
     if program is None:
         try:
-            program = _program(project, model, weights)
+            program = build_program(project, weights, model)
         except CompileError as exc:
             raise ExportError(str(exc)) from None
     else:
@@ -895,5 +901,6 @@ def export_onnx(project: Project, path: str | os.PathLike, **kwargs) -> Path:
     return path
 
 
-__all__ = ["ExportError", "IR_VERSION", "MAPPERS", "OPSET", "PARTS", "export_onnx",
+__all__ = ["ExportError", "IR_VERSION", "MAPPERS", "OPSET", "PARTS", "build_program",
+           "export_onnx",
            "require_onnx", "to_onnx"]

@@ -1,0 +1,585 @@
+"""An ONNX model into a project: the ops we have become nodes, with their weights.
+
+``import_onnx(path)`` reads the file (protobuf only: nothing in it is ever executed, and
+weights kept in external files are refused rather than read), checks it with
+``onnx.checker``, infers its shapes, and maps each ONNX node to one of our node types:
+
+    Gemm, MatMul(+Add) with a constant weight -> Linear      Conv -> Conv2d
+    ConvTranspose -> ConvTranspose2d   MaxPool -> MaxPool2d   AveragePool -> AvgPool2d
+    GlobalAveragePool -> AdaptiveAvgPool2d(1)   BatchNormalization -> BatchNorm1d/2d
+    LayerNormalization -> LayerNorm    Gather(constant table) -> Embedding
+    Flatten, Reshape (constant shape), Transpose -> Flatten, Reshape, Permute
+    Relu, Tanh, Sigmoid, LeakyRelu, Elu, Gelu, Softplus, Softmax, LogSoftmax -> the same
+    Add, Sub, Mul, MatMul, Concat, ReduceMean -> Add, Subtract, Multiply, MatMul, Concat, Mean
+    Mul or Div by a constant scalar -> Scale     Identity -> Identity   Dropout -> Dropout
+
+Each graph input becomes an Input node (its shape without the batch dim N); the graph
+outputs are the last nodes' outputs (no loss is added: wire one to train). Node ids come
+from the weights' names (``fc1.weight`` -> ``fc1``, as PyTorch and our exporter write them)
+or the ONNX node names, and the nodes are laid out with :func:`playground.graph.layout`.
+Any op we have no node for is listed in one message and nothing is made.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from playground.graph import GraphModel, layout
+from playground.graph.layout import PRESET_WINDOW
+from playground.project import Project
+
+from .onnx_export import ExportError, build_program, require_onnx
+
+#: The oldest default-domain opset read (the attribute layouts handled below).
+MIN_OPSET = 13
+
+
+class OnnxImportError(ValueError):
+    """An ONNX file that cannot become a project. ``field`` names the culprit
+    (``"graph.node[3]"``, ``"graph.initializer['fc1.weight']"``, or ``""`` for the file)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def read_model(source: str | os.PathLike | bytes):
+    """Parse and check an ONNX model (a path or the file's bytes); returns the ModelProto.
+
+    Raises:
+        OnnxImportError: unreadable, not a protobuf ModelProto, no graph, external weight
+            data, or refused by ``onnx.checker`` (its message names the field).
+    """
+    try:
+        onnx = require_onnx()
+    except ExportError as exc:
+        raise OnnxImportError(str(exc).replace("export", "import")) from None
+    where = "the model"
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        where = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise OnnxImportError(f"{source}: cannot read the file: {exc}") from None
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as exc:  # google.protobuf.message.DecodeError, and friends
+        raise OnnxImportError(f"{where}: not an ONNX model (the protobuf does not parse: "
+                              f"{exc}). Is it a .onnx file?") from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise OnnxImportError(f"{where}: graph is missing or has no nodes; this is not an "
+                              "ONNX model of a network", "graph")
+    for init in model.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            raise OnnxImportError(f"{where}: graph.initializer[{init.name!r}] keeps its data "
+                                  "in an external file, which is not read. Save the model "
+                                  "with its weights inside (onnx.save_model(..., "
+                                  "save_as_external_data=False)).",
+                                  f"graph.initializer[{init.name!r}]")
+    for kind in ("input", "output"):
+        for i, v in enumerate(getattr(model.graph, kind)):
+            field = f"graph.{kind}[{i}]"
+            if v.name in {init.name for init in model.graph.initializer}:
+                continue
+            if not v.type.HasField("tensor_type"):
+                raise OnnxImportError(f"{where}: {field} {v.name!r} is not a tensor; only "
+                                      "tensor inputs and outputs are imported", field)
+            if not v.type.tensor_type.HasField("shape"):
+                raise OnnxImportError(f"{where}: {field} {v.name!r} needs a shape (N, ...) "
+                                      "with a batch dim and at least one more" if
+                                      kind == "input" else f"{where}: {field} {v.name!r} "
+                                      "has no shape", field)
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise OnnxImportError(f"{where}: onnx.checker refuses it: {first}") from None
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None or opset < MIN_OPSET:
+        raise OnnxImportError(f"{where}: opset_import {opset} is older than opset "
+                              f"{MIN_OPSET}; convert it with onnx.version_converter first",
+                              "opset_import")
+    return model
+
+
+# ------------------------------------------------------------------------------ mapping
+
+
+def _attrs(node) -> dict[str, Any]:
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
+
+
+class _Importer:
+    def __init__(self, model, where: str):
+        import onnx
+        from onnx import numpy_helper
+
+        self.onnx, self.where = onnx, where
+        graph = model.graph
+        self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i)
+                                              for i in graph.initializer}
+        inferred = onnx.shape_inference.infer_shapes(model)
+        self.shapes: dict[str, tuple] = {}
+        for v in list(inferred.graph.value_info) + list(graph.input) + list(graph.output):
+            t = v.type.tensor_type
+            if t.HasField("shape"):
+                self.shapes[v.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                            for d in t.shape.dim)
+        self.uses: dict[str, int] = {}
+        for n in graph.node:
+            for i in n.input:
+                self.uses[i] = self.uses.get(i, 0) + 1
+        for o in graph.output:
+            self.uses[o.name] = self.uses.get(o.name, 0) + 1
+        self.refs: dict[str, tuple[str, str]] = {}
+        self.nodes: list[dict] = []
+        self.edges: list[dict] = []
+        self.weights: dict[str, np.ndarray] = {}
+        self.ids: set[str] = set()
+        self.fusable: dict[str, dict] = {}   # MatMul-made Linear output -> its node dict
+        self.graph = graph
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def fail(self, node, message: str):
+        raise OnnxImportError(f"{self.where}: {node.op_type} node {node.name or node.output[0]!r}"
+                              f": {message}", f"graph.node[{node.name or node.output[0]}]")
+
+    def new_id(self, hint: str, type_: str) -> str:
+        base = _clean(hint) or re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type_).lower()
+        if base[0].isdigit():
+            base = f"{type_.lower()}_{base}"
+        name, k = base, 1
+        while name in self.ids:
+            k += 1
+            name = f"{base}_{k}"
+        self.ids.add(name)
+        return name
+
+    def hint(self, node) -> str:
+        """A node id from its weights' name (``fc1.weight``), else its ONNX node name
+        (``/fc1/Gemm`` -> ``fc1``), else its output's."""
+        for i in node.input[1:]:
+            if i in self.graph_initializers and "." in i:
+                return i.rsplit(".", 1)[0]
+        name = node.name.strip("/")
+        if name:
+            parts = name.split("/")
+            if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
+                parts = parts[:-1]
+            return "_".join(parts)
+        return node.output[0]
+
+    def add(self, node, type_: str, params: dict, inputs: dict[str, str],
+            weights: dict[str, np.ndarray] | None = None, outputs: dict[str, str] | None = None
+            ) -> dict:
+        nid = self.new_id(self.hint(node), type_)
+        record = {"id": nid, "type": type_, "name": nid, "params": params, "pos": [0, 0]}
+        self.nodes.append(record)
+        for port, value in inputs.items():
+            src = self.ref(node, value)
+            self.edges.append({"src": src[0], "src_port": src[1], "dst": nid, "dst_port": port})
+        for key, arr in (weights or {}).items():
+            self.weights[f"{nid}.{key}"] = np.asarray(arr, np.float32)
+        for port, value in (outputs or {"output": node.output[0]}).items():
+            self.refs[value] = (nid, port)
+        return record
+
+    def ref(self, node, value: str) -> tuple[str, str]:
+        if value in self.refs:
+            return self.refs[value]
+        if value in self.consts:
+            self.fail(node, f"input {value!r} is a constant here; this op is imported only "
+                            "with computed inputs")
+        self.fail(node, f"input {value!r} comes from nothing imported")
+
+    def const(self, value: str):
+        return self.consts.get(value)
+
+    def shape(self, value: str) -> tuple | None:
+        return self.shapes.get(value)
+
+    # -- run -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        graph = self.graph
+        self.graph_initializers = set(self.consts)
+        unknown = sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
+                          for n in graph.node if n.domain not in ("", "ai.onnx")
+                          or n.op_type not in IMPORTERS})
+        if unknown:
+            raise OnnxImportError(
+                f"{self.where}: cannot import: no node here for the ONNX op"
+                f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. Nothing was "
+                f"written. Ops we import: {', '.join(sorted(IMPORTERS))}.", "graph.node")
+        for i, inp in enumerate(graph.input):
+            if inp.name in self.consts:
+                continue  # an old-style initializer listed as an input
+            self._input(inp, i)
+        for node in graph.node:
+            IMPORTERS[node.op_type](self, node, _attrs(node))
+        for out in graph.output:
+            if out.name not in self.refs:
+                raise OnnxImportError(f"{self.where}: graph output {out.name!r} is not made by "
+                                      "any imported node (a constant?)", "graph.output")
+
+    def _input(self, inp, index: int) -> None:
+        onnx = self.onnx
+        t = inp.type.tensor_type
+        where = f"graph.input[{index}]"
+        if not t.HasField("shape") or len(t.shape.dim) < 2:
+            raise OnnxImportError(f"{self.where}: {where} {inp.name!r} needs a shape (N, ...) "
+                                  "with a batch dim and at least one more", where)
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim[1:]]
+        if None in dims:
+            raise OnnxImportError(f"{self.where}: {where} {inp.name!r} has a symbolic dim "
+                                  f"besides the batch: {dims}. Export it with fixed sizes "
+                                  "except the first.", where)
+        if t.elem_type == onnx.TensorProto.FLOAT:
+            dtype = "float32"
+        elif t.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+            dtype = "int64"
+        else:
+            raise OnnxImportError(f"{self.where}: {where} {inp.name!r} has element type "
+                                  f"{onnx.TensorProto.DataType.Name(t.elem_type)}; float32 or "
+                                  "int64 inputs are imported", where)
+        nid = self.new_id(inp.name, "Input")
+        self.nodes.append({"id": nid, "type": "Input", "name": inp.name,
+                           "params": {"shape": dims, "dtype": dtype}, "pos": [0, 0]})
+        self.refs[inp.name] = (nid, "output")
+
+
+# ---------------------------------------------------------------------- one per ONNX op
+
+
+def _gemm(im, node, a):
+    w = im.const(node.input[1])
+    if w is None or im.const(node.input[0]) is not None or a.get("transA", 0):
+        im.fail(node, "only x·Wᵀ + b with a constant weight W is imported (as Linear)")
+    if a.get("alpha", 1.0) != 1.0 or (a.get("beta", 1.0) != 1.0 and len(node.input) > 2):
+        im.fail(node, "alpha and beta must be 1 to import as Linear")
+    w = w if a.get("transB", 0) else w.T
+    weights = {"weight": w}
+    bias = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if bias is not None:
+        bias = np.broadcast_to(bias, (w.shape[0],))
+        weights["bias"] = bias
+    im.add(node, "Linear", {"in_features": int(w.shape[1]), "out_features": int(w.shape[0]),
+                            "bias": bias is not None}, {"input": node.input[0]}, weights)
+
+
+def _matmul(im, node, a):
+    w = im.const(node.input[1])
+    if w is not None and w.ndim == 2 and im.const(node.input[0]) is None:
+        rec = im.add(node, "Linear", {"in_features": int(w.shape[0]),
+                                      "out_features": int(w.shape[1]), "bias": False},
+                     {"input": node.input[0]}, {"weight": w.T})
+        im.fusable[node.output[0]] = rec
+        return
+    im.add(node, "MatMul", {}, {"input": node.input[0], "other": node.input[1]})
+
+
+def _binary(type_: str):
+    def fn(im, node, a):
+        x, y = node.input
+        cx, cy = im.const(x), im.const(y)
+        if type_ == "Add" and (cx is not None or cy is not None):
+            value, bias = (y, cx) if cx is not None else (x, cy)
+            rec = im.fusable.get(value)
+            if rec is not None and im.uses.get(value) == 1 and bias.size == \
+                    rec["params"]["out_features"] and bias.squeeze().ndim <= 1:
+                rec["params"]["bias"] = True  # MatMul + Add: one Linear
+                im.weights[f"{rec['id']}.bias"] = bias.reshape(-1).astype(np.float32)
+                im.refs[node.output[0]] = im.refs[value]
+                return
+        if type_ in ("Mul", "Div") and (cx is not None or cy is not None):
+            value, c = (y, cx) if cx is not None else (x, cy)
+            if c.size == 1 and not (type_ == "Div" and cx is not None):
+                scale = float(c.reshape(()))
+                im.add(node, "Scale", {"scale": 1.0 / scale if type_ == "Div" else scale},
+                       {"input": value})
+                return
+        if cx is not None or cy is not None:
+            im.fail(node, "one input is a constant tensor; only a Linear's bias (after "
+                          "MatMul) or a scalar factor is imported")
+        ours = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply"}[type_]
+        im.add(node, ours, {}, {"input": x, "other": y})
+    return fn
+
+
+def _unary(type_: str, **params):
+    def fn(im, node, a):
+        values = {k: (v(a) if callable(v) else v) for k, v in params.items()}
+        im.add(node, type_, values, {"input": node.input[0]})
+    return fn
+
+
+def _softmax(type_: str):
+    def fn(im, node, a):
+        im.add(node, type_, {"dim": int(a.get("axis", -1))}, {"input": node.input[0]})
+    return fn
+
+
+def _pads(im, node, a) -> list[int]:
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        im.fail(node, f"auto_pad={a['auto_pad']!r} is not imported; export with explicit pads")
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    if len(pads) != 4 or pads[:2] != pads[2:]:
+        im.fail(node, f"pads {pads} are not a symmetric 2-D padding (top=bottom, "
+                      "left=right), which is what Conv2d and the pools take")
+    return pads[:2]
+
+
+def _conv(im, node, a):
+    w = im.const(node.input[1])
+    if w is None or w.ndim != 4:
+        im.fail(node, "only 2-D convolutions with a constant weight are imported")
+    group = int(a.get("group", 1))
+    bias = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    weights = {"weight": w} | ({"bias": bias} if bias is not None else {})
+    im.add(node, "Conv2d", {"in_channels": int(w.shape[1] * group),
+                            "out_channels": int(w.shape[0]),
+                            "kernel_size": list(a.get("kernel_shape", w.shape[2:])),
+                            "stride": list(a.get("strides", [1, 1])),
+                            "padding": _pads(im, node, a),
+                            "dilation": list(a.get("dilations", [1, 1])), "groups": group,
+                            "bias": bias is not None}, {"input": node.input[0]}, weights)
+
+
+def _conv_transpose(im, node, a):
+    w = im.const(node.input[1])
+    if w is None or w.ndim != 4 or "output_shape" in a:
+        im.fail(node, "only 2-D transposed convolutions with a constant weight and no "
+                      "output_shape are imported")
+    group = int(a.get("group", 1))
+    bias = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    weights = {"weight": w} | ({"bias": bias} if bias is not None else {})
+    im.add(node, "ConvTranspose2d", {
+        "in_channels": int(w.shape[0]), "out_channels": int(w.shape[1] * group),
+        "kernel_size": list(a.get("kernel_shape", w.shape[2:])),
+        "stride": list(a.get("strides", [1, 1])), "padding": _pads(im, node, a),
+        "output_padding": list(a.get("output_padding", [0, 0])), "groups": group,
+        "dilation": list(a.get("dilations", [1, 1])), "bias": bias is not None},
+        {"input": node.input[0]}, weights)
+
+
+def _maxpool(im, node, a):
+    if len(node.output) > 1 and node.output[1]:
+        im.fail(node, "the Indices output is not imported")
+    k = list(a["kernel_shape"])
+    im.add(node, "MaxPool2d", {"kernel_size": k, "stride": list(a.get("strides", [1, 1])),
+                               "padding": _pads(im, node, a),
+                               "dilation": list(a.get("dilations", [1, 1])),
+                               "ceil_mode": bool(a.get("ceil_mode", 0))},
+           {"input": node.input[0]})
+
+
+def _avgpool(im, node, a):
+    im.add(node, "AvgPool2d", {"kernel_size": list(a["kernel_shape"]),
+                               "stride": list(a.get("strides", [1, 1])),
+                               "padding": _pads(im, node, a),
+                               "ceil_mode": bool(a.get("ceil_mode", 0)),
+                               "count_include_pad": bool(a.get("count_include_pad", 0))},
+           {"input": node.input[0]})
+
+
+def _global_avgpool(im, node, a):
+    im.add(node, "AdaptiveAvgPool2d", {"output_size": 1}, {"input": node.input[0]})
+
+
+def _batchnorm(im, node, a):
+    if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
+        im.fail(node, "training-mode batch norm (with running-stat outputs) is not imported; "
+                      "export the model in eval mode")
+    scale, bias, mean, var = (im.const(v) for v in node.input[1:5])
+    if any(t is None for t in (scale, bias, mean, var)):
+        im.fail(node, "scale, B, mean and var must be constants")
+    rank = len(im.shape(node.input[0]) or ())
+    if rank not in (2, 3, 4):
+        im.fail(node, f"input rank {rank or 'unknown'}; BatchNorm1d takes (N, C) or (N, C, L), "
+                      "BatchNorm2d (N, C, H, W)")
+    im.add(node, "BatchNorm2d" if rank == 4 else "BatchNorm1d",
+           {"num_features": int(scale.size), "eps": float(a.get("epsilon", 1e-5)),
+            "momentum": round(1.0 - float(a.get("momentum", 0.9)), 6)},
+           {"input": node.input[0]},
+           {"weight": scale, "bias": bias, "running_mean": mean, "running_var": var})
+
+
+def _layernorm(im, node, a):
+    shape = im.shape(node.input[0])
+    scale = im.const(node.input[1])
+    if shape is None or scale is None:
+        im.fail(node, "needs a known input shape and a constant scale")
+    axis = int(a.get("axis", -1)) % len(shape)
+    normalized = [int(d) for d in shape[axis:]]
+    bias = im.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    weights = {"weight": scale.reshape(normalized)}
+    if bias is not None:
+        weights["bias"] = bias.reshape(normalized)
+    im.add(node, "LayerNorm", {"normalized_shape": normalized,
+                               "eps": float(a.get("epsilon", 1e-5)), "bias": bias is not None},
+           {"input": node.input[0]}, weights)
+
+
+def _flatten(im, node, a):
+    axis = int(a.get("axis", 1))
+    rank = len(im.shape(node.input[0]) or ())
+    if rank:
+        axis %= rank
+    if axis < 1:
+        im.fail(node, "axis 0 would merge the batch; only axis ≥ 1 is imported")
+    im.add(node, "Flatten", {"start_dim": axis, "end_dim": -1}, {"input": node.input[0]})
+
+
+def _reshape(im, node, a):
+    target = im.const(node.input[1])
+    if target is None:
+        im.fail(node, "the new shape is computed (Shape, Gather, Concat...); only a constant "
+                      "shape is imported. Use nn.Flatten or export with constant folding.")
+    out = im.shape(node.output[0])
+    if out is None or len(out) < 2 or None in out[1:]:
+        im.fail(node, f"its output shape {out} is not (N, fixed sizes)")
+    im.add(node, "Reshape", {"shape": [int(d) for d in out[1:]]}, {"input": node.input[0]})
+
+
+def _transpose(im, node, a):
+    rank = len(im.shape(node.input[0]) or ())
+    perm = list(a.get("perm", range(rank - 1, -1, -1)))
+    im.add(node, "Permute", {"dims": [int(p) for p in perm]}, {"input": node.input[0]})
+
+
+def _identity(im, node, a):
+    im.add(node, "Identity", {}, {"input": node.input[0]})
+
+
+def _dropout(im, node, a):
+    ratio = im.const(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    p = float(ratio) if ratio is not None else float(a.get("ratio", 0.5))
+    im.add(node, "Dropout", {"p": p}, {"input": node.input[0]},
+           outputs={"output": node.output[0]})
+
+
+def _concat(im, node, a):
+    if len(node.input) > 4:
+        im.fail(node, f"{len(node.input)} inputs; Concat takes at most 4 (chain two)")
+    im.add(node, "Concat", {"dim": int(a["axis"])},
+           {f"input{i}": v for i, v in enumerate(node.input)})
+
+
+def _gather(im, node, a):
+    table = im.const(node.input[0])
+    if table is None or table.ndim != 2 or int(a.get("axis", 0)) != 0:
+        im.fail(node, "only a lookup in a constant (num_embeddings, embedding_dim) table is "
+                      "imported (as Embedding)")
+    im.add(node, "Embedding", {"num_embeddings": int(table.shape[0]),
+                               "embedding_dim": int(table.shape[1])},
+           {"input": node.input[1]}, {"weight": table})
+
+
+def _reduce_mean(im, node, a):
+    axes = im.const(node.input[1]) if len(node.input) > 1 and node.input[1] else \
+        a.get("axes")
+    if axes is None:
+        im.fail(node, "a mean over every dim (no axes) would merge the batch")
+    axes = [int(v) for v in np.asarray(axes).reshape(-1)]
+    im.add(node, "Mean", {"dim": axes[0] if len(axes) == 1 else axes,
+                          "keepdim": bool(a.get("keepdims", 1))}, {"input": node.input[0]})
+
+
+def _constant(im, node, a):
+    from onnx import numpy_helper
+
+    if "value" not in a:
+        im.fail(node, "only a tensor 'value' constant is imported")
+    im.consts[node.output[0]] = numpy_helper.to_array(a["value"])
+
+
+def _gelu(a):
+    approx = a.get("approximate", "none")
+    return approx.decode() if isinstance(approx, bytes) else approx
+
+
+#: ONNX op -> the function that adds our node for it.
+IMPORTERS = {
+    "Gemm": _gemm, "MatMul": _matmul, "Add": _binary("Add"), "Sub": _binary("Sub"),
+    "Mul": _binary("Mul"), "Div": _binary("Div"), "Conv": _conv,
+    "ConvTranspose": _conv_transpose, "MaxPool": _maxpool, "AveragePool": _avgpool,
+    "GlobalAveragePool": _global_avgpool, "BatchNormalization": _batchnorm,
+    "LayerNormalization": _layernorm, "Flatten": _flatten, "Reshape": _reshape,
+    "Transpose": _transpose, "Identity": _identity, "Dropout": _dropout, "Concat": _concat,
+    "Gather": _gather, "ReduceMean": _reduce_mean, "Constant": _constant,
+    "Relu": _unary("ReLU"), "Tanh": _unary("Tanh"), "Sigmoid": _unary("Sigmoid"),
+    "LeakyRelu": _unary("LeakyReLU", negative_slope=lambda a: float(a.get("alpha", 0.01))),
+    "Elu": _unary("ELU", alpha=lambda a: float(a.get("alpha", 1.0))),
+    "Gelu": _unary("GELU", approximate=_gelu), "Softplus": _unary("Softplus"),
+    "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
+}
+
+
+# ----------------------------------------------------------------------------------- api
+
+
+def import_onnx(source: str | os.PathLike | bytes, name: str | None = None) -> Project:
+    """An ONNX model as a :class:`Project` with its weights (``project.weights``), laid
+    out for the canvas. Save it with ``playground.project.save`` (the weights go in the
+    ``.npz`` beside the JSON). Nothing of the file is executed.
+
+    Raises:
+        OnnxImportError: the file is malformed (the message names the field), has ops we
+            have no node for (one message lists them all), or uses an op in a way we cannot
+            represent (the message names the node).
+    """
+    model = read_model(source)
+    where = "the model" if isinstance(source, (bytes, bytearray)) else str(source)
+    im = _Importer(model, where)
+    im.run()
+    graph = {"nodes": im.nodes, "edges": im.edges}
+    try:
+        gm = GraphModel.from_dict(graph)
+    except Exception as exc:
+        raise OnnxImportError(f"{where}: the imported graph does not load: {exc}") from None
+    errors = gm.errors()
+    if errors:
+        nid, msg = next(iter(errors.items()))
+        raise OnnxImportError(f"{where}: the imported graph has errors: {msg}", f"node {nid}")
+    pos = layout(gm, window=PRESET_WINDOW)
+    for node in im.nodes:
+        x, y = pos[node["id"]]
+        node["pos"] = [round(float(x)), round(float(y))]
+    stem = Path(str(source)).stem if not isinstance(source, (bytes, bytearray)) else "model"
+    producer = f"{model.producer_name} {model.producer_version}".strip() or "an unknown tool"
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    origin = "an ONNX model" if stem == "model" else Path(str(source)).name
+    project = Project(name=name or model.graph.name or stem, graph=graph,
+                      notes=f"Imported from {origin} (made by {producer}, opset {opset}). "
+                            "Wire a Dataset and a loss to train it.",
+                      weights=dict(im.weights))
+    program = build_program(project)  # every weight fits its node, or say which does not
+    want = {f"{c.node_id}.{k}": v.data.shape for c in program.calls if c.module is not None
+            for k, v in list(c.module.named_parameters()) + list(c.module.named_buffers())
+            if v is not None}
+    for key, arr in im.weights.items():
+        if key in want and want[key] != arr.shape:
+            raise OnnxImportError(f"{where}: weight {key} has shape {arr.shape} but the node "
+                                  f"expects {want[key]}", key)
+    return project
+
+
+__all__ = ["MIN_OPSET", "OnnxImportError", "IMPORTERS", "import_onnx", "read_model"]

@@ -1,0 +1,267 @@
+"""ONNX import: our presets round-trip (preset -> ONNX -> project -> same outputs), a model
+trained in PyTorch and exported by torch's exporter opens here and steps forward and
+backward, and bad files are refused with a message naming what is wrong."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from playground.engine import Tensor, manual_seed, no_grad  # noqa: E402
+from playground.export.onnx_export import build_program, to_onnx  # noqa: E402
+from playground.export.onnx_import import OnnxImportError, import_onnx  # noqa: E402
+from playground.graph import GraphModel, compile  # noqa: E402
+from playground.project import load, save  # noqa: E402
+from playground.session import Session  # noqa: E402
+
+
+def _inputs(project) -> list[str]:
+    return [n["id"] for n in project.graph["nodes"] if n["type"] == "Input"]
+
+
+def _run(project, x, train=False):
+    program = build_program(project)
+    program.train(train)
+    (iid,) = _inputs(project)
+    return program, program.run({iid: {"output": Tensor(x)}})
+
+
+def _positions_distinct(project):
+    pos = [tuple(n["pos"]) for n in project.graph["nodes"]]
+    return len(set(pos)) == len(pos)
+
+
+@pytest.mark.parametrize("preset", ["xor_mlp", "spiral_mlp", "digits_mlp", "cnn_digits"])
+def test_trained_preset_round_trips(preset, tmp_path):
+    session = Session(load(preset), timeline=False)
+    for _ in range(5):
+        session.step()
+    proto = to_onnx(session.project, program=session.program)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString())
+    project = import_onnx(path)
+    saved = load(save(project, tmp_path / "imported.json"))  # JSON + .npz beside it
+    assert (tmp_path / "imported.npz").is_file()
+    assert _positions_distinct(saved)
+    ids = {n["id"] for n in saved.graph["nodes"]}
+    assert {n.node_id for n in session.program.calls if n.module is not None and
+            not n.spec.is_loss} - {"image"} <= ids  # ids kept from the weights' names
+    x, y = session.current_batch()
+    _, trace = _run(saved, x.astype(np.float32))
+    with session.inference():
+        want = session.program.run(session.feeds(x, y))
+    out = proto.graph.output[0].name
+    np.testing.assert_allclose(trace[out]["output"].data, want[out]["output"].data,
+                               rtol=1e-5, atol=1e-6)
+
+
+def _arch(name, shape):
+    project = load(name)
+    for node in project.graph["nodes"]:
+        if node["type"] == "Input":
+            node["params"]["shape"] = list(shape)
+    manual_seed(3)
+    program = compile(GraphModel.from_dict(project.graph)).eval()
+    rng = np.random.default_rng(3)
+    for call in program.calls:
+        if getattr(call.module, "running_var", None) is not None:
+            call.module.running_mean.data[...] = rng.normal(0, 0.2, call.module.num_features)
+            call.module.running_var.data[...] = rng.uniform(0.5, 2.0, call.module.num_features)
+    return project, program
+
+
+@pytest.mark.parametrize("preset, shape", [("lenet5", (1, 32, 32)), ("resnet18", (3, 32, 32))])
+def test_architecture_round_trips(preset, shape):
+    project, program = _arch(preset, shape)
+    proto = to_onnx(project, program=program)
+    back = import_onnx(proto.SerializeToString())
+    types = [n["type"] for n in back.graph["nodes"]]
+    if preset == "resnet18":  # the BatchNorm statistics come back too
+        assert types.count("BatchNorm2d") == 20 and types.count("Add") == 8
+    x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    _, trace = _run(back, x)
+    with no_grad():
+        want = program.run({_inputs(project)[0]: {"output": Tensor(x)}})
+    out = proto.graph.output[0].name
+    np.testing.assert_allclose(trace[out]["output"].data, want[out]["output"].data,
+                               rtol=1e-5, atol=1e-5)
+
+
+def _backward_is_finite(program, trace, outputs):
+    loss = None
+    for name in outputs:
+        term = (trace[name]["output"] ** 2).mean()
+        loss = term if loss is None else loss + term
+    loss.backward()
+    params = dict(program.named_parameters())
+    assert params
+    for name, p in params.items():
+        assert p.grad is not None, name
+        assert np.all(np.isfinite(p.grad)) and np.any(p.grad != 0), name
+
+
+def test_a_model_trained_in_pytorch_opens_here_and_steps_both_ways(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 3, stride=1, padding=1, groups=2),
+        torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(24, 16),
+        torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.2), torch.nn.Linear(16, 3))
+    x = torch.randn(32, 1, 8, 8)
+    y = torch.randint(0, 3, (32,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(5):  # trained a few steps: the weights are not torch's init
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    net.eval()
+    buf = io.BytesIO()
+    with _quiet():
+        torch.onnx.export(net, (x[:2],), buf, dynamo=False, input_names=["x"],
+                          output_names=["logits"], dynamic_axes={"x": {0: "N"},
+                                                                 "logits": {0: "N"}})
+    path = tmp_path / "torch_cnn.onnx"
+    path.write_bytes(buf.getvalue())
+    project = load(save(import_onnx(path), tmp_path / "torch_cnn.json"))
+    assert "pytorch" in project.notes
+    types = [n["type"] for n in project.graph["nodes"]]
+    assert types[0] == "Input" and "Conv2d" in types and types[-1] == "Linear"
+    program, trace = _run(project, x.numpy())
+    last = project.graph["nodes"][-1]["id"]
+    with torch.no_grad():
+        want = net(x).numpy()
+    np.testing.assert_allclose(trace[last]["output"].data, want, rtol=1e-5, atol=1e-5)
+    program, trace = _run(project, x.numpy(), train=True)  # and backward
+    _backward_is_finite(program, trace, [last])
+
+
+def test_a_pytorch_transformer_mlp_with_3d_linears(tmp_path):
+    """MatMul + Add (a Linear on (N, L, E)), LayerNorm, GELU, Softmax, Transpose."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(6, 8)
+            self.norm = torch.nn.LayerNorm(8)
+            self.act = torch.nn.GELU()
+            self.head = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            h = self.act(self.norm(self.proj(x)))
+            return torch.softmax(self.head(h), dim=-1).transpose(1, 2)
+
+    net = Net().eval()
+    x = torch.randn(3, 5, 6)
+    buf = io.BytesIO()
+    with _quiet():
+        torch.onnx.export(net, (x,), buf, dynamo=False, input_names=["x"],
+                          output_names=["p"], dynamic_axes={"x": {0: "N"}, "p": {0: "N"}})
+    project = import_onnx(buf.getvalue())
+    types = [n["type"] for n in project.graph["nodes"]]
+    assert types == ["Input", "Linear", "LayerNorm", "GELU", "Linear", "Softmax", "Permute"]
+    program, trace = _run(project, x.numpy())
+    with torch.no_grad():
+        want = net(x).numpy()
+    last = project.graph["nodes"][-1]["id"]
+    np.testing.assert_allclose(trace[last]["output"].data, want, rtol=1e-5, atol=1e-6)
+    program, trace = _run(project, x.numpy(), train=True)
+    _backward_is_finite(program, trace, [last])
+
+
+class _quiet:
+    """Silence the TorchScript exporter's deprecation warnings."""
+
+    def __enter__(self):
+        import warnings
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc):
+        return self._w.__exit__(*exc)
+
+
+# ------------------------------------------------------------------------ refusals
+
+
+def test_unknown_ops_are_listed_and_nothing_is_written(tmp_path):
+    from playground.cli import main
+
+    path = tmp_path / "t.onnx"
+    path.write_bytes(to_onnx(load("transformer_reverse")).SerializeToString())
+    with pytest.raises(OnnxImportError, match=r"no node here for the ONNX ops Pad, Slice\."):
+        import_onnx(path)
+    out = tmp_path / "t.json"
+    assert main(["import", str(path), "-o", str(out)]) == 2
+    assert not out.exists() and not out.with_suffix(".npz").exists()
+
+
+def test_not_an_onnx_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage that is not protobuf \xff\xff")
+    with pytest.raises(OnnxImportError, match="not an ONNX model"):
+        import_onnx(bad)
+    with pytest.raises(OnnxImportError, match="cannot read the file"):
+        import_onnx(tmp_path / "missing.onnx")
+
+
+def test_malformed_model_names_the_field():
+    from onnx import TensorProto, helper
+
+    good = to_onnx(load("xor_mlp"))
+    no_graph = onnx.ModelProto()
+    no_graph.ir_version = 10
+    with pytest.raises(OnnxImportError, match="graph is missing") as exc:
+        import_onnx(no_graph.SerializeToString())
+    assert exc.value.field == "graph"
+    # a node reading a value nothing defines: the checker names it
+    broken = onnx.ModelProto()
+    broken.CopyFrom(good)
+    broken.graph.node[0].input[0] = "nowhere"
+    with pytest.raises(OnnxImportError, match="nowhere"):
+        import_onnx(broken.SerializeToString())
+    # a weight whose raw data does not fit its declared dims
+    bad_init = onnx.ModelProto()
+    bad_init.CopyFrom(good)
+    bad_init.graph.initializer[0].dims[0] += 1
+    with pytest.raises(OnnxImportError, match="fc1.weight"):
+        import_onnx(bad_init.SerializeToString())
+    # weights kept outside the file are never read
+    ext = onnx.ModelProto()
+    ext.CopyFrom(good)
+    ext.graph.initializer[0].data_location = TensorProto.EXTERNAL
+    with pytest.raises(OnnxImportError, match=r"graph.initializer\['fc1.weight'\].*external"):
+        import_onnx(ext.SerializeToString())
+    # an input with no shape
+    noshape = onnx.ModelProto()
+    noshape.CopyFrom(good)
+    noshape.graph.input[0].CopyFrom(helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                  None))
+    with pytest.raises(OnnxImportError, match=r"graph.input\[0\] 'x' needs a shape") as exc:
+        import_onnx(noshape.SerializeToString())
+    assert exc.value.field == "graph.input[0]"
+
+
+def test_an_op_used_in_a_way_we_cannot_represent_names_the_node():
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="lopsided", pads=[1, 0, 0, 0])
+    graph = helper.make_graph([node], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             ["N", 1, 5, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                             ["N", 2, 4, 3])],
+                              initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    with pytest.raises(OnnxImportError, match="Conv node 'lopsided'.*symmetric"):
+        import_onnx(model.SerializeToString())
