@@ -1,11 +1,38 @@
-"""Reading, validating and atomically writing project files (see package docstring)."""
+"""Reading, validating and writing project files as one transaction (see the package
+docstring).
+
+**Reading** never trusts the file: the JSON goes through a bounded parser
+(:mod:`.jsonfile`: size, nesting depth, number length, finite numbers) and the weights
+through a reader that checks each array's header before allocating it (:mod:`.npzfile`:
+float dtypes only, never pickle, sizes within the memory budget). Only regular files are
+opened (a FIFO named ``NAME.npz`` would block a plain ``open``).
+
+**Saving** replaces the pair ``NAME.json`` + ``NAME.npz`` so that a reader always sees a
+consistent pair:
+
+1. write both to temps beside them (``.NAME.npz.saving``, ``.NAME.json.saving``) and fsync;
+   the JSON names the SHA-256 of the weights it belongs to (``weights_sha256``);
+2. rename the ``.npz`` into place, then the ``.json`` (last), then fsync the folder.
+
+A failure in step 1 leaves the old pair untouched and removes the temps. A crash between
+the two renames of step 2 leaves the new weights beside the old JSON: their digests differ,
+and the complete new JSON is still in its temp. **The recovery rule on load:** when
+``NAME.json`` names a digest that ``NAME.npz`` does not have, and ``.NAME.json.saving``
+names the digest it does have, that interrupted save is finished (the temp is renamed into
+place) and loaded. A mismatch without such a temp loads the graph without the weights and
+says so in :attr:`Project.warnings`. A JSON without ``weights_sha256`` (a preset, a file
+from before schema 3, a project saved untrained) takes any ``NAME.npz`` beside it, so
+weights can still be dropped in by hand. A project saved without weights removes the old
+``.npz`` before its JSON is renamed. Temps from a killed save are overwritten (or removed)
+by the next save, and never read except by the recovery rule.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
-import zipfile
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,7 +41,11 @@ import numpy as np
 
 from playground._resources import resource_path
 
-SCHEMA_VERSION = 2
+from .errors import ProjectError
+from .jsonfile import read_json
+from .npzfile import read_npz
+
+SCHEMA_VERSION = 3
 #: Keys of the weights file that hold the run rather than a parameter (no node id starts
 #: with "@"): the steps taken, and each metric's curve.
 TRAINING_STEP_KEY = "@step"
@@ -23,16 +54,10 @@ HISTORY_PREFIX = "@history."
 OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
 RECIPES = ("supervised", "vae", "gan")
 G_LOSSES = ("non_saturating", "minimax")
-
-
-class ProjectError(ValueError):
-    """A project file that cannot be loaded or saved. ``field`` names the culprit
-    (``"training.lr"``, ``"graph.nodes[2].type"``, or ``""`` for the file as a whole)."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+#: How far from the origin a node may sit on the canvas (either axis).
+MAX_POS = 1e7
+#: Longest node id or name (characters).
+MAX_NAME = 200
 
 
 @dataclass
@@ -92,6 +117,8 @@ class Project:
         notes: free text shown to the student (Markdown).
         weights: ``{"<node_id>.<param>": array}`` or None when untrained.
         path: the file it came from, or None.
+        warnings: what loading noticed but did not refuse (weights that belong to another
+            save, an interrupted save it finished); empty for a clean load.
     """
 
     name: str = "untitled"
@@ -101,6 +128,7 @@ class Project:
     notes: str = ""
     weights: dict[str, np.ndarray] | None = None
     path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- locations
@@ -125,6 +153,9 @@ def resolve(project: str | os.PathLike) -> Path:
     path = Path(project)
     if path.is_file():
         return path
+    if path.exists() and not path.is_dir():
+        raise ProjectError(f"{project}: not a regular file (a FIFO, device or socket); only "
+                           "regular files are opened")
     preset = presets_dir() / f"{path.name}.json"
     if path.suffix == "" and preset.is_file():
         return preset
@@ -136,51 +167,91 @@ def weights_path(path: Path) -> Path:
     return path.with_suffix(".npz")
 
 
+def temp_path(path: Path) -> Path:
+    """Where a save writes ``path`` before renaming it into place: ``.NAME.ext.saving``."""
+    return path.with_name(f".{path.name}.saving")
+
+
 # --------------------------------------------------------------------------------- load
 
 
 def load(project: str | os.PathLike) -> Project:
     """Load and validate a project file (and its weights ``.npz``, if present).
 
+    Applies the recovery rule of the module docstring: weights that are not the ones the
+    JSON names are not loaded (a warning says so), and a save interrupted between its two
+    renames is finished.
+
     Raises:
-        ProjectError: unreadable file, invalid JSON, a missing or ill-typed field, or a bad
-            weights file. The message names the file and the field.
+        ProjectError: unreadable file, invalid or hostile JSON, a missing or ill-typed
+            field, or a bad weights file. The message names the file and the field.
     """
     path = resolve(project)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{path}: cannot read the file: {exc}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                           f"{exc.msg}). The file may be truncated.") from None
+    proj, want = _load_json(path)
+    proj.path = path
+    wpath = weights_path(path)
+    if not os.path.lexists(wpath):
+        if want:
+            proj.warnings.append(f"{wpath.name} is missing: the project opens with fresh "
+                                 "weights")
+        return proj
+    weights, digest = _load_weights(wpath, want is not None)
+    if want is None or digest == want:
+        proj.weights = weights
+        return proj
+    recovered = _recover(path, digest)
+    if recovered is not None:
+        recovered.weights = weights
+        return recovered
+    proj.warnings.append(f"{wpath.name} is not the weights file this project was saved with "
+                         "(a save was interrupted, or it was replaced): the project opens "
+                         "with fresh weights, and the next save replaces it")
+    return proj
+
+
+def _load_json(path: Path) -> tuple[Project, str | None]:
+    """The project in a JSON file, and the weights digest it names (or None)."""
+    raw = read_json(path)
     try:
         proj = from_dict(raw, default_name=path.stem)
     except ProjectError as exc:
         raise ProjectError(f"{path}: {exc.message}", exc.field) from None
+    return proj, raw.get("weights_sha256")
+
+
+def _recover(path: Path, digest: str | None) -> Project | None:
+    """The project of an interrupted save whose weights are in place (its JSON temp names
+    ``digest``), with the temp renamed into place; None if there is no such temp."""
+    temp = temp_path(path)
+    if not os.path.lexists(temp):
+        return None
+    try:
+        proj, want = _load_json(temp)
+    except ProjectError:
+        return None
+    if digest is None or want != digest:
+        return None
+    try:
+        os.replace(temp, path)
+        _fsync_dir(path.parent)
+    except OSError:
+        pass  # a read-only folder: load it anyway; the next save writes it properly
     proj.path = path
-    wpath = weights_path(path)
-    if wpath.exists():
-        proj.weights = _load_weights(wpath)
+    proj.warnings.append(f"{path.name}: finished a save that was interrupted")
     return proj
 
 
-def _load_weights(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a weights file: parameters keyed ``"<node id>.<param>"`` and the run's
-    state, ``TRAINING_STEP_KEY`` (0-d) and ``HISTORY_PREFIX + metric`` ((2, n): steps,
-    values), as ``Session.training_state`` writes them."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            weights = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProjectError(f"{path}: not a readable weights file ({exc}). Delete it to "
-                           "start from fresh weights.", "weights") from None
+def _load_weights(path: Path, digest: bool) -> tuple[dict[str, np.ndarray], str | None]:
+    """The arrays of a weights file (and, with ``digest``, its SHA-256): parameters keyed
+    ``"<node id>.<param>"`` and the run's state, ``TRAINING_STEP_KEY`` (0-d) and
+    ``HISTORY_PREFIX + metric`` ((2, n): steps, values), as ``Session.training_state``
+    writes them. Parameters must be finite."""
+    weights, sha = read_npz(path, want_digest=digest)
     for key, arr in weights.items():
-        if arr.dtype.kind != "f":
-            raise ProjectError(f"{path}: weights[{key!r}] has dtype {arr.dtype}; weights must "
-                               "be floating point.", f"weights.{key}")
+        if not key.startswith("@") and not np.isfinite(arr).all():
+            raise ProjectError(f"{path}: weights[{key!r}] holds NaN or infinite values (a run "
+                               "that diverged?). Delete the weights file to start from fresh "
+                               "weights.", f"weights.{key}")
         if key == TRAINING_STEP_KEY and not (arr.shape == () and arr >= 0 and
                                              float(arr).is_integer()):
             raise ProjectError(f"{path}: weights[{key!r}] must be the step count, a whole "
@@ -188,7 +259,7 @@ def _load_weights(path: Path) -> dict[str, np.ndarray]:
         if key.startswith(HISTORY_PREFIX) and (arr.ndim != 2 or arr.shape[0] != 2):
             raise ProjectError(f"{path}: weights[{key!r}] must be a (2, n) array of steps and "
                                f"values; got shape {arr.shape}", f"weights.{key}")
-    return weights
+    return weights, sha
 
 
 def _expect(value, kind, where: str, what: str):
@@ -207,7 +278,8 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
         ProjectError: names the first field at fault.
     """
     _expect(raw, dict, "the file", "a JSON object")
-    known = {"schema_version", "name", "graph", "training", "recipe", "notes"}
+    known = {"schema_version", "name", "graph", "training", "recipe", "notes",
+             "weights_sha256"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ProjectError(f"unknown top-level field {unknown[0]!r}; allowed: "
@@ -222,6 +294,11 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
     if version < 1:
         raise ProjectError(f"schema_version must be ≥ 1, got {version}", "schema_version")
     raw = _migrate(raw, version)
+    digest = raw.get("weights_sha256")
+    if digest is not None and not (isinstance(digest, str) and
+                                   re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise ProjectError("weights_sha256 must be the 64 hex digits of the weights file's "
+                           f"SHA-256, got {json.dumps(digest)[:80]}", "weights_sha256")
 
     name = _expect(raw.get("name", default_name), str, "name", "a string")
     notes = _expect(raw.get("notes", ""), str, "notes", "a string")
@@ -236,6 +313,7 @@ def _migrate(raw: dict, version: int) -> dict:
 
     * 1 -> 2: the Dataset node's batch output was named ``input``; it is ``x`` (the
       Dataset gives x and target; ``input`` is what a layer takes in).
+    * 2 -> 3: the optional ``weights_sha256`` (see the module docstring); nothing changes.
     """
     if version < 2:
         graph = raw.get("graph")
@@ -264,16 +342,18 @@ def _validate_graph(graph: Any) -> dict:
             if key not in node:
                 raise ProjectError(f"{where}.{key} is missing", f"{where}.{key}")
             _expect(node[key], str, f"{where}.{key}", "a string")
+        _check_name(node["id"], f"{where}.id")
         if node["id"] in ids:
             raise ProjectError(f"{where}.id: duplicate id {node['id']!r}", f"{where}.id")
         ids.add(node["id"])
         params = _expect(node.get("params", {}), dict, f"{where}.params", "an object")
         pos = _expect(node.get("pos", [0, 0]), list, f"{where}.pos", "a list [x, y]")
         if len(pos) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                    for v in pos):
-            raise ProjectError(f"{where}.pos must be two numbers [x, y], got {pos}",
-                               f"{where}.pos")
+                                    and abs(v) <= MAX_POS for v in pos):
+            raise ProjectError(f"{where}.pos must be two numbers [x, y] within ±{MAX_POS:.0e}, "
+                               f"got {json.dumps(pos)[:80]}", f"{where}.pos")
         name = _expect(node.get("name", node["id"]), str, f"{where}.name", "a string")
+        _check_name(name, f"{where}.name")
         out_node = {"id": node["id"], "type": node["type"], "name": name,
                     "params": dict(params), "pos": list(pos)}
         if node.get("subgraph") is not None:  # a block's inside; the graph layer checks it
@@ -300,6 +380,12 @@ def _validate_graph(graph: Any) -> dict:
             _expect(group, dict, f"graph.groups[{i}]", "an object")
         out["groups"] = [dict(g) for g in groups]
     return out
+
+
+def _check_name(text: str, where: str) -> None:
+    if not text.strip() or len(text) > MAX_NAME:
+        raise ProjectError(f"{where} must be 1 to {MAX_NAME} characters, got "
+                           f"{len(text.strip())}", where)
 
 
 # ------------------------------------------------------------------------------- recipes
@@ -487,43 +573,106 @@ def to_dict(project: Project) -> dict:
 
 
 def save(project: Project, path: str | os.PathLike) -> Path:
-    """Write ``project`` to ``path`` (``.json``) and its weights to the ``.npz`` beside it.
-
-    Each file is written to a temp file in the same folder and renamed over the old one, so
-    an error part-way leaves the old files intact. A project without weights removes a stale
-    ``.npz``. Returns the JSON path.
+    """Write ``project`` to ``path`` (``.json``) and its weights to the ``.npz`` beside it,
+    as one transaction (see the module docstring): both are written to temps and fsynced,
+    then the ``.npz`` is renamed into place and the ``.json`` last. An error before the
+    renames leaves the old pair intact and no temp behind. A project without weights
+    removes a stale ``.npz``. Returns the JSON path.
 
     Raises:
-        ProjectError: the project does not validate, or the files cannot be written.
+        ProjectError: the project does not validate, a weight is not a finite floating-point
+            array (``field`` is ``"weights.<key>"``), or the files cannot be written.
     """
     path = Path(path)
     if path.suffix != ".json":
         path = path.with_suffix(".json")
+    wpath, jtemp, wtemp = weights_path(path), temp_path(path), temp_path(weights_path(path))
+    weights = _check_saved_weights(project.weights)
     data = to_dict(project)
-    from_dict(json.loads(json.dumps(data)))  # refuse to write what we could not read back
-    text = json.dumps(data, indent=2) + "\n"
     try:
-        if project.weights is not None:
-            _atomic_write(weights_path(path), lambda f: np.savez(f, **project.weights))
-        _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-        if project.weights is None and weights_path(path).exists():
-            weights_path(path).unlink()
+        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{path}: cannot save: a value is not plain JSON ({exc})") from None
+    from_dict(json.loads(text))  # refuse to write what we could not read back
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_temps(path)
+        try:
+            if weights is not None:
+                digest = _write(wtemp, lambda f: np.savez(f, **weights))
+                data["weights_sha256"] = digest
+                text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+            _write(jtemp, lambda f: f.write(text.encode("utf-8")))
+            if weights is not None:
+                os.replace(wtemp, wpath)
+            elif os.path.lexists(wpath):
+                os.unlink(wpath)  # before the JSON: a crash then leaves no stale weights
+            os.replace(jtemp, path)
+        except BaseException:
+            for temp in (wtemp, jtemp):
+                Path(temp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
     except OSError as exc:
         raise ProjectError(f"{path}: cannot save: {exc}") from None
     return path
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _check_saved_weights(weights) -> dict[str, np.ndarray] | None:
+    """The weights as arrays, each checked to load back: a string key and a floating-point
+    array (never an object array: loading refuses pickle)."""
+    if weights is None:
+        return None
+    out = {}
+    for key, value in weights.items():
+        where = f"weights[{key!r}]"
+        if not isinstance(key, str) or not key or "\x00" in key:
+            raise ProjectError(f"cannot save: {where}: a weight's key must be a non-empty "
+                               "string", "weights")
+        arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+        if arr.dtype.hasobject or arr.dtype.kind != "f":
+            what = "object (Python objects)" if arr.dtype.hasobject else str(arr.dtype)
+            raise ProjectError(f"cannot save: {where} has dtype {what}; weights must be "
+                               "floating-point arrays, which is all a weights file loads",
+                               f"weights.{key}")
+        out[key] = arr
+    return out
+
+
+def _write(path: Path, write) -> str:
+    """Write a file through ``write(f)``, fsync it, and return its SHA-256."""
+    with open(path, "w+b") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+        f.seek(0)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _clean_stale_temps(path: Path) -> None:
+    """Remove the temps a killed save left: this scheme's ``.NAME.ext.saving`` are simply
+    overwritten; the random ``.NAME.ext.XXXX.tmp`` of earlier versions are removed."""
+    for name in (path.name, weights_path(path).name):
+        for old in path.parent.glob(f".{_glob_escape(name)}.*.tmp"):
+            old.unlink(missing_ok=True)
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames durable (POSIX); a no-op where folders cannot be opened."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
