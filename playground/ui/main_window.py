@@ -33,6 +33,7 @@ from playground.session.session import saved_run_snapshot
 from .canvas import CanvasView
 from . import window_state
 from .errors import ErrorsWidget
+from .export_menu import install_export_menu
 from .help import install_help
 from .inspector import InspectorWidget, LogSpinBox
 from .lesson import install_lesson
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.live_views.link_health_action(self.stepper.health_action)
         self.lesson = install_lesson(self)  # the project's notes, beside the inspector
         self.help_menu = install_help(self)
+        self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
 
         self._curves_shown_at = 0.0
         self._timer = QTimer(self)
