@@ -20,8 +20,8 @@ and the complete new JSON is still in its temp. **The recovery rule on load:** w
 ``NAME.json`` names a digest that ``NAME.npz`` does not have, and ``.NAME.json.saving``
 names the digest it does have, that interrupted save is finished (the temp is renamed into
 place) and loaded. A mismatch without such a temp loads the graph without the weights and
-says so in :attr:`Project.warnings`. A JSON without ``weights_sha256`` (a preset, a file
-from before schema 3, a project saved untrained) takes any ``NAME.npz`` beside it, so
+says so in :attr:`Project.warnings`. A JSON without ``weights_sha256`` (optional: a
+preset, an older file, a project saved untrained) takes any ``NAME.npz`` beside it, so
 weights can still be dropped in by hand. A project saved without weights removes the old
 ``.npz`` before its JSON is renamed. Temps from a killed save are overwritten (or removed)
 by the next save, and never read except by the recovery rule.
@@ -45,7 +45,7 @@ from .errors import ProjectError
 from .jsonfile import read_json
 from .npzfile import read_npz
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 #: Keys of the weights file that hold the run rather than a parameter (no node id starts
 #: with "@"): the steps taken, and each metric's curve.
 TRAINING_STEP_KEY = "@step"
@@ -313,7 +313,6 @@ def _migrate(raw: dict, version: int) -> dict:
 
     * 1 -> 2: the Dataset node's batch output was named ``input``; it is ``x`` (the
       Dataset gives x and target; ``input`` is what a layer takes in).
-    * 2 -> 3: the optional ``weights_sha256`` (see the module docstring); nothing changes.
     """
     if version < 2:
         graph = raw.get("graph")
