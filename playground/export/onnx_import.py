@@ -126,6 +126,23 @@ def _clean(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
 
 
+#: ONNX ops that carry a layer's weights: their names claim the layer's id.
+_WEIGHTED = {"Gemm", "Conv", "ConvTranspose", "BatchNormalization", "LayerNormalization",
+             "LSTM", "GRU", "RNN"}
+
+
+def _name_hint(node) -> str:
+    """``/fc1/Gemm`` -> ``fc1``; ``tanh1`` -> ``tanh1``; ``/ReduceMean`` -> "" (no name
+    but the op's); no name -> the output's."""
+    name = node.name.strip("/")
+    if not name:
+        return node.output[0]
+    parts = name.split("/")
+    if parts[-1].split("_")[0] == node.op_type:
+        parts = parts[:-1]
+    return "_".join(parts)
+
+
 class _Importer:
     def __init__(self, model, where: str):
         import onnx
@@ -154,6 +171,13 @@ class _Importer:
         self.weights: dict[str, np.ndarray] = {}
         self.ids: set[str] = set()
         self.fusable: dict[str, dict] = {}   # MatMul-made Linear output -> its node dict
+        #: values computed from a tensor's shape (Shape -> Gather -> Concat ...), and the
+        #: zero tensors made from them (ConstantOfShape): a recurrent op's default state
+        self.symbolic: set[str] = set()
+        self.zeros: set[str] = set()
+        #: a recurrent op's Y (L, D, N, H) -> (node id, D, stage): Squeeze or
+        #: Transpose + Reshape turn it into our (L, N, D*H) output
+        self.sequences: dict[str, tuple[str, int, str]] = {}
         self.graph = graph
 
     # -- helpers -----------------------------------------------------------------------
@@ -175,17 +199,17 @@ class _Importer:
 
     def hint(self, node) -> str:
         """A node id from its weights' name (``fc1.weight``), else its ONNX node name
-        (``/fc1/Gemm`` -> ``fc1``), else its output's."""
+        (``/fc1/Gemm`` -> ``fc1``; ``/lstm/Transpose`` -> ``lstm_transpose`` when the
+        LSTM's weights claim ``lstm``), else "" (an id from the type)."""
         for i in node.input[1:]:
             if i in self.graph_initializers and "." in i:
                 return i.rsplit(".", 1)[0]
-        name = node.name.strip("/")
-        if name:
-            parts = name.split("/")
-            if len(parts) > 1 and parts[-1].split("_")[0] == node.op_type:
-                parts = parts[:-1]
-            return "_".join(parts)
-        return node.output[0]
+        hint = _name_hint(node)
+        if not node.name.strip("/"):
+            return hint if hint not in self.reserved else ""
+        if hint in self.reserved and node.op_type not in _WEIGHTED:
+            hint = f"{hint}_{node.op_type.lower()}"
+        return hint
 
     def add(self, node, type_: str, params: dict, inputs: dict[str, str],
             weights: dict[str, np.ndarray] | None = None, outputs: dict[str, str] | None = None
@@ -198,13 +222,22 @@ class _Importer:
             self.edges.append({"src": src[0], "src_port": src[1], "dst": nid, "dst_port": port})
         for key, arr in (weights or {}).items():
             self.weights[f"{nid}.{key}"] = np.asarray(arr, np.float32)
-        for port, value in (outputs or {"output": node.output[0]}).items():
+        for port, value in (outputs if outputs is not None else
+                            {"output": node.output[0]}).items():
             self.refs[value] = (nid, port)
         return record
 
     def ref(self, node, value: str) -> tuple[str, str]:
         if value in self.refs:
             return self.refs[value]
+        if value in self.symbolic or value in self.zeros:
+            self.fail(node, f"input {value!r} is computed from a tensor's shape (Shape, "
+                            "ConstantOfShape...), which is imported only as a recurrent op's "
+                            "zero initial state")
+        if value in self.sequences:
+            self.fail(node, f"input {value!r} is a recurrent op's raw Y (L, D, N, H); it is "
+                            "imported only through Squeeze(axis 1) or Transpose(0, 2, 1, 3) + "
+                            "Reshape")
         if value in self.consts:
             self.fail(node, f"input {value!r} is a constant here; this op is imported only "
                             "with computed inputs")
@@ -221,6 +254,10 @@ class _Importer:
     def run(self) -> None:
         graph = self.graph
         self.graph_initializers = set(self.consts)
+        #: ids the weighted nodes will take (from their weights' names)
+        self.reserved = {i.rsplit(".", 1)[0] for n in graph.node for i in n.input[1:]
+                         if i in self.graph_initializers and "." in i}
+        self.reserved |= {_name_hint(n) for n in graph.node if n.op_type in _WEIGHTED}
         unknown = sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
                           for n in graph.node if n.domain not in ("", "ai.onnx")
                           or n.op_type not in IMPORTERS})
@@ -449,6 +486,10 @@ def _flatten(im, node, a):
 
 
 def _reshape(im, node, a):
+    seq = im.sequences.get(node.input[0])
+    if seq is not None and seq[2] == "transposed":  # (L, N, D, H) -> (L, N, D*H)
+        im.refs[node.output[0]] = (seq[0], "output")
+        return
     target = im.const(node.input[1])
     if target is None:
         im.fail(node, "the new shape is computed (Shape, Gather, Concat...); only a constant "
@@ -462,6 +503,10 @@ def _reshape(im, node, a):
 def _transpose(im, node, a):
     rank = len(im.shape(node.input[0]) or ())
     perm = list(a.get("perm", range(rank - 1, -1, -1)))
+    seq = im.sequences.get(node.input[0])
+    if seq is not None and perm == [0, 2, 1, 3] and seq[2] == "raw":
+        im.sequences[node.output[0]] = (seq[0], seq[1], "transposed")
+        return
     im.add(node, "Permute", {"dims": [int(p) for p in perm]}, {"input": node.input[0]})
 
 
@@ -477,6 +522,10 @@ def _dropout(im, node, a):
 
 
 def _concat(im, node, a):
+    if any(v in im.symbolic for v in node.input) and \
+            all(v in im.symbolic or v in im.consts for v in node.input):
+        im.symbolic.add(node.output[0])
+        return
     if len(node.input) > 4:
         im.fail(node, f"{len(node.input)} inputs; Concat takes at most 4 (chain two)")
     im.add(node, "Concat", {"dim": int(a["axis"])},
@@ -484,6 +533,9 @@ def _concat(im, node, a):
 
 
 def _gather(im, node, a):
+    if node.input[0] in im.symbolic:
+        im.symbolic.add(node.output[0])
+        return
     table = im.const(node.input[0])
     if table is None or table.ndim != 2 or int(a.get("axis", 0)) != 0:
         im.fail(node, "only a lookup in a constant (num_embeddings, embedding_dim) table is "
@@ -511,6 +563,113 @@ def _constant(im, node, a):
     im.consts[node.output[0]] = numpy_helper.to_array(a["value"])
 
 
+def _shape(im, node, a):
+    im.symbolic.add(node.output[0])
+
+
+def _shape_op(op_type: str):
+    """Unsqueeze, Squeeze, Slice, Cast: followed through shape computations and zero
+    states (and Squeeze of a recurrent op's Y); nothing else."""
+    def fn(im, node, a):
+        first, rest = node.input[0], [v for v in node.input[1:] if v]
+        if rest and not all(v in im.consts for v in rest):
+            im.fail(node, "only constant axes, starts and ends are imported")
+        if first in im.symbolic or first in im.consts:  # shape arithmetic
+            im.symbolic.add(node.output[0])
+            return
+        if first in im.zeros and op_type in ("Slice", "Cast", "Unsqueeze", "Squeeze"):
+            im.zeros.add(node.output[0])
+            return
+        seq = im.sequences.get(first)
+        if seq is not None and op_type == "Squeeze" and seq[1] == 1:
+            axes = im.consts.get(node.input[1]) if len(node.input) > 1 else a.get("axes")
+            if axes is not None and [int(v) for v in np.asarray(axes).reshape(-1)] == [1]:
+                im.refs[node.output[0]] = (seq[0], "output")
+                return
+        im.fail(node, f"{op_type} of a tensor is imported only inside shape computations "
+                      "and recurrent states")
+    return fn
+
+
+def _constant_of_shape(im, node, a):
+    from onnx import numpy_helper
+
+    value = numpy_helper.to_array(a["value"]).reshape(-1) if "value" in a else np.zeros(1)
+    if node.input[0] in im.consts:
+        im.consts[node.output[0]] = np.full(im.consts[node.input[0]].astype(np.int64),
+                                            value[0], value.dtype)
+    elif node.input[0] in im.symbolic and float(value[0]) == 0.0:
+        im.zeros.add(node.output[0])
+    else:
+        im.fail(node, "only zeros of a computed shape (a default recurrent state) are "
+                      "imported")
+
+
+#: ONNX's gate order -> PyTorch's: LSTM (i, o, f, c) -> (i, f, g, o); GRU (z, r, h) ->
+#: (r, z, n). The inverses of the exporter's reorderings.
+_TORCH_GATES = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "RNN": (0,)}
+
+
+def _torch_gates(w: np.ndarray, kind: str) -> np.ndarray:
+    order = _TORCH_GATES[kind]
+    parts = np.split(w, len(order), axis=0)
+    return np.concatenate([parts[i] for i in order], axis=0)
+
+
+def _recurrent(im, node, a):
+    """ONNX's RNN, GRU (linear_before_reset=1) and LSTM (no peepholes) as ours, one
+    layer each; ``initial_h``/``initial_c`` wired to h_0/c_0 unless they are zeros."""
+    kind = node.op_type
+    ins = list(node.input) + [""] * (8 - len(node.input))
+    w, r = im.const(ins[1]), im.const(ins[2])
+    bias = im.const(ins[3]) if ins[3] else None
+    if w is None or r is None or (ins[3] and bias is None):
+        im.fail(node, "W, R and B must be constants")
+    if ins[4]:
+        im.fail(node, "sequence_lens (variable-length sequences) is not imported")
+    if kind == "LSTM" and ins[7]:
+        im.fail(node, "peephole weights P have no PyTorch equivalent")
+    if a.get("layout", 0) or "clip" in a or a.get("input_forget", 0):
+        im.fail(node, "layout=1, clip and input_forget are not imported")
+    if kind == "GRU" and not a.get("linear_before_reset", 0):
+        im.fail(node, "linear_before_reset=0 is not PyTorch's GRU (which applies the reset "
+                      "gate after the hidden linear); only linear_before_reset=1 is imported")
+    dirs = int(w.shape[0])
+    direction = a.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    if direction == "reverse":
+        im.fail(node, "direction=reverse alone has no PyTorch equivalent")
+    hidden = int(a["hidden_size"])
+    params = {"input_size": int(w.shape[2]), "hidden_size": hidden, "num_layers": 1,
+              "bias": bias is not None, "batch_first": False, "bidirectional": dirs == 2}
+    if kind == "RNN":
+        acts = [v.decode() if isinstance(v, bytes) else v
+                for v in a.get("activations", ["Tanh"] * dirs)]
+        if len(set(acts)) != 1 or acts[0] not in ("Tanh", "Relu"):
+            im.fail(node, f"activations {acts}: PyTorch's RNN takes tanh or relu")
+        params["nonlinearity"] = acts[0].lower()
+    weights = {}
+    g = w.shape[1]
+    for d in range(dirs):
+        sfx = "_l0" + ("_reverse" if d else "")
+        weights[f"weight_ih{sfx}"] = _torch_gates(w[d], kind)
+        weights[f"weight_hh{sfx}"] = _torch_gates(r[d], kind)
+        if bias is not None:
+            weights[f"bias_ih{sfx}"] = _torch_gates(bias[d][:g], kind)
+            weights[f"bias_hh{sfx}"] = _torch_gates(bias[d][g:], kind)
+    inputs = {"input": ins[0]}
+    for port, value in (("h_0", ins[5]), ("c_0", ins[6] if kind == "LSTM" else "")):
+        if value and value not in im.zeros:
+            inputs[port] = value
+    outs = list(node.output) + [""] * 3
+    outputs = {"h_n": outs[1]} if outs[1] else {}
+    if kind == "LSTM" and outs[2]:
+        outputs["c_n"] = outs[2]
+    rec = im.add(node, kind, params, inputs, weights, outputs=outputs)
+    if outs[0]:
+        im.sequences[outs[0]] = (rec["id"], dirs, "raw")
+
+
 def _gelu(a):
     approx = a.get("approximate", "none")
     return approx.decode() if isinstance(approx, bytes) else approx
@@ -530,6 +689,9 @@ IMPORTERS = {
     "Elu": _unary("ELU", alpha=lambda a: float(a.get("alpha", 1.0))),
     "Gelu": _unary("GELU", approximate=_gelu), "Softplus": _unary("Softplus"),
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
+    "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent,
+    "Shape": _shape, "ConstantOfShape": _constant_of_shape, "Unsqueeze": _shape_op("Unsqueeze"),
+    "Squeeze": _shape_op("Squeeze"), "Slice": _shape_op("Slice"), "Cast": _shape_op("Cast"),
 }
 
 
@@ -546,6 +708,13 @@ def import_onnx(source: str | os.PathLike | bytes, name: str | None = None) -> P
             have no node for (one message lists them all), or uses an op in a way we cannot
             represent (the message names the node).
     """
+    return import_model(source, name)[0]
+
+
+def import_model(source: str | os.PathLike | bytes, name: str | None = None
+                 ) -> tuple[Project, dict[str, tuple[str, str]]]:
+    """:func:`import_onnx`, and where each ONNX graph output ended up:
+    ``{onnx output name: (node id, port)}`` (raises as :func:`import_onnx`)."""
     model = read_model(source)
     where = "the model" if isinstance(source, (bytes, bytearray)) else str(source)
     im = _Importer(model, where)
@@ -579,7 +748,8 @@ def import_onnx(source: str | os.PathLike | bytes, name: str | None = None) -> P
         if key in want and want[key] != arr.shape:
             raise OnnxImportError(f"{where}: weight {key} has shape {arr.shape} but the node "
                                   f"expects {want[key]}", key)
-    return project
+    return project, {o.name: im.refs[o.name] for o in model.graph.output}
 
 
-__all__ = ["MIN_OPSET", "OnnxImportError", "IMPORTERS", "import_onnx", "read_model"]
+__all__ = ["MIN_OPSET", "OnnxImportError", "IMPORTERS", "import_model", "import_onnx",
+           "read_model"]

@@ -88,7 +88,9 @@ def test_saved_weights_are_exported(tmp_path):
     for _ in range(5):
         session.step()
     from playground.project import save
-    path = save(session.to_project(), tmp_path / "xor.json")
+    project = session.to_project()
+    project.weights = session.weights()  # the parameters (the run's curves are not ours)
+    path = save(project, tmp_path / "xor.json")
     proto = to_onnx(load(path))  # the .npz beside the JSON
     weights = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
     np.testing.assert_array_equal(weights["fc1.weight"], session.weights()["fc1.weight"])
