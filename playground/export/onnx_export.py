@@ -133,6 +133,7 @@ class _Ctx:
     module: Any
     out_shapes: dict[str, tuple]
     out_name: Callable[[str], str]
+    used: frozenset = frozenset()   # the output ports something reads
 
     @property
     def p(self) -> dict:
@@ -302,16 +303,25 @@ def _avgpool2d(b, c, ins):
                            count_include_pad=int(bool(c.p["count_include_pad"])))}
 
 
+def _adaptive_matrix(size: int, out: int) -> np.ndarray:
+    """(out, size): row i averages input[floor(i*size/out) : ceil((i+1)*size/out)], the
+    windows of PyTorch's adaptive average pooling (which is separable in H and W)."""
+    m = np.zeros((out, size), np.float32)
+    for i in range(out):
+        lo, hi = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
 def _adaptive_avgpool2d(b, c, ins):
     _, _, h, w = c.in_shape("input")
     oh, ow = _pair(c.p["output_size"])
     if (oh, ow) == (1, 1):
         return {"output": b.op("GlobalAveragePool", [ins["input"]], c.out_name("output"))}
-    if h % oh or w % ow:
-        raise ExportError(f"AdaptiveAvgPool2d '{c.node.name}': output_size ({oh}, {ow}) does "
-                          f"not divide its input's {h}x{w}, so its windows overlap unevenly "
-                          "and ONNX has no such op. Choose an output_size that divides the "
-                          "input, or 1.")
+    if h % oh or w % ow:  # uneven windows: y = P_H · x · P_Wᵀ, averaging matrices
+        y = b.op("MatMul", [b.init("rows", _adaptive_matrix(h, oh)), ins["input"]])
+        return {"output": b.op("MatMul", [y, b.init("cols", _adaptive_matrix(w, ow).T)],
+                               c.out_name("output"))}
     k = [h // oh, w // ow]
     return {"output": b.op("AveragePool", [ins["input"]], c.out_name("output"),
                            kernel_shape=k, strides=k)}
@@ -365,8 +375,10 @@ def _sinusoidal_table(b, c, ins):
     from playground.graph.nodes.attention import sinusoidal_table
 
     _, length, dim = c.in_shape("input")
-    return {"output": b.op("Identity", [b.init("table", sinusoidal_table(length, dim))],
-                           c.out_name("output"))}
+    name = c.out_name("output")  # a constant: the table itself is the node's value
+    b.names.add(name)
+    b.initializers.append(b.onnx.numpy_helper.from_array(sinusoidal_table(length, dim), name))
+    return {"output": name}
 
 
 def _causal_table(length: int, source: int) -> np.ndarray:
@@ -442,9 +454,12 @@ def _seq_lengths(shape_q, shape_k, batch_first) -> tuple[int, int]:
 
 def _multihead_attention(b, c, ins):
     bf = c.p["batch_first"]
+    want = "attn_weights" in c.used
     y, w = _mha(b, ins["query"], ins["key"], ins["value"], c.module, bf, c.p["is_causal"],
                 _seq_lengths(c.in_shape("query"), c.in_shape("key"), bf),
-                c.out_name("output"), c.p["average_attn_weights"])
+                c.out_name("output"), c.p["average_attn_weights"] if want else None)
+    if not want:  # nothing reads the weights: no nodes for them
+        return {"output": y}
     return {"output": y, "attn_weights": b.op("Identity", [w], c.out_name("attn_weights"))}
 
 
@@ -817,6 +832,12 @@ def _build(onnx, project, states, flat, members, outputs, inside, program):
         return node_id if port == "output" else f"{node_id}.{port}"
 
     values: dict[tuple[str, str], str] = {}
+    used: dict[str, set] = {}
+    for node in members:
+        for ref in node.inputs.values():
+            used.setdefault(ref[0], set()).add(ref[1])
+    for ref in outputs:
+        used.setdefault(ref[0], set()).add(ref[1])
 
     def value_of(ref, consumer: FlatNode, port: str) -> str:
         ref = tuple(ref)
@@ -859,7 +880,8 @@ def _build(onnx, project, states, flat, members, outputs, inside, program):
         st = states.get(node.node_id)
         ctx = _Ctx(node, program.call(node.node_id).module,
                    dict(st.outputs) if st is not None else {},
-                   lambda port, nid=node.node_id: out_name(nid, port))
+                   lambda port, nid=node.node_id: out_name(nid, port),
+                   frozenset(used.get(node.node_id, ())))
         result = MAPPERS[t](b, ctx, ins)
         for port, name in result.items():
             values[(node.node_id, port)] = name

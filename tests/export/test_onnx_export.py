@@ -302,6 +302,7 @@ ZOO = {
               ("ap", "AvgPool2d", {"kernel_size": 2, "padding": 1,
                                    "count_include_pad": False}, ["bn"]),
               ("ad", "AdaptiveAvgPool2d", {"output_size": [2, 4]}, ["bn"]),
+              ("ad3", "AdaptiveAvgPool2d", {"output_size": [3, 5]}, ["bn"]),  # uneven
               ("ag", "AdaptiveAvgPool2d", {"output_size": 1}, ["ad"])], (2, 9, 8)),
     "norm": ([("bn", "BatchNorm1d", {"num_features": 5, "affine": False}, ["x"]),
               ("ln", "LayerNorm", {"normalized_shape": [5], "bias": False}, ["bn"]),
