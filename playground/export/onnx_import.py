@@ -12,6 +12,12 @@ weights kept in external files are refused rather than read), checks it with
     Relu, Tanh, Sigmoid, LeakyRelu, Elu, Gelu, Softplus, Softmax, LogSoftmax -> the same
     Add, Sub, Mul, MatMul, Concat, ReduceMean -> Add, Subtract, Multiply, MatMul, Concat, Mean
     Mul or Div by a constant scalar -> Scale     Identity -> Identity   Dropout -> Dropout
+    Add of a causal mask / of the sinusoidal table -> CausalMask / SinusoidalTable + Add
+    LSTM, GRU (linear_before_reset=1), RNN -> LSTM, GRU, RNN (one node per layer, gates
+        back in PyTorch's order; Squeeze or Transpose + Reshape of Y is the node's output)
+
+Shape computations (Shape, Gather, Unsqueeze, Concat, ConstantOfShape) are followed only
+as far as PyTorch's exporter uses them: to make a recurrent op's zero initial state.
 
 Each graph input becomes an Input node (its shape without the batch dim N); the graph
 outputs are the last nodes' outputs (no loss is added: wire one to train). Node ids come
@@ -212,9 +218,9 @@ class _Importer:
         return hint
 
     def add(self, node, type_: str, params: dict, inputs: dict[str, str],
-            weights: dict[str, np.ndarray] | None = None, outputs: dict[str, str] | None = None
-            ) -> dict:
-        nid = self.new_id(self.hint(node), type_)
+            weights: dict[str, np.ndarray] | None = None, outputs: dict[str, str] | None = None,
+            hint: str | None = None) -> dict:
+        nid = self.new_id(self.hint(node) if hint is None else hint, type_)
         record = {"id": nid, "type": type_, "name": nid, "params": params, "pos": [0, 0]}
         self.nodes.append(record)
         for port, value in inputs.items():
@@ -346,6 +352,9 @@ def _binary(type_: str):
                 im.weights[f"{rec['id']}.bias"] = bias.reshape(-1).astype(np.float32)
                 im.refs[node.output[0]] = im.refs[value]
                 return
+        if type_ == "Add" and (cx is not None or cy is not None) and \
+                _constant_add(im, node, *((y, cx, x) if cx is not None else (x, cy, y))):
+            return
         if type_ in ("Mul", "Div") and (cx is not None or cy is not None):
             value, c = (y, cx) if cx is not None else (x, cy)
             if c.size == 1 and not (type_ == "Div" and cx is not None):
@@ -359,6 +368,30 @@ def _binary(type_: str):
         ours = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply"}[type_]
         im.add(node, ours, {}, {"input": x, "other": y})
     return fn
+
+
+def _constant_add(im, node, value: str, c: np.ndarray, const_name: str) -> bool:
+    """Add of a constant our nodes make themselves: a causal mask (-inf above the
+    diagonal) becomes CausalMask, the sinusoidal positional table SinusoidalTable + Add."""
+    from playground.graph.nodes.attention import sinusoidal_table
+
+    shape = im.shape(value)
+    if shape is None or c.ndim < 2 or c.size != c.shape[-1] * c.shape[-2]:
+        return False
+    table = c.reshape(c.shape[-2:])
+    if tuple(shape[-2:]) != table.shape:
+        return False
+    mask = np.triu(np.full(table.shape, -np.inf, np.float32), k=1)
+    if np.array_equal(table, mask) and len(shape) >= 3:
+        im.add(node, "CausalMask", {}, {"input": value})
+        return True
+    if len(shape) == 3 and np.allclose(table, sinusoidal_table(*table.shape), atol=1e-6):
+        made = f"{node.output[0]}:table"
+        im.add(node, "SinusoidalTable", {}, {"input": value}, outputs={"output": made},
+               hint=const_name)
+        im.add(node, "Add", {}, {"input": value, "other": made})
+        return True
+    return False
 
 
 def _unary(type_: str, **params):
@@ -511,6 +544,9 @@ def _transpose(im, node, a):
 
 
 def _identity(im, node, a):
+    if node.input[0] in im.consts:  # a named constant
+        im.consts[node.output[0]] = im.consts[node.input[0]]
+        return
     im.add(node, "Identity", {}, {"input": node.input[0]})
 
 

@@ -335,3 +335,35 @@ def test_a_pytorch_lstm_and_gru_open_here_and_step_both_ways():
     np.testing.assert_allclose(trace["fc"]["output"].data, want, rtol=1e-5, atol=1e-6)
     program, trace = _run(project, x.numpy(), train=True)
     _backward_is_finite(program, trace, ["fc"])
+
+
+def test_attention_round_trips_through_its_parts():
+    """Our decomposition (MatMul, Reshape, Transpose, Softmax, the causal mask and the
+    positional table) comes back as primitive nodes with the same outputs."""
+    from test_onnx_export import ZOO, _graph_project  # noqa: PLC0415
+    from playground.export.onnx_import import import_model
+
+    nodes, shape = ZOO["attention"]
+    done, ordered, todo = {"x"}, [], {n[0]: n for n in nodes}
+    while todo:
+        for nid, n in list(todo.items()):
+            if all(r.partition(".")[0] in done for r in n[3]):
+                ordered.append(n)
+                done.add(nid)
+                del todo[nid]
+    project = _graph_project(ordered, shape)
+    manual_seed(0)
+    program = compile(GraphModel.from_dict(project.graph)).eval()
+    back, outputs = import_model(to_onnx(project, program=program).SerializeToString())
+    types = {n["type"] for n in back.graph["nodes"]}
+    assert {"CausalMask", "SinusoidalTable", "Softmax", "MatMul", "LayerNorm"} <= types
+    x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    with no_grad():
+        want = program.run({"x": {"output": Tensor(x)}})
+        got = build_program(back).run({"x": {"output": Tensor(x)}})
+    assert len(outputs) >= 7
+    for name, (node, port) in outputs.items():
+        ours_node, _, ours_port = name.partition(".")
+        np.testing.assert_allclose(got[node][port].data,
+                                   want[ours_node][ours_port or "output"].data,
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
