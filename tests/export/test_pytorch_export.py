@@ -1,0 +1,286 @@
+"""PyTorch code export: the generated model.py, run by torch 2.13 on the exported weights,
+gives the engine's outputs to 1e-5 for every trainable preset and for lenet5 and resnet18
+(at a small input); check.py says so too; refused node types are listed in one message."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import py_compile
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playground.engine import Tensor, manual_seed, no_grad
+from playground.export import pytorch_nodes
+from playground.export.pytorch_code import PyTorchExportError, export_pytorch, wrap
+from playground.graph import GraphModel, compile
+from playground.project import load
+from playground.session import Session
+
+torch = pytest.importorskip("torch")
+
+TOL = 1e-5
+_counter = itertools.count()
+
+
+def _import_model(folder: Path):
+    """model.py of ``folder`` as a fresh module (each test its own name)."""
+    spec = importlib.util.spec_from_file_location(f"exported_model_{next(_counter)}",
+                                                  folder / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _top_class(module, folder: Path):
+    name = re.search(r"load_weights\((\w+)\(\), Path", (folder / "model.py").read_text())
+    return getattr(module, name.group(1))
+
+
+def _trained(name: str, steps: int = 3):
+    """The preset with a few training steps' weights (not just the initial draw)."""
+    project = load(name)
+    session = Session(project)
+    for _ in range(steps):
+        session.step()
+    return project, session.weights()
+
+
+def _torch_outputs(folder: Path):
+    """{"method.output": array} from running torch on check_inputs.npz."""
+    module = _import_model(folder)
+    model = module.load_weights(_top_class(module, folder)(), folder / "weights.npz").eval()
+    calls = _calls(folder)
+    inputs = np.load(folder / "check_inputs.npz", allow_pickle=False)
+    out = {}
+    with torch.no_grad():
+        for method, (args, outs) in calls.items():
+            got = getattr(model, method)(*[torch.from_numpy(inputs[f"{method}.{a}"])
+                                           for a in args])
+            got = got if isinstance(got, tuple) else (got,)
+            assert len(got) == len(outs)
+            for name, value in zip(outs, got):
+                out[f"{method}.{name}"] = value.numpy()
+    return model, out
+
+
+def _calls(folder: Path) -> dict:
+    text = (folder / "check.py").read_text()
+    body = text[text.index("CALLS = {") + len("CALLS = "):text.index("}\n", text.index(
+        "CALLS = {")) + 1]
+    calls = {}
+    for m in re.finditer(r"'(\w+)': \(\(([^)]*)\), \(([^)]*)\)\)", body):
+        names = [s.strip(" '") for s in m.group(2).split(",") if s.strip(" '")]
+        outs = [s.strip(" '") for s in m.group(3).split(",") if s.strip(" '")]
+        calls[m.group(1)] = (names, outs)
+    return calls
+
+
+def _max_diff(folder: Path, theirs: dict) -> float:
+    ours = np.load(folder / "check_outputs.npz", allow_pickle=False)
+    assert sorted(ours.files) == sorted(theirs)
+    return max(float(np.max(np.abs(theirs[k] - ours[k]))) for k in ours.files)
+
+
+def _engine_logits(project, weights, x, target):
+    """The engine's output of the node feeding the first loss, computed here from scratch
+    (not from the exporter's files)."""
+    model = GraphModel.from_dict(project.graph)
+    manual_seed(project.training.seed)
+    program = compile(model)
+    program.load_matching(weights)
+    program.eval()
+    data = program.sources[0]
+    loss = program.losses[0]
+    src, port = next((s, p) for dst, s, p in program.call(loss).inputs if dst == "input")
+    with no_grad():
+        trace = program.run({data: {"x": Tensor(x), "target": Tensor(target)}})
+    return trace[src][port].data
+
+
+# --------------------------------------------------------------------- trainable presets
+
+
+@pytest.mark.parametrize("name", ["xor_mlp", "spiral_mlp", "digits_mlp", "cnn_digits",
+                                  "transformer_reverse"])
+def test_supervised_presets_match_the_engine(name, tmp_path):
+    project, weights = _trained(name)
+    folder = export_pytorch(project, tmp_path / name, weights)
+    model, theirs = _torch_outputs(folder)
+    assert _max_diff(folder, theirs) <= TOL
+    # the exporter's reference numbers are the engine's own
+    inputs = np.load(folder / "check_inputs.npz", allow_pickle=False)
+    target = inputs["forward.target"] if "forward.target" in inputs.files else \
+        np.zeros(len(inputs["forward.x"]), dtype=np.int64)  # the logits do not read it
+    ours = _engine_logits(project, weights, inputs["forward.x"], target)
+    (out,) = [v for k, v in theirs.items()]
+    assert np.max(np.abs(out - ours)) <= TOL
+    # submodules are the canvas's nodes, and the trained weights are in them
+    node_ids = {n["id"] for n in project.graph["nodes"]}
+    for key, value in weights.items():
+        node, param = key.split(".", 1)
+        assert node in node_ids
+        got = model.state_dict()[f"{node}.{param}"].numpy()
+        np.testing.assert_array_equal(got, value)
+
+
+def test_vae_encode_and_decode_match_the_engine(tmp_path):
+    project, weights = _trained("vae_digits")
+    folder = export_pytorch(project, tmp_path / "vae", weights)
+    model, theirs = _torch_outputs(folder)
+    assert set(_calls(folder)) == {"encode", "decode"}
+    assert set(theirs) == {"encode.mu", "encode.logvar", "decode.dec_out"}
+    assert _max_diff(folder, theirs) <= TOL
+    # forward = encode, sample z = mu + exp(logvar/2)*eps, decode: the same eps, the same
+    x = torch.from_numpy(np.load(folder / "check_inputs.npz")["encode.x"])
+    with torch.no_grad():
+        torch.manual_seed(3)
+        mu, logvar, recon = model(x)
+        torch.manual_seed(3)
+        eps = torch.randn_like(mu)
+        by_hand = model.decode(mu + torch.exp(0.5 * logvar) * eps)
+    assert torch.equal(recon, by_hand)
+    assert not torch.allclose(recon, model.decode(mu), atol=1e-3)  # z is a sample
+
+
+def test_gan_generator_and_discriminator_match_the_engine(tmp_path):
+    project, weights = _trained("gan_ring")
+    folder = export_pytorch(project, tmp_path / "gan", weights)
+    model, theirs = _torch_outputs(folder)
+    assert set(_calls(folder)) == {"generator", "discriminator"}
+    assert _max_diff(folder, theirs) <= TOL
+    keys = set(model.state_dict())
+    assert "generator.g_fc1.weight" in keys and "discriminator.d_out.bias" in keys
+    # the two parts chain: D(G(z)) from torch equals the engine's d_out
+    z = torch.from_numpy(np.load(folder / "check_inputs.npz")["generator.noise"])
+    with torch.no_grad():
+        d = model.discriminator(model.generator(z)).numpy()
+    assert np.max(np.abs(d - np.load(folder / "check_outputs.npz")["discriminator.d_out"])) \
+        <= TOL
+
+
+# ------------------------------------------------------------------ architecture presets
+
+
+def test_lenet5_matches_the_engine(tmp_path):
+    folder = export_pytorch(load("lenet5"), tmp_path / "lenet5", batch_size=2)
+    _, theirs = _torch_outputs(folder)
+    assert _max_diff(folder, theirs) <= TOL
+
+
+def test_resnet18_at_a_small_input_with_batchnorm_statistics(tmp_path):
+    project = load("resnet18")
+    for node in project.graph["nodes"]:
+        if node["type"] == "Input":
+            node["params"]["shape"] = [3, 32, 32]
+    manual_seed(0)
+    program = compile(GraphModel.from_dict(project.graph))
+    rng = np.random.default_rng(1)
+    weights = program.state_dict()
+    for call in program.calls:  # running statistics far from 0 and 1: buffers must transfer
+        if call.module is not None and call.spec.type == "BatchNorm2d":
+            c = call.module.num_features
+            weights[f"{call.node_id}.running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
+            weights[f"{call.node_id}.running_var"] = rng.uniform(0.5, 2, c).astype(np.float32)
+    folder = export_pytorch(project, tmp_path / "resnet18", weights, batch_size=2)
+    model, theirs = _torch_outputs(folder)
+    assert _max_diff(folder, theirs) <= TOL
+    bn = model.layer1_0.bn1
+    np.testing.assert_array_equal(bn.running_var.numpy(), weights["layer1_0/bn1.running_var"])
+    text = (folder / "model.py").read_text()
+    # one class per distinct block, its params as constructor arguments
+    assert "class ResNetBasicBlock(nn.Module):" in text
+    assert "def __init__(self, in_channels, planes, stride):" in text
+    assert "ResNetBasicBlockDownsample(in_channels=64, planes=128, stride=2)" in text
+    assert text.count("\nclass ") == 3
+
+
+# ------------------------------------------------------------------------- the files
+
+
+def test_check_script_passes_and_fails_above_the_tolerance(tmp_path):
+    folder = export_pytorch(load("cnn_digits"), tmp_path / "cnn")
+    run = subprocess.run([sys.executable, str(folder / "check.py")], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "max difference" in run.stdout and "ok" in run.stdout
+    # tamper with the reference outputs: check.py must notice and exit non-zero
+    expected = dict(np.load(folder / "check_outputs.npz"))
+    key = next(iter(expected))
+    expected[key] = expected[key] + 1e-3
+    np.savez(folder / "check_outputs.npz", **expected)
+    run = subprocess.run([sys.executable, str(folder / "check.py")], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 1
+    assert "FAILED" in run.stdout
+
+
+@pytest.mark.parametrize("name", ["transformer_reverse", "vae_digits", "gan_ring"])
+def test_generated_code_is_plain_python(name, tmp_path):
+    folder = export_pytorch(load(name), tmp_path / name)
+    for file in ("model.py", "check.py"):
+        py_compile.compile(str(folder / file), doraise=True)
+        text = (folder / file).read_text()
+        assert not re.search(r"(?<![.\w])(eval|exec)\(", text)  # model.eval() is fine
+        assert "allow_pickle=False" in text
+        assert max(len(line) for line in text.splitlines()) <= 99
+    text = (folder / "model.py").read_text()
+    assert "torch.from_numpy" in text
+    # one forward line per node: every non-data, non-loss node of the canvas appears
+    for node in load(name).graph["nodes"]:
+        if node["type"] not in ("Dataset", "Input") and "Loss" not in node["type"] \
+                and node["type"] != "GaussianKL":
+            assert re.search(rf"\b{node['id']}\b", text), node["id"]
+
+
+def test_node_ids_become_distinct_identifiers(tmp_path):
+    graph = {"nodes": [
+        {"id": "data", "type": "Dataset", "params": {"dataset": "xor"}},
+        {"id": "fc-1", "type": "Linear", "params": {"in_features": 2, "out_features": 4}},
+        {"id": "fc_1", "type": "Tanh", "params": {}},
+        {"id": "class", "type": "Linear", "params": {"in_features": 4, "out_features": 2}},
+        {"id": "eval", "type": "ReLU", "params": {}},
+        {"id": "loss", "type": "CrossEntropyLoss", "params": {}}],
+        "edges": [
+            {"src": "data", "src_port": "x", "dst": "fc-1", "dst_port": "input"},
+            {"src": "fc-1", "src_port": "output", "dst": "fc_1", "dst_port": "input"},
+            {"src": "fc_1", "src_port": "output", "dst": "class", "dst_port": "input"},
+            {"src": "class", "src_port": "output", "dst": "eval", "dst_port": "input"},
+            {"src": "eval", "src_port": "output", "dst": "loss", "dst_port": "input"},
+            {"src": "data", "src_port": "target", "dst": "loss", "dst_port": "target"}]}
+    project = load("xor_mlp")
+    project.graph = graph
+    project.weights = None
+    folder = export_pytorch(project, tmp_path / "names")
+    text = (folder / "model.py").read_text()
+    attrs = re.findall(r"self\.(\w+) = nn\.", text)
+    assert len(attrs) == len(set(attrs)) == 4
+    assert "self.fc_1 = nn.Linear" in text and "self.fc_1_2 = nn.Tanh" in text
+    # a keyword and an nn.Module method name are not usable as submodule names
+    assert "class_2" in attrs and "eval_2" in attrs
+    _, theirs = _torch_outputs(folder)
+    assert _max_diff(folder, theirs) <= TOL
+
+
+def test_node_types_without_a_mapping_are_listed_in_one_message(tmp_path, monkeypatch):
+    monkeypatch.delitem(pytorch_nodes.MAPPINGS, "Tanh")
+    monkeypatch.delitem(pytorch_nodes.MAPPINGS, "Linear")
+    with pytest.raises(PyTorchExportError) as err:
+        export_pytorch(load("xor_mlp"), tmp_path / "refused")
+    message = str(err.value)
+    assert "Linear (fc1, fc2)" in message and "Tanh (tanh1)" in message
+    assert not (tmp_path / "refused").exists()  # nothing half-written
+
+
+def test_wrap_breaks_long_calls_at_commas():
+    line = "        self.encoder = nn.TransformerEncoderLayer(" + ", ".join(
+        f"argument_{k}={k}" for k in range(12)) + ")"
+    lines = wrap(line)
+    assert len(lines) > 1 and all(len(x) <= 99 for x in lines)
+    joined = " ".join(x.strip() for x in lines)
+    assert joined.replace("( ", "(") == line.strip()
