@@ -55,7 +55,7 @@ def _checkable(s: Session) -> dict[str, bool]:
 def test_every_node_of_every_trainable_preset_agrees(name):
     s = Session(load(name), timeline=False)
     checkable = _checkable(s)
-    assert sum(checkable.values()) >= 4
+    assert sum(checkable.values()) >= 2  # not vacuous: a softmax regression has fc and loss
     report = []
     for node, expected in checkable.items():
         if not expected:
