@@ -284,3 +284,90 @@ def test_wrap_breaks_long_calls_at_commas():
     assert len(lines) > 1 and all(len(x) <= 99 for x in lines)
     joined = " ".join(x.strip() for x in lines)
     assert joined.replace("( ", "(") == line.strip()
+
+
+# ----------------------------------------------------- node types no preset uses
+
+
+def _graph(*nodes, wires=()):
+    """A GraphModel from ``(id, type, params)`` nodes and ``"src.port->dst.port"`` wires."""
+    model = GraphModel()
+    for node_id, type_name, params in nodes:
+        model.add_node(type_name, params, node_id=node_id)
+    for wire in wires:
+        (src, sport), (dst, dport) = (w.split(".") for w in wire.split("->"))
+        model.connect(src, sport, dst, dport)
+    assert not model.errors(), model.errors()
+    return model
+
+
+def _export_graph(model: GraphModel, folder: Path):
+    project = load("xor_mlp")
+    project.name = "custom"
+    project.graph = model.to_dict()
+    project.weights = None
+    project.recipe = {"type": "supervised"}
+    folder = export_pytorch(project, folder)
+    _, theirs = _torch_outputs(folder)
+    return folder, _max_diff(folder, theirs)
+
+
+def test_recurrent_layers_chunks_and_means(tmp_path):
+    model = _graph(
+        ("data", "Dataset", {"dataset": "reverse"}),
+        ("embed", "Embedding", {"num_embeddings": 10, "embedding_dim": 8}),
+        ("lstm", "LSTM", {"input_size": 8, "hidden_size": 6, "batch_first": True,
+                          "num_layers": 2}),
+        ("gru", "GRU", {"input_size": 6, "hidden_size": 4, "batch_first": True,
+                        "bidirectional": True}),
+        ("rnn", "RNN", {"input_size": 8, "hidden_size": 8, "nonlinearity": "relu",
+                        "batch_first": True}),
+        ("halves", "Chunk", {"chunks": 2, "dim": 2}),
+        ("joined", "Concat", {"dim": 2}),
+        ("avg", "Mean", {"dim": 1}),
+        ("sdpa", "ScaledDotProductAttention", {"is_causal": True}),
+        ("glu", "GLU", {"dim": -1}),
+        ("head", "Linear", {"in_features": 12, "out_features": 3}),
+        ("act", "ELU", {}),
+        wires=["data.x->embed.input", "embed.output->lstm.input", "lstm.output->gru.input",
+               "embed.output->rnn.input", "rnn.output->halves.input",
+               "gru.output->joined.input0", "halves.out0->joined.input1",
+               "joined.output->sdpa.query", "joined.output->sdpa.key",
+               "joined.output->sdpa.value", "sdpa.output->avg.input",
+               "avg.output->head.input", "head.output->act.input", "lstm.c_n->glu.input"])
+    folder, diff = _export_graph(model, tmp_path / "rnn")
+    assert diff <= TOL
+    text = (folder / "model.py").read_text()
+    assert "lstm_output, (_, lstm_c_n) = self.lstm(embed)" in text  # h_n unused: _
+    assert "halves, _ = torch.chunk(rnn, 2, dim=2)" in text
+
+
+def test_transposed_convs_norms_and_the_attention_block(tmp_path):
+    model = _graph(
+        ("data", "Dataset", {"dataset": "digits"}),
+        ("image", "Reshape", {"shape": (1, 8, 8)}),
+        ("up", "ConvTranspose2d", {"in_channels": 1, "out_channels": 4, "kernel_size": 3,
+                                   "stride": 2, "padding": 1, "output_padding": 1}),
+        ("bn", "BatchNorm2d", {"num_features": 4}),
+        ("act", "GELU", {"approximate": "tanh"}),
+        ("pool", "AvgPool2d", {"kernel_size": 2}),
+        ("seq", "Reshape", {"shape": (4, 64)}),
+        ("attn", "MultiheadAttentionBlock", {"embed_dim": 64, "num_heads": 4,
+                                             "is_causal": True}),
+        ("enc", "TransformerEncoderBlock", {"d_model": 64, "nhead": 4,
+                                            "dim_feedforward": 32}),
+        ("flat", "Flatten", {}),
+        ("bn1", "BatchNorm1d", {"num_features": 256}),
+        ("out", "Linear", {"in_features": 256, "out_features": 10}),
+        ("soft", "LogSoftmax", {"dim": 1}),
+        wires=["data.x->image.input", "image.output->up.input", "up.output->bn.input",
+               "bn.output->act.input", "act.output->pool.input", "pool.output->seq.input",
+               "seq.output->attn.query", "seq.output->attn.key", "seq.output->attn.value",
+               "attn.output->enc.src", "enc.output->flat.input", "flat.output->bn1.input",
+               "bn1.output->out.input", "out.output->soft.input"])
+    folder, diff = _export_graph(model, tmp_path / "blocks")
+    assert diff <= TOL
+    text = (folder / "model.py").read_text()
+    assert "class MultiheadAttentionBlock(nn.Module):" in text
+    assert "class TransformerEncoderBlock(nn.Module):" in text
+    assert "def causal_mask(scores" in text  # the block's mask, as a helper
