@@ -140,9 +140,9 @@ _WEIGHTED = {"Gemm", "Conv", "ConvTranspose", "BatchNormalization", "LayerNormal
 def _name_hint(node) -> str:
     """``/fc1/Gemm`` -> ``fc1``; ``tanh1`` -> ``tanh1``; ``/ReduceMean`` -> "" (no name
     but the op's); no name -> the output's."""
-    name = node.name.strip("/")
+    name = node.name.strip("/").split(".")[0]  # our exporter's "z.z": node z, port z
     if not name:
-        return node.output[0]
+        return node.output[0].split(".")[0]
     parts = name.split("/")
     if parts[-1].split("_")[0] == node.op_type:
         parts = parts[:-1]
@@ -264,24 +264,70 @@ class _Importer:
         self.reserved = {i.rsplit(".", 1)[0] for n in graph.node for i in n.input[1:]
                          if i in self.graph_initializers and "." in i}
         self.reserved |= {_name_hint(n) for n in graph.node if n.op_type in _WEIGHTED}
+        skip, eps_inputs = self._reparameterizations()
         unknown = sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
-                          for n in graph.node if n.domain not in ("", "ai.onnx")
-                          or n.op_type not in IMPORTERS})
+                          for k, n in enumerate(graph.node) if k not in skip and (
+                              n.domain not in ("", "ai.onnx") or n.op_type not in IMPORTERS)})
         if unknown:
             raise OnnxImportError(
                 f"{self.where}: cannot import: no node here for the ONNX op"
                 f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. Nothing was "
                 f"written. Ops we import: {', '.join(sorted(IMPORTERS))}.", "graph.node")
         for i, inp in enumerate(graph.input):
-            if inp.name in self.consts:
-                continue  # an old-style initializer listed as an input
+            if inp.name in self.consts or inp.name in eps_inputs:
+                continue  # an old-style initializer listed as an input; a VAE's noise
             self._input(inp, i)
-        for node in graph.node:
+        for k, node in enumerate(graph.node):
+            if k in skip:
+                if skip[k] is not None:
+                    mu, logvar = skip[k]
+                    self.add(node, "Reparameterize", {}, {"mu": mu, "logvar": logvar},
+                             outputs={"z": node.output[0]}, hint=_name_hint(node))
+                continue
             IMPORTERS[node.op_type](self, node, _attrs(node))
         for out in graph.output:
             if out.name not in self.refs:
                 raise OnnxImportError(f"{self.where}: graph output {out.name!r} is not made by "
                                       "any imported node (a constant?)", "graph.output")
+
+    def _reparameterizations(self):
+        """The VAE sampling step as our exporter writes it, with its noise a graph input:
+        ``z = Add(mu, Mul(Exp(Mul(logvar, 0.5)), eps))``. Returns ({index of an ONNX node:
+        None to skip it, or (mu, logvar) for the Add that becomes Reparameterize}, {eps
+        input names}). (Indices: protobuf's Python objects are not stable.)"""
+        graph = self.graph
+        nodes = list(graph.node)
+        index = {o: k for k, n in enumerate(nodes) for o in n.output}
+        made = {o: nodes[k] for o, k in index.items()}
+        inputs = {i.name for i in graph.input}
+        skip, eps_inputs = {}, set()
+        for k_add, add in enumerate(nodes):
+            if add.op_type != "Add" or len(add.input) != 2:
+                continue
+            for mu, prod in (add.input, add.input[::-1]):
+                mul = made.get(prod)
+                if mul is None or mul.op_type != "Mul":
+                    continue
+                eps = next((v for v in mul.input if v in inputs), None)
+                exp = made.get(next((v for v in mul.input if v != eps), ""))
+                if eps is None or exp is None or exp.op_type != "Exp":
+                    continue
+                half = made.get(exp.input[0])
+                if half is None or half.op_type != "Mul":
+                    continue
+                consts = [self.consts.get(v) for v in half.input]
+                c = next((v for v in consts if v is not None), None)
+                if c is None or c.size != 1 or float(c.reshape(())) != 0.5:
+                    continue
+                logvar = next(v for v, k in zip(half.input, consts) if k is None)
+                if any(self.uses.get(v, 0) != 1 for v in (prod, exp.output[0],
+                                                          half.output[0], eps)):
+                    continue
+                skip.update({index[prod]: None, index[exp.output[0]]: None,
+                             index[half.output[0]]: None, k_add: (mu, logvar)})
+                eps_inputs.add(eps)
+                break
+        return skip, eps_inputs
 
     def _input(self, inp, index: int) -> None:
         onnx = self.onnx

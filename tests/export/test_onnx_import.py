@@ -367,3 +367,28 @@ def test_attention_round_trips_through_its_parts():
         np.testing.assert_allclose(got[node][port].data,
                                    want[ours_node][ours_port or "output"].data,
                                    rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_vae_round_trips_with_its_sampling_step():
+    from playground.engine import manual_seed as seed
+    from playground.export.onnx_import import import_model
+
+    session = Session(load("vae_digits"), timeline=False)
+    for _ in range(3):
+        session.step()
+    proto = to_onnx(session.project, program=session.program)
+    back, outputs = import_model(proto.SerializeToString())
+    assert [n["type"] for n in back.graph["nodes"]].count("Reparameterize") == 1
+    assert [n["id"] for n in back.graph["nodes"] if n["type"] == "Input"] == ["x"]  # no eps
+    x, y = session.current_batch()
+    program = build_program(back)
+    seed(5)  # both draw the same eps: one randn of (N, 2) after the same seed
+    with no_grad():
+        got = program.run({"x": {"output": Tensor(x)}})
+    seed(5)
+    with session.inference():
+        want = session.program.run(session.feeds(x, y))
+    assert set(outputs) == {"mu", "logvar", "dec_out"}
+    for name, (node, port) in outputs.items():
+        np.testing.assert_allclose(got[node][port].data, want[name]["output"].data,
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
