@@ -35,16 +35,39 @@ categories: ``Scale`` and ``Subtract`` in ``nodes/math.py``, ``CausalMask`` and
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from . import nodes as _nodes  # noqa: F401  (registers the primitives the blocks use)
 from .composite import Builder, register_block
-from .spec import ParamSpec, PortSpec
+from .spec import REGISTRY, ParamSpec, PortSpec, Registry, ShapeError
 
 # ------------------------------------------------------------------------------- helpers
 
 
 def _int(name, default, doc, low=1, high=100_000):
     return ParamSpec(name, "int", default, doc, low=low, high=high)
+
+
+def _register_checked(check, *args, **kwargs):
+    """:func:`register_block` with ``check(params, inputs)``, which the model runs before it
+    infers the inside: for a rule between params that the inside cannot show (raises
+    ShapeError with a fix)."""
+    spec = register_block(*args, registry=Registry(), **kwargs)
+    return REGISTRY.register(replace(spec, infer=check))
+
+
+def _heads_check(embed: str, heads: str):
+    """``embed`` must be a multiple of ``heads`` (each head gets embed/heads dims), as
+    ``nn.MultiheadAttention`` asserts. The fix is the nearest divisor of ``embed`` below."""
+    def check(p, inputs):
+        e, h = p[embed], p[heads]
+        if e % h:
+            fix = max(k for k in range(1, min(e, h) + 1) if e % k == 0)
+            raise ShapeError(f"needs {embed} divisible by {heads} (each head gets "
+                             f"{embed}/{heads} dims), got {embed}={e}, {heads}={h}. "
+                             f"Set {heads}={fix}.", fix=(heads, fix))
+        return {}
+    return check
 
 
 _IMG_IN = (PortSpec("input", "tensor", "x: (N, C_in, H, W)"),)
@@ -365,7 +388,7 @@ def _heads(b: Builder, prefix: str, src, heads: int, head_dim: int, order: tuple
 
 def _mha_into(b: Builder, p, q_in, k_in, v_in, prefix: str = ""):
     e, heads = p["embed_dim"], p["num_heads"]
-    d = e // heads
+    d = max(e // heads, 1)  # below 1 the block's check reports the error
     q = b.add(f"{prefix}q_proj", "Linear", in_features=e, out_features=e, bias=p["bias"],
               input=q_in)
     k = b.add(f"{prefix}k_proj", "Linear", in_features=e, out_features=e, bias=p["bias"],
@@ -405,7 +428,8 @@ def _mha(p):
 _ATTN_PARAMS = (_int("embed_dim", 16, "model width E (divisible by num_heads)"),
                 _int("num_heads", 2, "attention heads h; each has E/h dims", high=64))
 
-register_block(
+_register_checked(
+    _heads_check("embed_dim", "num_heads"),
     "MultiheadAttentionBlock",
     "Multi-head attention from its parts: projections, QKᵀ/√d, mask, softmax, ·V, output.",
     (PortSpec("query", "tensor", "(N, L, E)"), PortSpec("key", "tensor", "(N, S, E)"),
@@ -452,8 +476,8 @@ def _ffn(b: Builder, x, p):
     h = b.add("linear1", "Linear", in_features=p["d_model"], out_features=p["dim_feedforward"],
               input=x)
     h = b.add("ff_relu", "ReLU", input=h)
-    if p["dropout"] > 0:
-        h = b.add("ff_dropout", "Dropout", p=p["dropout"], input=h)
+    if p["dropout"] > 0:  # torch's `dropout`; `ff_dropout` is the one after linear2
+        h = b.add("dropout", "Dropout", p=p["dropout"], input=h)
     return b.add("linear2", "Linear", in_features=p["dim_feedforward"],
                  out_features=p["d_model"], input=h)
 
@@ -482,7 +506,8 @@ _TRANSFORMER_PARAMS = (
     ParamSpec("layer_norm_eps", "float", 1e-5, "LayerNorm's eps", low=0.0, high=1.0,
               log_scale=True))
 
-register_block(
+_register_checked(
+    _heads_check("d_model", "nhead"),
     "TransformerEncoderBlock",
     "Transformer encoder layer: self-attention, add & norm, feed-forward, add & norm.",
     (PortSpec("src", "tensor", "(N, L, d_model)"),), (PortSpec("output", "tensor",
@@ -509,7 +534,8 @@ def _decoder(p):
     return b.build()
 
 
-register_block(
+_register_checked(
+    _heads_check("d_model", "nhead"),
     "TransformerDecoderBlock",
     "Transformer decoder layer: causal self-attention, cross-attention on memory, "
     "feed-forward; add & norm after each.",

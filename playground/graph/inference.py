@@ -66,6 +66,12 @@ class ShapeInference:
         spec = self.registry[type_name]
         shapes = {p: s.shape for p, s in inputs.items()}
         if subgraph is not None:
+            try:  # a block's own check of its params, before its inside
+                if spec.infer is not None:
+                    spec.infer(params, inputs)
+            except ShapeError as exc:
+                return NodeState("error", message=f"{spec.type} '{name}' {exc.message}",
+                                 fix=exc.fix, inputs=shapes)
             return self._infer_block(spec, name, params, subgraph, inputs)
         try:
             result = spec.infer(params, inputs) if spec.infer else {}

@@ -10,6 +10,7 @@ Shapes are tuples whose first entry is ``None`` for the batch dimension N, so
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -96,12 +97,14 @@ class ParamSpec:
             except ValueError:
                 pass  # refused below with the usual message
         if self.type == "int":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-                raise ParamError(where, f"{where} must be a whole number, got {value!r}")
+            if not _is_whole(value):
+                raise ParamError(where, f"{where} must be a whole number, got {_show(value)}")
             value = int(value)
         elif self.type == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise ParamError(where, f"{where} must be a number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParamError(where, f"{where} must be a number, got {_show(value)}")
+            if not math.isfinite(_to_float(value)):
+                raise ParamError(where, f"{where} must be a finite number, got {_show(value)}")
             value = float(value)
         else:  # pragma: no cover - a spec bug, caught by the registry test
             raise ValueError(f"unknown param type {self.type!r}")
@@ -110,9 +113,9 @@ class ParamSpec:
 
     def _check_range(self, value, where: str) -> None:
         if self.low is not None and value < self.low:
-            raise ParamError(where, f"{where} must be ≥ {self.low:g}, got {value:g}")
+            raise ParamError(where, f"{where} must be ≥ {self.low:g}, got {_show(value)}")
         if self.high is not None and value > self.high:
-            raise ParamError(where, f"{where} must be ≤ {self.high:g}, got {value:g}")
+            raise ParamError(where, f"{where} must be ≤ {self.high:g}, got {_show(value)}")
 
     def _coerce_ints(self, value: Any, where: str) -> int | tuple:
         want = ("a whole number or a pair such as (3, 3)" if self.length == 2 else
@@ -127,9 +130,8 @@ class ParamSpec:
             value = items[0] if len(items) == 1 and "," not in value else tuple(items)
         scalar = not isinstance(value, (list, tuple))
         items = [value] if scalar else list(value)
-        if not items or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v != v
-                            or int(v) != v for v in items):
-            raise ParamError(where, f"{where} must be {want}, got {value!r}")
+        if not items or len(items) > 64 or not all(_is_whole(v) for v in items):
+            raise ParamError(where, f"{where} must be {want}, got {_show(value)}")
         items = [int(v) for v in items]
         if not scalar and self.length is not None and len(items) != self.length:
             raise ParamError(where, f"{where} must be {want}, got {len(items)} numbers "
@@ -137,6 +139,35 @@ class ParamSpec:
         for v in items:
             self._check_range(v, where)
         return items[0] if scalar else tuple(items)
+
+
+def _to_float(value: int | float) -> float:
+    """``float(value)``, with ints too large for a float as infinity."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _is_whole(value: Any) -> bool:
+    """An int, or a float with a whole finite value (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or (math.isfinite(value) and value == int(value))
+
+
+def _show(value: Any) -> str:
+    """A value for a message: short, and safe for huge ints (``str`` refuses > 4,300
+    digits) and long texts."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        if abs(value) < 10**30:
+            return str(value)
+        return f"a {len(str(abs(value)))}-digit number" if value.bit_length() < 14_000 \
+            else "a number of over 4,000 digits"
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _parse_number(text: str) -> int | float:
