@@ -1,0 +1,230 @@
+"""Compare runs: train two or more settings of one project from the same initial weights.
+
+A student compares settings on the same problem (SGD against Adam, Xavier against He,
+dropout on and off) by changing one thing and keeping everything else: the data, the batch
+order and the initial weights. :func:`compare` does exactly that:
+
+1. It builds a Session of the base project and takes its initial weights.
+2. For each :class:`RunConfig` it applies the config's overrides to a copy of the project
+   (:func:`apply_overrides`, validated like a project file). It gives the copy those initial
+   weights: every parameter whose node id and shape the variant keeps (the rest, e.g. a layer
+   made wider, is initialised from the same seed).
+3. It trains each copy for the same number of steps.
+
+It returns one :class:`RunResult` per config: its curves and its final metrics. The run
+table (:func:`run_table`) has one row per run: the setting, the final loss and the held-out
+metric.
+
+Override keys are dotted paths into the project:
+
+- ``"training.<field>"``: a field of :class:`~playground.project.format.Training`, e.g.
+  ``"training.optimizer": "SGD"`` or ``"training.lr": 0.1``.
+- ``"recipe.<field>[.<field>]"``: a recipe field, e.g. ``"recipe.d_optimizer.lr": 1e-4``
+  (a missing object on the way is created).
+- ``"node.<node_id>.<param>"``: a node's param, e.g. ``"node.drop.p": 0.5``.
+
+The session layer: no Qt. The UI runs :func:`compare` on a worker thread
+(``playground.ui.compare``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from playground.graph import GraphFormatError, GraphModel
+from playground.project import Project
+from playground.project.format import ProjectError, from_dict, to_dict
+
+from .session import Session
+
+__all__ = ["RunConfig", "RunResult", "apply_overrides", "compare", "run_table",
+           "held_out_metric", "CompareCancelled"]
+
+#: At most this many runs in one comparison (each is a full training run).
+MAX_RUNS = 8
+
+
+class CompareCancelled(Exception):
+    """The progress callback asked to stop; carries the runs finished so far."""
+
+    def __init__(self, results: list["RunResult"]):
+        super().__init__(f"stopped after {len(results)} run(s)")
+        self.results = results
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One setting to compare.
+
+    Attributes:
+        label: the name the curves and the run table show (e.g. ``"Adam lr=0.01"``).
+        overrides: ``{dotted_key: value}`` applied to the base project (see the module doc);
+            empty for the base project as it is.
+    """
+
+    label: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished run.
+
+    Attributes:
+        config: the :class:`RunConfig` it ran.
+        history: ``{metric: (steps, values)}`` float64 arrays, as in a Snapshot.
+        final: the metrics after the last step, with the held-out evaluation (``step``,
+            ``loss``, ``val_loss``, ``val_accuracy``... as ``Session.train`` returns).
+        seconds: wall-clock training time, in seconds.
+    """
+
+    config: RunConfig
+    history: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    final: Mapping[str, float]
+    seconds: float
+
+
+def _set_path(obj: dict, keys: list[str], value: Any, key: str) -> None:
+    for k in keys[:-1]:
+        nxt = obj.get(k)
+        if nxt is None:
+            nxt = obj[k] = {}
+        elif not isinstance(nxt, dict):
+            raise ProjectError(f"{key}: {k!r} is not an object, so it has no field "
+                               f"{keys[-1]!r}", key)
+        obj = nxt
+    obj[keys[-1]] = value
+
+
+def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
+    """A copy of ``project`` with ``overrides`` applied and validated (weights not copied).
+
+    Args:
+        project: the base project; it is not changed.
+        overrides: ``{dotted_key: value}``, keys as in the module doc.
+
+    Raises:
+        ProjectError: a key names no field (the message names the key and what it may be),
+            or a value is refused by the project's own validation (the message names the
+            field, e.g. ``training.lr``).
+    """
+    raw = copy.deepcopy(to_dict(project))
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        head = parts[0]
+        if head == "training" and len(parts) == 2:
+            if parts[1] not in raw["training"]:
+                raise ProjectError(f"{key}: training has no field {parts[1]!r}; fields: "
+                                   f"{', '.join(raw['training'])}", key)
+            raw["training"][parts[1]] = value
+        elif head == "recipe" and len(parts) >= 2:
+            _set_path(raw["recipe"], parts[1:], value, key)
+        elif head == "node" and len(parts) == 3:
+            node = next((n for n in raw["graph"]["nodes"] if n.get("id") == parts[1]), None)
+            if node is None:
+                ids = ", ".join(n.get("id", "?") for n in raw["graph"]["nodes"])
+                raise ProjectError(f"{key}: the graph has no node {parts[1]!r}; nodes: {ids}",
+                                   key)
+            node.setdefault("params", {})[parts[2]] = value
+        else:
+            raise ProjectError(f"{key!r} is not a setting: use 'training.<field>', "
+                               "'recipe.<field>' or 'node.<node id>.<param>'", str(key))
+    out = from_dict(raw, project.name)
+    try:
+        GraphModel.from_dict(out.graph)  # the node params' own ranges
+    except GraphFormatError as exc:
+        raise ProjectError(str(exc), getattr(exc, "field", "") or "graph") from None
+    out.path = project.path
+    return out
+
+
+def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = None,
+            progress: Callable[[int, int, int, int], bool | None] | None = None
+            ) -> list[RunResult]:
+    """Train each of ``configs`` on ``project`` from the same initial weights.
+
+    Args:
+        project: the base project. Its own weights are the starting point when it has them,
+            else the weights its seed initialises.
+        configs: 1 to :data:`MAX_RUNS` settings; labels must be distinct.
+        steps: training steps per run (≥ 1); None = the project's ``training.steps``.
+        progress: called after every step as ``progress(run_index, step, steps, n_runs)``;
+            returning True stops (raises :class:`CompareCancelled` with the finished runs).
+
+    Returns:
+        One :class:`RunResult` per config, in order.
+
+    Raises:
+        ValueError: no configs, too many, duplicate labels, or ``steps`` < 1.
+        ProjectError: a config's override is refused (names the run and the field).
+        SessionError: a variant cannot be trained (names the run).
+        CompareCancelled: ``progress`` asked to stop.
+    """
+    if not configs:
+        raise ValueError("compare needs at least one run configuration")
+    if len(configs) > MAX_RUNS:
+        raise ValueError(f"compare takes at most {MAX_RUNS} runs, got {len(configs)}")
+    labels = [c.label for c in configs]
+    dup = next((lab for i, lab in enumerate(labels) if lab in labels[:i]), None)
+    if dup is not None:
+        raise ValueError(f"two runs are labelled {dup!r}: give each run its own label")
+    n_steps = project.training.steps if steps is None else int(steps)
+    if n_steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {n_steps}")
+    variants = []
+    for config in configs:  # validate every config before training any
+        try:
+            variants.append(apply_overrides(project, config.overrides))
+        except ProjectError as exc:
+            raise ProjectError(f"run {config.label!r}: {exc}", exc.field) from None
+    initial = project.weights or Session(project, timeline=False).weights()
+    results: list[RunResult] = []
+    for i, (config, variant) in enumerate(zip(configs, variants)):
+        variant.weights = {k: np.array(v, copy=True) for k, v in initial.items()
+                           if not k.startswith("@")}  # the parameters, not the old run
+        session = Session(variant, timeline=False)
+        stop = False
+
+        def on_step(metrics, i=i, session=session):
+            nonlocal stop
+            if progress is not None and progress(i, session.step_count, n_steps, len(configs)):
+                stop = True
+            return stop
+
+        t0 = time.perf_counter()
+        final = session.train(n_steps, on_step)
+        seconds = time.perf_counter() - t0
+        results.append(RunResult(config, session.history.copy_arrays(), dict(final), seconds))
+        if stop:
+            raise CompareCancelled(results)
+    return results
+
+
+def held_out_metric(final: Mapping[str, float]) -> tuple[str, float] | None:
+    """The held-out metric a run is judged by: ``val_accuracy`` when there is one, else
+    ``val_perplexity``, else ``val_loss``; None when the run has no held-out metric."""
+    for name in ("val_accuracy", "val_perplexity", "val_loss"):
+        if name in final and final[name] is not None and math.isfinite(final[name]):
+            return name, float(final[name])
+    return None
+
+
+def run_table(results: Sequence[RunResult]) -> tuple[list[str], list[list[Any]]]:
+    """The run table: header and one row per run, ``[label, setting, final loss, held-out
+    metric name, held-out value, seconds]``. The setting is the overrides written as
+    ``key=value`` pairs (``"(as saved)"`` for none)."""
+    header = ["run", "setting", "final loss", "held-out metric", "held-out", "seconds"]
+    rows = []
+    for r in results:
+        setting = ", ".join(f"{k}={v}" for k, v in r.config.overrides.items()) or "(as saved)"
+        held = held_out_metric(r.final)
+        rows.append([r.config.label, setting, float(r.final.get("loss", float("nan"))),
+                     held[0] if held else "", held[1] if held else float("nan"),
+                     round(r.seconds, 3)])
+    return header, rows
