@@ -1,4 +1,5 @@
-"""Datasets: 2-D toys and the UCI handwritten digits, plus mini-batching.
+"""Datasets: 2-D toys, the UCI handwritten digits, token sequences (``reverse``, ``dates``)
+and a text corpus (``text``), plus mini-batching.
 
 numpy only (no torch, scikit-learn, Qt or other playground packages).
 
@@ -15,7 +16,9 @@ See :func:`load` for parameters, :data:`DATASETS` for what each dataset accepts.
 from .base import Dataset, DatasetFileError, DatasetInfo, Split, UnknownDatasetError
 from .digits import DIGITS_PATH, load_digits
 from .loader import Loader, batches
-from .registry import CENTERS_RANGE, DATASETS, N_SAMPLES_RANGE, NOISE_RANGE, load, names
+from . import dates, text
+from .registry import (CENTERS_RANGE, DATASETS, MIN_COUNT_RANGE, N_SAMPLES_RANGE, NOISE_RANGE,
+                       SEQ_LEN_RANGE, load, names)
 
 __all__ = [
     "Split",
@@ -31,6 +34,10 @@ __all__ = [
     "N_SAMPLES_RANGE",
     "NOISE_RANGE",
     "CENTERS_RANGE",
+    "SEQ_LEN_RANGE",
+    "MIN_COUNT_RANGE",
+    "text",
+    "dates",
     "UnknownDatasetError",
     "DatasetFileError",
 ]

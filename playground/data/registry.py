@@ -9,15 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from . import dates, sequences, toys
+from . import dates, sequences, text, toys
 from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
 from .digits import load_digits
 
-__all__ = ["DATASETS", "names", "load", "N_SAMPLES_RANGE", "NOISE_RANGE", "CENTERS_RANGE"]
+__all__ = ["DATASETS", "names", "load", "N_SAMPLES_RANGE", "NOISE_RANGE", "CENTERS_RANGE",
+           "SEQ_LEN_RANGE", "MIN_COUNT_RANGE"]
 
 N_SAMPLES_RANGE = (4, 100_000)
 NOISE_RANGE = (0.0, 1.0)
 CENTERS_RANGE = (2, 10)
+SEQ_LEN_RANGE = (2, 512)
+MIN_COUNT_RANGE = (1, 1000)
 
 _TOY_RANGES = {"n_samples": N_SAMPLES_RANGE, "noise": NOISE_RANGE}
 
@@ -88,6 +91,20 @@ DATASETS: dict[str, DatasetInfo] = {
             ranges={"n_samples": N_SAMPLES_RANGE},
             is_2d=False,
             num_classes=len(dates.TARGET_VOCAB),
+            is_sequence=True,
+        ),
+        DatasetInfo(
+            name="text",
+            title="Shakespeare text (language model)",
+            description="Next-character (level=char) or next-word (level=word) prediction "
+            "on Shakespeare's Coriolanus, Acts I-III (95 KB, public domain): windows of "
+            "seq_len tokens, the target shifted by one; the last 10% of the text is held "
+            "out. 'noise' is ignored.",
+            defaults={"n_samples": 2000, "seq_len": 64, "level": "char", "min_count": 2},
+            ranges={"n_samples": N_SAMPLES_RANGE, "seq_len": SEQ_LEN_RANGE,
+                    "min_count": MIN_COUNT_RANGE},
+            is_2d=False,
+            num_classes=len(text.text_data("char").vocabulary),
             is_sequence=True,
         ),
     )
@@ -167,6 +184,9 @@ def load(
     seed: int = 0,
     centers: int | None = None,
     path: str | PathLike[str] | None = None,
+    seq_len: int | None = None,
+    level: str | None = None,
+    min_count: int | None = None,
 ) -> Dataset:
     """Build or read dataset ``name``.
 
@@ -186,6 +206,13 @@ def load(
     T = 11 (ten characters and an end token; ``num_classes=12``); train and held-out days
     are disjoint. Token layout: :mod:`playground.data.dates`. ``noise`` is ignored.
 
+    ``text``: next-token windows of the shipped corpus (:mod:`playground.data.text`):
+    x int64 (N, L) with L = ``seq_len`` and target int64 (N, L) the same tokens shifted by
+    one; ``n_samples`` training windows at seeded random offsets in the first 90% of the
+    text, and the non-overlapping windows of the last 10% (at most ``n_samples``) held out.
+    ``num_classes`` = the vocabulary size (``class_names`` its tokens); ``extras`` holds the
+    ``vocabulary`` and the train ``unigram`` frequencies. ``noise`` is ignored.
+
     ``digits``: read from the asset file (``path``, default
     ``<repo>/assets/digits/digits.npz``); fixed train (1,438) / val (359) split; ``n_samples``,
     ``noise``, ``seed`` and ``centers`` are ignored.
@@ -200,6 +227,11 @@ def load(
         seed: non-negative integer.
         centers: ``blobs`` only: number of blobs = classes, in [2, 10]; None = 3.
         path: ``digits`` only: the ``.npz`` to read.
+        seq_len: ``text`` only: L, tokens per window, in ``SEQ_LEN_RANGE`` = [2, 512];
+            None = 64.
+        level: ``text`` only: ``"char"`` (default) or ``"word"``.
+        min_count: ``text`` with ``level="word"`` only matters: words rarer than this in
+            the training text become ``<unk>``, in ``MIN_COUNT_RANGE``; None = 2.
 
     Raises:
         UnknownDatasetError: (a KeyError and a ValueError) unknown ``name``; lists valid names.
@@ -210,6 +242,10 @@ def load(
     info = _info(name)
     if centers is not None and "centers" not in info.defaults:
         raise ValueError(f"dataset {name!r} has no parameter 'centers' (only 'blobs' does)")
+    given = {"seq_len": seq_len, "level": level, "min_count": min_count}
+    extra = [k for k, v in given.items() if v is not None and k not in info.defaults]
+    if extra:
+        raise ValueError(f"dataset {name!r} has no parameter {extra[0]!r} (only 'text' does)")
     if name == "digits":
         return load_digits(path)
     if path is not None:
@@ -222,6 +258,16 @@ def load(
         return _load_reverse(info, n, _check_seed(seed))
     if name == "dates":
         return _load_dates(info, n, _check_seed(seed))
+    if name == "text":
+        d = info.defaults
+        lvl = d["level"] if level is None else level
+        if lvl not in text.LEVELS:
+            raise ValueError(f"level must be one of {', '.join(text.LEVELS)}, got {lvl!r}")
+        return _load_text(info, n, _check_seed(seed),
+                          _int_param("seq_len", d["seq_len"] if seq_len is None else seq_len,
+                                     *SEQ_LEN_RANGE), lvl,
+                          _int_param("min_count", d["min_count"] if min_count is None
+                                     else min_count, *MIN_COUNT_RANGE))
     sigma = _float_param("noise", d["noise"] if noise is None else noise, *NOISE_RANGE)
     s = _check_seed(seed)
     make = _TOY_MAKERS[name]
@@ -280,4 +326,25 @@ def _load_dates(info: DatasetInfo, n: int, seed: int) -> Dataset:
         class_names=dates.TARGET_VOCAB,
         target_shape=(dates.TARGET_LENGTH,),
         input_vocab=dates.SOURCE_VOCAB,
+    )
+
+
+def _load_text(info: DatasetInfo, n: int, seed: int, seq_len: int, level: str,
+               min_count: int) -> Dataset:
+    corpus = text.text_data(level, min_count if level == "word" else 2)
+    vocab = corpus.vocabulary
+    x, y = text.make_windows(corpus.train, seq_len, n, np.random.default_rng([seed, _TRAIN]))
+    vx, vy = text.make_windows(corpus.val, seq_len, n, np.random.default_rng([seed, _VAL]),
+                               tile=True)
+    return Dataset(
+        name=info.name,
+        train=Split(input=x, target=y),
+        val=Split(input=vx, target=vy),
+        num_classes=len(vocab),
+        feature_shape=(seq_len,),
+        image_shape=None,
+        class_names=vocab.tokens,
+        target_shape=(seq_len,),
+        extras={"vocabulary": vocab, "unigram": corpus.unigram(), "level": level,
+                "corpus": text.CORPUS},
     )

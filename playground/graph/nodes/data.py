@@ -7,7 +7,10 @@ caller of ``Program.run`` passes their outputs in ``feeds``.
 * ShiftRight: the decoder input of teacher forcing, the target tokens shifted one place
   right behind a begin-of-sequence token.
 
-A sequence dataset (``reverse``) gives int64 token indices (N, L) on ``input`` and a class
+The ``text`` dataset reads three more params (``seq_len``, ``level``, ``min_count``); the
+other datasets ignore them, so their defaults keep every older project valid.
+
+A sequence dataset (``reverse``, ``dates``, ``text``) gives int64 token indices (N, L) on ``input`` and a class
 per position (N, L) on ``target``. Its ``input`` port's metadata says ``dtype="int64"``: an
 Embedding takes it, and every node that needs float values refuses it with a message.
 """
@@ -24,18 +27,30 @@ from playground.engine import Tensor
 from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
 from ._common import Lambda, need, no_cost
 
-__all__ = ["load_dataset", "dataset_of", "shift_right"]
+__all__ = ["load_dataset", "dataset_of", "shift_right", "TEXT_PARAMS"]
+
+_TEXT_DEFAULTS = dict(datasets.DATASETS["text"].defaults)
+
+
+#: Dataset-node params that only the ``text`` dataset reads (the others ignore them).
+TEXT_PARAMS = ("seq_len", "level", "min_count")
 
 
 @lru_cache(maxsize=16)
-def load_dataset(name: str, n_samples: int, noise: float, seed: int) -> datasets.Dataset:
+def load_dataset(name: str, n_samples: int, noise: float, seed: int,
+                 text: tuple = ()) -> datasets.Dataset:
     """Load (and cache) a dataset by its Dataset-node params. Shared by inference and the
-    session so that a dataset is generated once."""
-    return datasets.load(name, n_samples=n_samples, noise=noise, seed=seed)
+    session so that a dataset is generated once. ``text``: ``(seq_len, level,
+    min_count)`` for the ``text`` dataset, else empty."""
+    return datasets.load(name, n_samples=n_samples, noise=noise, seed=seed,
+                         **dict(zip(TEXT_PARAMS, text)))
 
 
 def dataset_of(params) -> datasets.Dataset:
-    return load_dataset(params["dataset"], params["n_samples"], params["noise"], params["seed"])
+    name = params["dataset"]
+    text = tuple(params.get(k, _TEXT_DEFAULTS[k]) for k in TEXT_PARAMS) \
+        if name == "text" else ()
+    return load_dataset(name, params["n_samples"], params["noise"], params["seed"], text)
 
 
 def _dataset_infer(p, inputs):
@@ -64,6 +79,14 @@ REGISTRY.register(NodeSpec(
                   low=4, high=100_000),
         ParamSpec("noise", "float", 0.1, "std of the noise added to the 2-D toys", low=0.0, high=1.0),
         ParamSpec("seed", "int", 0, "seed the toy data is generated from", low=0, high=2**31 - 1),
+        ParamSpec("seq_len", "int", _TEXT_DEFAULTS["seq_len"], "text: L, tokens per window "
+                  "(the target is the same window shifted by one)",
+                  low=datasets.SEQ_LEN_RANGE[0], high=datasets.SEQ_LEN_RANGE[1]),
+        ParamSpec("level", "choice", _TEXT_DEFAULTS["level"], "text: predict the next "
+                  "character or the next word", choices=datasets.text.LEVELS),
+        ParamSpec("min_count", "int", _TEXT_DEFAULTS["min_count"], "text, level=word: rarer "
+                  "words become <unk>", low=datasets.MIN_COUNT_RANGE[0],
+                  high=datasets.MIN_COUNT_RANGE[1]),
     ),
     infer=_dataset_infer,
     build=None,
