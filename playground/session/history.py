@@ -1,7 +1,11 @@
-"""Ring buffers of training metrics: bounded memory however long a run goes."""
+"""Ring buffers of training metrics: bounded memory however long a run goes; a run's
+curves out to CSV (:func:`history_csv`, :meth:`History.to_csv`)."""
 
 from __future__ import annotations
 
+import csv
+import os
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -97,3 +101,41 @@ class History:
 
     def clear(self) -> None:
         self._buffers.clear()
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the curves to ``path`` as CSV; see :func:`history_csv`."""
+        return history_csv(self.copy_arrays(), path)
+
+
+def history_csv(arrays: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                path: str | os.PathLike) -> Path:
+    """Write a run's curves ``{metric: (steps, values)}`` (a snapshot's ``history``) as
+    CSV: a ``step`` column then one column per metric, in the order given; one row per
+    step at which any metric was recorded, in step order; a metric not recorded at a step
+    (held-out metrics come every k steps) is an empty cell. Values have 9 significant
+    digits, enough to read a float32 back exactly.
+
+    Returns the path. Raises OSError when the file cannot be written.
+    """
+    path = Path(path)
+    names = list(arrays)
+    columns: dict[str, dict[int, float]] = {}
+    steps: set[int] = set()
+    for name in names:
+        s, v = arrays[name]
+        col = columns[name] = {}
+        for step, value in zip(np.asarray(s).tolist(), np.asarray(v).tolist()):
+            col[int(step)] = value  # a step recorded twice keeps its newest value
+        steps.update(col)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["step", *names])
+        for step in sorted(steps):
+            w.writerow([step, *(_value(columns[n].get(step)) for n in names)])
+    return path
+
+
+def _value(v: float | None) -> str:
+    if v is None:
+        return ""
+    return f"{v:.9g}"
