@@ -116,6 +116,15 @@ def token_names(session: "Session", tokens: np.ndarray) -> list[str]:
     return [names[t] if 0 <= t < len(names) else str(int(t)) for t in np.ravel(tokens)]
 
 
+def input_names(session: "Session", tokens: np.ndarray) -> list[str]:
+    """Names of input (source) token ids: the dataset's ``input_vocab`` when its inputs
+    have their own vocabulary (``dates``: characters), else :func:`token_names`."""
+    vocab = session.dataset.input_vocab
+    if vocab is None:
+        return token_names(session, tokens)
+    return [vocab[t] if 0 <= t < len(vocab) else str(int(t)) for t in np.ravel(tokens)]
+
+
 def fed_by_target(session: "Session", node: str, port: str) -> bool:
     """Whether input ``port`` of ``node`` is computed from the Dataset's ``target`` (a
     decoder's shifted target, under teacher forcing) rather than from its ``input``.
@@ -266,7 +275,12 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
                 a = a[None]
             length, source = a.shape[-2], a.shape[-1]
             src_tokens = x[0] if x.dtype.kind in "iu" and x.ndim == 2 else None
-            labels_in = token_names(session, src_tokens) if src_tokens is not None else None
+            labels_in = input_names(session, src_tokens) if src_tokens is not None else None
+            if labels_in and len(labels_in) == source and "<pad>" in labels_in \
+                    and not fed_by_target(session, attn, "key"):  # trailing padding: cut
+                keep = max(i for i, t in enumerate(labels_in) if t != "<pad>") + 1 \
+                    if set(labels_in) != {"<pad>"} else source
+                a, labels_in, source = a[..., :keep], labels_in[:keep], keep
             if fed_by_target(session, attn, "query") and y.ndim == 2 \
                     and y.shape[1] == length:
                 # decoder queries: position i predicts target token y_i
@@ -297,7 +311,7 @@ def sequence_view(session: "Session") -> dict[str, Any] | None:
     """Input, target and predicted tokens of the first ``SEQUENCE_EXAMPLES`` view examples,
     for datasets with a class per position (target (N, L)) and a CrossEntropyLoss; else
     None. Returns ``{"input": (k, L_in) int or None, "target": (k, L), "prediction": (k, L),
-    "names": class names}``."""
+    "names": class names, "input_names": the inputs' own vocabulary or None}``."""
     if session.logits_node is None or len(session.dataset.target_shape) != 1:
         return None
     x, y = view_batch(session)
@@ -309,7 +323,8 @@ def sequence_view(session: "Session") -> dict[str, Any] | None:
     axis = 1 if logits.shape[2:] == y.shape[1:] else -1
     pred = logits.argmax(axis=axis)
     return {"input": x.copy() if x.dtype.kind in "iu" else None, "target": y.copy(),
-            "prediction": pred.astype(np.int64), "names": session.dataset.class_names}
+            "prediction": pred.astype(np.int64), "names": session.dataset.class_names,
+            "input_names": session.dataset.input_vocab}
 
 
 __all__ = ["Counts", "count_histogram", "families", "nearest_neighbours", "node_views",

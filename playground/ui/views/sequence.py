@@ -51,7 +51,11 @@ class SequenceView(ViewWidget):
         for i in range(len(seq["target"])):
             tgt, pred = seq["target"][i], seq["prediction"][i]
             lines = []
-            if seq["input"] is not None:
+            vocab = seq.get("input_names")
+            if seq["input"] is not None and vocab:  # characters, as the string they spell
+                lines.append("input  " + html.escape("".join(
+                    vocab[t] for t in seq["input"][i] if vocab[t] != "<pad>")))
+            elif seq["input"] is not None:
                 lines.append("input  " + " ".join(html.escape(word(t)) for t in seq["input"][i]))
             lines.append("target " + " ".join(html.escape(word(t)) for t in tgt))
             cells = [f"<span style='color:{RIGHT_COLOR if p == t else WRONG_COLOR}'>"
