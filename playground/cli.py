@@ -7,7 +7,7 @@
                           [--select NODE] [--forward-steps N] [--backward-steps N]
     playground presets
     playground export PROJECT --format {onnx,pytorch} -o OUT [--part generator|discriminator]
-    playground import MODEL.onnx -o PROJECT.json
+    playground import MODEL.onnx -o PROJECT.json [--dataset NAME]
 
 PROJECT is a path to a project ``.json`` or a preset name (``playground presets``).
 Exit status: 0 on success, 2 on bad input (the message names what is wrong).
@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     im = sub.add_parser("import", help="an ONNX model into a project (JSON + weights .npz)")
     im.add_argument("model", help="the .onnx file")
     im.add_argument("-o", "--output", required=True, help="the project .json to write")
+    im.add_argument("--dataset", default=None, metavar="NAME",
+                    help="feed the model from this dataset and add a CrossEntropyLoss, so "
+                         "that it trains (e.g. digits)")
     return p
 
 
@@ -238,7 +241,7 @@ def cmd_import(args) -> int:
     from playground.project import ProjectError, save
 
     try:
-        project = import_onnx(args.model)
+        project = import_onnx(args.model, dataset=args.dataset)
         path = save(project, args.output)
     except (OnnxImportError, ProjectError) as exc:
         return _fail(str(exc))

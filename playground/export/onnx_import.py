@@ -780,27 +780,90 @@ IMPORTERS = {
 # ----------------------------------------------------------------------------------- api
 
 
-def import_onnx(source: str | os.PathLike | bytes, name: str | None = None) -> Project:
+def _attach_dataset(im: _Importer, model, dataset: str, where: str) -> None:
+    """Replace the one Input node by a Dataset node and add a CrossEntropyLoss on the
+    one output (see :func:`import_onnx`)."""
+    from math import prod
+
+    from playground.graph import REGISTRY, ParamError, dataset_of
+
+    inputs = [n for n in im.nodes if n["type"] == "Input"]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise OnnxImportError(f"{where}: a dataset feeds a model of one input and one output "
+                              f"(the logits); this one has {len(inputs)} inputs and "
+                              f"{len(model.graph.output)} outputs", "dataset")
+    try:
+        params = REGISTRY["Dataset"].validate_params({"dataset": dataset}, owner="Dataset")
+        data = dataset_of(params)
+    except (ParamError, ValueError, KeyError, OSError) as exc:
+        raise OnnxImportError(f"{where}: dataset {dataset!r}: {exc}", "dataset") from None
+    (inp,) = inputs
+    shape, feature = tuple(inp["params"]["shape"]), tuple(data.feature_shape)
+    int_data = data.train.input.dtype.kind == "i"
+    if (inp["params"]["dtype"] == "int64") != int_data or prod(shape) != prod(feature):
+        raise OnnxImportError(f"{where}: the model takes (N, {', '.join(map(str, shape))}) "
+                              f"{inp['params']['dtype']}, but dataset {dataset!r} gives "
+                              f"(N, {', '.join(map(str, feature))}) "
+                              f"{'int64' if int_data else 'float32'}; pick a dataset of that "
+                              "size", "dataset")
+    data_id = im.new_id("data", "Dataset")
+    src = (data_id, "x")
+    im.nodes[im.nodes.index(inp)] = {"id": data_id, "type": "Dataset", "name": data_id,
+                                     "params": {"dataset": dataset}, "pos": [0, 0]}
+    if shape != feature:  # the same values in another layout
+        rid = im.new_id("reshape_x", "Reshape")
+        im.nodes.append({"id": rid, "type": "Reshape", "name": rid,
+                         "params": {"shape": list(shape)}, "pos": [0, 0]})
+        im.edges.append({"src": data_id, "src_port": "x", "dst": rid, "dst_port": "input"})
+        src = (rid, "output")
+    for edge in im.edges:
+        if edge["src"] == inp["id"]:
+            edge["src"], edge["src_port"] = src
+    out = model.graph.output[0].name
+    logits = im.shape(out)
+    if logits is None or len(logits) != 2 or logits[1] != data.num_classes:
+        raise OnnxImportError(f"{where}: the model's output {out!r} has shape "
+                              f"{logits}; a CrossEntropyLoss on dataset {dataset!r} needs "
+                              f"logits (N, {data.num_classes})", "dataset")
+    node, port = im.refs[out]
+    loss = im.new_id("loss", "CrossEntropyLoss")
+    im.nodes.append({"id": loss, "type": "CrossEntropyLoss", "name": loss, "params": {},
+                     "pos": [0, 0]})
+    im.edges += [{"src": node, "src_port": port, "dst": loss, "dst_port": "input"},
+                 {"src": data_id, "src_port": "target", "dst": loss, "dst_port": "target"}]
+
+
+def import_onnx(source: str | os.PathLike | bytes, name: str | None = None,
+                dataset: str | None = None) -> Project:
     """An ONNX model as a :class:`Project` with its weights (``project.weights``), laid
     out for the canvas. Save it with ``playground.project.save`` (the weights go in the
     ``.npz`` beside the JSON). Nothing of the file is executed.
+
+    With ``dataset`` (a Dataset node's dataset, e.g. ``"digits"``) the model's one input
+    is fed by that Dataset (through a Reshape when only the layout differs, e.g. digits'
+    (N, 64) into a CNN's (N, 1, 8, 8)) and its one output, the logits (N, num_classes),
+    goes into a CrossEntropyLoss against the targets: the project then trains and steps
+    forward and backward in the app.
 
     Raises:
         OnnxImportError: the file is malformed (the message names the field), has ops we
             have no node for (one message lists them all), or uses an op in a way we cannot
             represent (the message names the node).
     """
-    return import_model(source, name)[0]
+    return import_model(source, name, dataset)[0]
 
 
-def import_model(source: str | os.PathLike | bytes, name: str | None = None
-                 ) -> tuple[Project, dict[str, tuple[str, str]]]:
+def import_model(source: str | os.PathLike | bytes, name: str | None = None,
+                 dataset: str | None = None) -> tuple[Project, dict[str, tuple[str, str]]]:
     """:func:`import_onnx`, and where each ONNX graph output ended up:
     ``{onnx output name: (node id, port)}`` (raises as :func:`import_onnx`)."""
     model = read_model(source)
     where = "the model" if isinstance(source, (bytes, bytearray)) else str(source)
     im = _Importer(model, where)
     im.run()
+    outputs = {o.name: im.refs[o.name] for o in model.graph.output}
+    if dataset is not None:
+        _attach_dataset(im, model, dataset, where)
     graph = {"nodes": im.nodes, "edges": im.edges}
     try:
         gm = GraphModel.from_dict(graph)
@@ -820,7 +883,8 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None
     origin = "an ONNX model" if stem == "model" else Path(str(source)).name
     project = Project(name=name or model.graph.name or stem, graph=graph,
                       notes=f"Imported from {origin} (made by {producer}, opset {opset}). "
-                            "Wire a Dataset and a loss to train it.",
+                            + (f"It trains on {dataset} with a CrossEntropyLoss."
+                               if dataset else "Wire a Dataset and a loss to train it."),
                       weights=dict(im.weights))
     program = build_program(project)  # every weight fits its node, or say which does not
     want = {f"{c.node_id}.{k}": v.data.shape for c in program.calls if c.module is not None
@@ -830,7 +894,7 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None
         if key in want and want[key] != arr.shape:
             raise OnnxImportError(f"{where}: weight {key} has shape {arr.shape} but the node "
                                   f"expects {want[key]}", key)
-    return project, {o.name: im.refs[o.name] for o in model.graph.output}
+    return project, outputs
 
 
 __all__ = ["MIN_OPSET", "OnnxImportError", "IMPORTERS", "import_model", "import_onnx",

@@ -4,7 +4,8 @@ Export writes the document's model (see :mod:`playground.export.onnx_export` for
 exported) with the weights it has now: the running session's parameters and BatchNorm
 statistics when it is up to date with the canvas, else the loaded file's weights. A GAN
 exports its generator. Import opens the model as a new, unsaved project, as File ▸ Open
-does; a refused file shows an error box and leaves the open document as it was.
+does, optionally fed from a dataset with a CrossEntropyLoss so that it trains; a refused
+file shows an error box and leaves the open document as it was.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 ONNX_FILTER = "ONNX model (*.onnx);;All files (*)"
+NO_DATASET = "(none: keep the model's Input nodes)"
 
 
 class ExportMenu:
@@ -96,18 +98,29 @@ class ExportMenu:
     def import_onnx_dialog(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(self.window, "Import ONNX", str(self._start_dir()),
                                               ONNX_FILTER)
-        return self.import_onnx(path) if path else False
+        if not path:
+            return False
+        from playground.data import names
 
-    def import_onnx(self, path: str | Path) -> bool:
-        """Open the ONNX model at ``path`` as a new project. A refused file shows an error
-        box naming what is wrong and leaves the open document unchanged."""
+        choices = [NO_DATASET] + names()
+        choice, ok = QInputDialog.getItem(
+            self.window, "Import ONNX", "Feed the model from a dataset (adds a "
+            "CrossEntropyLoss on its output, so it trains):", choices, 0, False)
+        if not ok:
+            return False
+        return self.import_onnx(path, dataset=None if choice == NO_DATASET else choice)
+
+    def import_onnx(self, path: str | Path, dataset: str | None = None) -> bool:
+        """Open the ONNX model at ``path`` as a new project, fed from ``dataset`` if given
+        (see :func:`playground.export.onnx_import.import_onnx`). A refused file shows an
+        error box naming what is wrong and leaves the open document unchanged."""
         from playground.export.onnx_import import OnnxImportError, import_onnx
 
         w = self.window
         if not w.confirm_discard():
             return False
         try:
-            project = import_onnx(path)
+            project = import_onnx(path, dataset=dataset)
             w._set_document(project)
         except (OnnxImportError, ValueError) as exc:
             field = getattr(exc, "field", "")
@@ -115,8 +128,9 @@ class ExportMenu:
             w.show_error("Cannot import ONNX", f"{getattr(exc, 'message', exc)}{where}")
             w.show_message(f"Could not import {path}")
             return False
+        then = f"it trains on {dataset}" if dataset else "wire a Dataset and a loss to train it"
         w.show_message(f"Imported {path}: {len(project.graph['nodes'])} nodes. Save it to "
-                       "keep it; wire a Dataset and a loss to train it.")
+                       f"keep it; {then}.")
         return True
 
 
@@ -125,4 +139,4 @@ def install_export_menu(window) -> ExportMenu:
     return ExportMenu(window)
 
 
-__all__ = ["ExportMenu", "ONNX_FILTER", "install_export_menu"]
+__all__ = ["ExportMenu", "NO_DATASET", "ONNX_FILTER", "install_export_menu"]

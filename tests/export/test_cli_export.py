@@ -99,3 +99,18 @@ def test_export_pytorch_missing_module_is_one_line(capsys, tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "playground.export.pytorch_code", None)
     assert main(["export", "xor_mlp", "--format", "pytorch", "-o", str(tmp_path / "c")]) == 1
     assert "PyTorch code export is not available" in _one_line_error(capsys)
+
+
+def test_import_with_a_dataset_trains_from_the_command_line(capsys, tmp_path):
+    model = tmp_path / "cnn.onnx"
+    assert main(["export", "cnn_digits", "--format", "onnx", "-o", str(model)]) == 0
+    project = tmp_path / "cnn.json"
+    assert main(["import", str(model), "-o", str(project), "--dataset", "digits"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(project), "--steps", "30", "--json"]) == 0
+    import json
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 30 and result["accuracy"] > 0.3
+    assert main(["import", str(model), "-o", str(tmp_path / "p.json"), "--dataset",
+                 "spirals"]) == 2
+    assert "gives (N, 2)" in _one_line_error(capsys)

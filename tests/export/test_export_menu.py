@@ -84,3 +84,27 @@ def test_export_refusal_shows_an_error_box(window, tmp_path, monkeypatch):
     assert window.errors_shown[-1][0] == "Cannot export ONNX"
     assert "Tanh" in window.errors_shown[-1][1]
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_import_dialog_with_a_dataset_makes_a_trainable_project(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from playground.export.onnx_export import to_onnx
+    from playground.project import load
+
+    path = tmp_path / "digits.onnx"
+    path.write_bytes(to_onnx(load("digits_mlp")).SerializeToString())
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    asked = []
+
+    def get_item(parent, title, label, items, current, editable):
+        asked.append(items)
+        return "digits", True
+    monkeypatch.setattr(QInputDialog, "getItem", get_item)
+    assert window.export_menu.import_onnx_dialog()
+    assert asked and "digits" in asked[0] and asked[0][0].startswith("(none")
+    types = sorted(window.model.spec(n).type for n in window.model.nodes())
+    assert types == ["CrossEntropyLoss", "Dataset", "Linear", "Linear", "ReLU"]
+    session = window._ensure_session()
+    assert session is not None and np.isfinite(session.step()["loss"])
+    assert "it trains on digits" in window.last_message

@@ -392,3 +392,48 @@ def test_vae_round_trips_with_its_sampling_step():
     for name, (node, port) in outputs.items():
         np.testing.assert_allclose(got[node][port].data, want[name]["output"].data,
                                    rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+# ---------------------------------------------------------------- with a dataset to train
+
+
+def _torch_cnn_bytes(classes=10) -> bytes:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(64, classes)).eval()
+    buf = io.BytesIO()
+    with _quiet():
+        torch.onnx.export(net, (torch.randn(2, 1, 8, 8),), buf, dynamo=False,
+                          input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}})
+    return buf.getvalue()
+
+
+def test_with_a_dataset_the_imported_model_trains_and_steps_in_a_session():
+    project = import_onnx(_torch_cnn_bytes(), dataset="digits")
+    types = [n["type"] for n in project.graph["nodes"]]
+    assert "Input" not in types and {"Dataset", "Reshape", "CrossEntropyLoss"} <= set(types)
+    session = Session(project, timeline=False)
+    assert len(session.loaded_weights) == 4  # torch's trained weights, not fresh ones
+    first = session.step()["loss"]
+    for _ in range(60):
+        last = session.step()
+    assert last["loss"] < 0.5 * first
+    forward = list(session.forward_steps())
+    backward = list(session.backward_steps())
+    assert len(forward) >= 6 and backward
+    for name, p in session.program.named_parameters():
+        assert p.grad is not None and np.all(np.isfinite(p.grad)), name
+
+
+@pytest.mark.parametrize("dataset, classes, message", [
+    ("digits", 3, r"needs logits \(N, 10\)"),
+    ("spirals", 10, r"takes \(N, 1, 8, 8\) float32, but dataset 'spirals' gives \(N, 2\)"),
+    ("no_such_data", 10, "dataset 'no_such_data'"),
+])
+def test_a_dataset_that_does_not_fit_is_refused(dataset, classes, message):
+    with pytest.raises(OnnxImportError, match=message) as exc:
+        import_onnx(_torch_cnn_bytes(classes), dataset=dataset)
+    assert exc.value.field == "dataset"
