@@ -137,3 +137,19 @@ def test_shift_right_refuses_a_start_token_that_is_a_digit_and_sizes_the_embeddi
     # the decoder's vocabulary is the 10 digits and the start token
     state = m.states()["embed"]
     assert "num_embeddings=11" in state.message and state.fix == ("num_embeddings", 11)
+
+
+def test_greedy_and_beam_exact_match_and_beam_is_at_least_greedy(trained):
+    """The preset declares recipe.decoding: the same greedy and beam search as
+    seq2seq_dates, on the encoder run once and the decoder side step by step."""
+    from playground.session.decoding import decode, exact_match
+
+    s, _, final = trained
+    val = s.dataset.val
+    x, y = val.input[:GREEDY_EVAL_SEQUENCES], val.target[:GREEDY_EVAL_SEQUENCES]
+    g, b = decode(s, x), decode(s, x, beam_width=5)
+    assert final["exact_match_greedy"] == pytest.approx(exact_match(g.tokens, y))
+    assert final["exact_match_beam"] == pytest.approx(exact_match(b.tokens, y))
+    assert final["exact_match_greedy"] >= 0.8 and final["exact_match_beam"] >= 0.8
+    assert (b.log_prob >= g.log_prob - 1e-4).all()  # float32 rounding of the sums
+    np.testing.assert_array_equal(g.tokens, greedy_decode(s, x))  # no end token here
