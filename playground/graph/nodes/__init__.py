@@ -15,6 +15,7 @@ math           Add, Multiply, Concat, Chunk, Reshape, Permute, MatMul, Mean, Sca
 losses         CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, BCELoss,
                BCEWithLogitsLoss, KLDivLoss, GaussianKL
 generative     Reparameterize, NoiseSource
+seq2seq        AdditiveAttention, LuongAttention (attention of recurrent encoder-decoders)
 =============  ==========================================================================
 
 Every message a spec raises says what it expected, what it got and from where, and one fix.
