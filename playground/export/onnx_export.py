@@ -20,7 +20,8 @@ parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
   it), else freshly initialised ones from the project's seed (as a new Session draws them).
 
 The model runs as ours does in evaluation mode: Dropout is Identity, BatchNorm uses its
-running statistics. Attention is decomposed into MatMul, Softmax and friends so that it
+running statistics. Attention (multi-head, scaled dot-product, Bahdanau's additive and
+Luong's, with their padding masks) is decomposed into MatMul, Softmax and friends so that it
 reads in Netron; LSTM and GRU become ONNX's LSTM and GRU ops with the gates reordered from
 PyTorch's (i, f, g, o) to ONNX's (i, o, f, c) and (r, z, n) to (z, r, h) (GRU with
 ``linear_before_reset=1``, which is PyTorch's formula).
@@ -541,6 +542,49 @@ def _transformer_decoder_layer(b, c, ins):
     return {"output": y}
 
 
+def _masked_attention(b, c, ins, scores):
+    """Softmax over the source (last dim) with the padding of ``src_tokens`` masked out,
+    then the context: (weights (N, L, S), context (N, L, D_v)). A row whose every source
+    position is padding gets zero weights, as ours."""
+    mask = None
+    if "src_tokens" in ins and c.p["padding_idx"] is not None:
+        pad = b.init("padding_idx", np.array(c.p["padding_idx"], np.int64), np.int64)
+        mask = b.op("Unsqueeze", [b.op("Equal", [ins["src_tokens"], pad]),
+                                  b.ints("mask_axis", [1])])           # (N, 1, S)
+        scores = b.op("Where", [mask, b.init("minus_inf", np.float32(-np.inf)), scores])
+    weights = b.op("Softmax", [scores], axis=-1)
+    if mask is not None:  # all-padding rows: softmax of -inf is NaN, ours 0
+        weights = b.op("Where", [mask, b.init("zero", np.float32(0.0)), weights])
+    value = ins.get("value", ins["key"])
+    out = {"output": b.op("MatMul", [weights, value], c.out_name("output"))}
+    if "attn_weights" in c.used:
+        out["attn_weights"] = b.op("Identity", [weights], c.out_name("attn_weights"))
+    return out
+
+
+def _additive_attention(b, c, ins):
+    """e_ts = v · tanh(W_q q_t + W_k k_s + b) (Bahdanau et al. 2015): the projections
+    broadcast to (N, L, S, A) by Unsqueeze, then MatMul with v (A,) gives (N, L, S)."""
+    m = c.module
+    qp = b.op("MatMul", [ins["query"], b.init("q_proj_weight_t", _arr(m.q_proj_weight).T)])
+    kp = b.op("MatMul", [ins["key"], b.init("k_proj_weight_t", _arr(m.k_proj_weight).T)])
+    if m.bias is not None:
+        kp = b.op("Add", [kp, b.init("bias", _arr(m.bias))])
+    pairs = b.op("Add", [b.op("Unsqueeze", [qp, b.ints("query_axis", [2])]),
+                         b.op("Unsqueeze", [kp, b.ints("key_axis", [1])])])
+    scores = b.op("MatMul", [b.op("Tanh", [pairs]), b.init("v", _arr(m.v))])
+    return _masked_attention(b, c, ins, scores)
+
+
+def _luong_attention(b, c, ins):
+    """e_ts = q_t · k_s, or q_t · (W k_s) for the general score (Luong et al. 2015)."""
+    key = ins["key"]
+    if c.module.weight is not None:
+        key = b.op("MatMul", [key, b.init("weight_t", _arr(c.module.weight).T)])
+    scores = b.op("MatMul", [ins["query"], b.op("Transpose", [key], perm=[0, 2, 1])])
+    return _masked_attention(b, c, ins, scores)
+
+
 # ------------------------------------------------------------------------------- recurrent
 
 #: Rows of PyTorch's stacked gate weights, reordered into ONNX's gate order.
@@ -661,6 +705,8 @@ MAPPERS: dict[str, Callable] = {
     "ScaledDotProductAttention": _sdpa,
     "TransformerEncoderLayer": _transformer_encoder_layer,
     "TransformerDecoderLayer": _transformer_decoder_layer,
+    "AdditiveAttention": _additive_attention,
+    "LuongAttention": _luong_attention,
     "RNN": _recurrent,
     "LSTM": _recurrent,
     "GRU": _recurrent,
