@@ -10,6 +10,7 @@ file shows an error box and leaves the open document as it was.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtGui import QAction
@@ -81,7 +82,9 @@ class ExportMenu:
             onnx = require_onnx()
             proto = self._proto()
             onnx.checker.check_model(proto)
-            path.write_bytes(proto.SerializeToString())
+            tmp = path.with_name(f".{path.name}.tmp")  # a failed write keeps the old file
+            tmp.write_bytes(proto.SerializeToString())
+            os.replace(tmp, path)
         except ExportError as exc:
             self.window.show_error("Cannot export ONNX", str(exc))
             return False
