@@ -19,8 +19,8 @@ parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
   if given, else the project's weights (the ``.npz`` beside it, as ``project.load`` reads
   it), else freshly initialised ones from the project's seed (as a new Session draws them).
 
-The model runs as ours does in evaluation mode: Dropout is Identity, BatchNorm uses its
-running statistics. Attention (multi-head, scaled dot-product, Bahdanau's additive and
+The model runs as ours does in evaluation mode: Dropout passes its input through (ONNX's
+Dropout outside training), BatchNorm uses its running statistics. Attention (multi-head, scaled dot-product, Bahdanau's additive and
 Luong's, with their padding masks) is decomposed into MatMul, Softmax and friends so that it
 reads in Netron; LSTM and GRU become ONNX's LSTM and GRU ops with the gates reordered from
 PyTorch's (i, f, g, o) to ONNX's (i, o, f, c) and (r, z, n) to (z, r, h) (GRU with
@@ -33,6 +33,7 @@ function here runs; the app does not depend on it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ OPSET = 21
 IR_VERSION = 10
 
 PARTS = ("generator", "discriminator")
+#: Model metadata key: ``{block id: {"type", "params"}}`` of the blocks exported through
+#: their parts (their nodes' names start with ``"<block id>/"``).
+BLOCKS_KEY = "dl_playground.blocks"
 _MISSING_ONNX = "ONNX export needs the onnx package: pip install onnx"
 
 
@@ -93,7 +97,7 @@ class _Builder:
     def init(self, suffix: str, array: np.ndarray, dtype=np.float32) -> str:
         """An initializer named ``"<node id>.<suffix>"`` (the state-dict key for weights)."""
         name = self.fresh(f"{self.prefix}.{suffix}" if self.prefix else suffix)
-        arr = np.ascontiguousarray(np.asarray(array, dtype=dtype))
+        arr = np.array(array, dtype=dtype, order="C")  # a 0-d scalar stays 0-d
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 
@@ -142,6 +146,28 @@ class _Ctx:
 
     def in_shape(self, port: str) -> tuple:
         return tuple(self.node.in_shapes[port])
+
+
+def _blocks_of(model: GraphModel) -> dict[str, dict]:
+    """Every block, nested ones too, by its inlined id (``"inc3a/branch1"``): its type
+    and params."""
+    out = {}
+
+    def walk(prefix: str, sub) -> None:
+        for n in sub.nodes:
+            if n.subgraph is not None:
+                out[f"{prefix}{n.id}"] = {"type": n.type, "params": _jsonable(n.params)}
+                walk(f"{prefix}{n.id}/", n.subgraph)
+    for nid in model.nodes():
+        sub = model.subgraph(nid)
+        if sub is not None:
+            out[nid] = {"type": model.spec(nid).type, "params": _jsonable(model.params(nid))}
+            walk(f"{nid}/", sub)
+    return out
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
 def _arr(param) -> np.ndarray:
@@ -205,6 +231,13 @@ def _flatten(b, c, ins):
     if c.p["start_dim"] % nd == 1 and c.p["end_dim"] % nd == nd - 1:
         return {"output": b.op("Flatten", [ins["input"]], c.out_name("output"), axis=1)}
     return _reshape_to(b, c, ins)
+
+
+def _dropout(b, c, ins):
+    """ONNX's Dropout, which is the identity outside training (training_mode unset): the
+    model reads as drawn and the rate comes back on import."""
+    ratio = b.init("ratio", np.float32(c.p["p"]))
+    return {"output": b.op("Dropout", [ins["input"], ratio], c.out_name("output"))}
 
 
 def _identity(b, c, ins):
@@ -667,7 +700,7 @@ MAPPERS: dict[str, Callable] = {
     "Linear": _linear,
     "Embedding": _embedding,
     "Flatten": _flatten,
-    "Dropout": _identity,
+    "Dropout": _dropout,
     "Identity": _identity,
     "Conv2d": _conv2d,
     "ConvTranspose2d": _conv_transpose2d,
@@ -862,13 +895,15 @@ def to_onnx(project: Project, *, weights: Mapping[str, np.ndarray] | None = None
         was_training = any(c.module.training for c in program.calls if c.module is not None)
         program.eval()
     try:
-        return _build(onnx, project, states, flat, members, outputs, inside, program)
+        blocks = {bid: info for bid, info in _blocks_of(model).items()
+                  if any(n.node_id.startswith(f"{bid}/") for n in members)}
+        return _build(onnx, project, states, flat, members, outputs, inside, program, blocks)
     finally:
         if was_training:
             program.train()
 
 
-def _build(onnx, project, states, flat, members, outputs, inside, program):
+def _build(onnx, project, states, flat, members, outputs, inside, program, blocks=None):
     helper = onnx.helper
     b = _Builder(onnx)
     by_id = {n.node_id: n for n in flat}
@@ -942,6 +977,8 @@ def _build(onnx, project, states, flat, members, outputs, inside, program):
     m = helper.make_model(graph, producer_name="dl-playground",
                           opset_imports=[helper.make_opsetid("", OPSET)])
     m.ir_version = IR_VERSION
+    if blocks:  # which blocks the nodes came from, so that an import can rebuild them
+        helper.set_model_props(m, {BLOCKS_KEY: json.dumps(blocks)})
     return m
 
 
@@ -969,6 +1006,6 @@ def export_onnx(project: Project, path: str | os.PathLike, **kwargs) -> Path:
     return path
 
 
-__all__ = ["ExportError", "IR_VERSION", "MAPPERS", "OPSET", "PARTS", "build_program",
+__all__ = ["BLOCKS_KEY", "ExportError", "IR_VERSION", "MAPPERS", "OPSET", "PARTS", "build_program",
            "export_onnx",
            "require_onnx", "to_onnx"]

@@ -28,6 +28,7 @@ Any op we have no node for is listed in one message and nothing is made.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -39,7 +40,7 @@ from playground.graph import GraphModel, layout
 from playground.graph.layout import PRESET_WINDOW
 from playground.project import Project
 
-from .onnx_export import ExportError, build_program, require_onnx
+from .onnx_export import BLOCKS_KEY, ExportError, build_program, require_onnx
 
 #: The oldest default-domain opset read (the attribute layouts handled below).
 MIN_OPSET = 13
@@ -149,6 +150,143 @@ def _name_hint(node) -> str:
     return "_".join(parts)
 
 
+def _name_path(node, initializers) -> str:
+    """Where a node came from, "/" kept: ``layer1_0/conv1.weight`` -> ``layer1_0/conv1``,
+    node ``layer1_0/relu1`` -> ``layer1_0/relu1``, ``/fc1/Gemm`` -> ``fc1``."""
+    for i in node.input[1:]:
+        if i in initializers and "." in i:
+            return i.rsplit(".", 1)[0]
+    parts = node.name.strip("/").split(".")[0].split("/")
+    if parts and parts[-1].split("_")[0] == node.op_type:
+        parts = parts[:-1]
+    return "/".join(parts)
+
+
+def _same_params(type_: str, a: dict, b: dict) -> bool:
+    """Whether two param sets of a node type mean the same: ints and pairs alike
+    (``3`` = ``(3, 3)``), a pool's stride None = its kernel, floats to float32 rounding."""
+    from playground.graph import REGISTRY
+
+    spec = REGISTRY[type_]
+
+    def norm(params):
+        out = spec.validate_params(params)
+        for ps in spec.params:
+            v = out[ps.name]
+            if ps.type == "ints" and ps.length and isinstance(v, int):
+                out[ps.name] = (v,) * ps.length
+        if "stride" in out and out["stride"] is None and "kernel_size" in out:
+            out["stride"] = out["kernel_size"]
+        return out
+    try:
+        x, y = norm(a), norm(b)
+    except ValueError:
+        return False
+    for k in x:
+        if isinstance(x[k], float) or isinstance(y[k], float):
+            if x[k] is None or y[k] is None or not np.isclose(x[k], y[k], rtol=1e-6, atol=0):
+                return False
+        elif x[k] != y[k]:
+            return False
+    return True
+
+
+def _collapse_blocks(im, blocks: dict) -> list[str]:
+    """Put back each block listed in the model's metadata whose members were imported
+    exactly as its template makes them (same local ids, types, params and wires); returns
+    the block ids rebuilt. Other blocks stay as their parts."""
+    from playground.graph import REGISTRY, is_composite
+
+    done = []
+    for bid in sorted(blocks, key=lambda b: -b.count("/")):  # the innermost first
+        info = blocks[bid]
+        if not (isinstance(info, dict) and isinstance(info.get("params"), dict) and
+                info.get("type") in REGISTRY and is_composite(REGISTRY[info["type"]])):
+            continue
+        spec = REGISTRY[info["type"]]
+        try:
+            params = spec.validate_params(info["params"])
+            sub = spec.make_subgraph(params)
+        except ValueError:
+            continue
+        members = {}
+        for node in im.nodes:
+            path = im.origin.get(node["id"], "")
+            if path.startswith(f"{bid}/"):
+                members.setdefault(path[len(bid) + 1:], []).append(node)
+        inner = {n.id: n for n in sub.nodes}
+        if set(members) != set(inner) or any(len(v) != 1 for v in members.values()):
+            continue
+        local = {v[0]["id"]: k for k, v in members.items()}
+        if any(members[k][0]["type"] != n.type or  # a nested block: rebuilt before
+               (n.subgraph is not None and members[k][0]["id"] not in done) or
+               not _same_params(n.type, members[k][0]["params"], n.params)
+               for k, n in inner.items()):
+            continue
+        wires = {(local[e["src"]], e["src_port"], local[e["dst"]], e["dst_port"])
+                 for e in im.edges if e["src"] in local and e["dst"] in local}
+        if wires != set(map(tuple, sub.edges)):
+            continue
+        into = {t: p.name for p in sub.inputs for t in p.targets}
+        out_of = {tuple(p.source): p.name for p in sub.outputs}
+        edges, ok = [], True
+        for e in im.edges:
+            s_in, d_in = e["src"] in local, e["dst"] in local
+            if s_in and d_in:
+                continue
+            e, port = dict(e), ""
+            if d_in:
+                port = into.get((local[e["dst"]], e["dst_port"]))
+                e["dst"], e["dst_port"] = bid, port
+            if s_in:
+                port = out_of.get((local[e["src"]], e["src_port"]))
+                e["src"], e["src_port"] = bid, port
+            if port is None:
+                ok = False
+                break
+            if e not in edges:
+                edges.append(e)
+        if not ok or bid in im.ids - set(local):
+            continue
+        first = min(im.nodes.index(v[0]) for v in members.values())
+        keep = [n for n in im.nodes if n["id"] not in local]
+        keep.insert(first, {"id": bid, "type": spec.type, "name": bid,
+                            "params": dict(info["params"]), "pos": [0, 0]})
+        im.nodes[:] = keep
+        im.edges[:] = edges
+        for key in list(im.weights):  # "<member>.<param>", "<nested block>/<...>"
+            nid = next((n for n in local if key.startswith((f"{n}.", f"{n}/"))), None)
+            if nid is not None:
+                im.weights[f"{bid}/{local[nid]}{key[len(nid):]}"] = im.weights.pop(key)
+        for value, (nid, port) in list(im.refs.items()):
+            if nid in local:
+                im.refs[value] = (bid, out_of.get((local[nid], port), port))
+        im.ids.add(bid)
+        im.origin[bid] = bid
+        done.append(bid)
+    return done
+
+
+def _flatten_ids(im) -> None:
+    """A nested block rebuilt inside a block that was not keeps a "/" in its id
+    (``inc3a/branch1``); top-level ids have none: ``inc3a_branch1``."""
+    for node in list(im.nodes):
+        old = node["id"]
+        if "/" not in old:
+            continue
+        new = im.new_id(old.replace("/", "_"), node["type"])
+        node["id"] = node["name"] = new
+        for e in im.edges:
+            for end in ("src", "dst"):
+                if e[end] == old:
+                    e[end] = new
+        for key in [k for k in im.weights if k.startswith(f"{old}/")]:
+            im.weights[new + key[len(old):]] = im.weights.pop(key)
+        for value, (nid, port) in list(im.refs.items()):
+            if nid == old:
+                im.refs[value] = (new, port)
+
+
 class _Importer:
     def __init__(self, model, where: str):
         import onnx
@@ -184,6 +322,10 @@ class _Importer:
         #: a recurrent op's Y (L, D, N, H) -> (node id, D, stage): Squeeze or
         #: Transpose + Reshape turn it into our (L, N, D*H) output
         self.sequences: dict[str, tuple[str, int, str]] = {}
+        #: MatMul(P_H, x) waiting for its P_Wᵀ: an adaptive average pool
+        self.adaptive: dict[str, tuple[str, np.ndarray]] = {}
+        #: node id -> the "/" path it came from ("layer1_0/conv1": a block's member)
+        self.origin: dict[str, str] = {}
         self.graph = graph
 
     # -- helpers -----------------------------------------------------------------------
@@ -223,6 +365,7 @@ class _Importer:
         nid = self.new_id(self.hint(node) if hint is None else hint, type_)
         record = {"id": nid, "type": type_, "name": nid, "params": params, "pos": [0, 0]}
         self.nodes.append(record)
+        self.origin[nid] = _name_path(node, self.graph_initializers)
         for port, value in inputs.items():
             src = self.ref(node, value)
             self.edges.append({"src": src[0], "src_port": src[1], "dst": nid, "dst_port": port})
@@ -375,6 +518,14 @@ def _gemm(im, node, a):
 
 
 def _matmul(im, node, a):
+    rows = im.const(node.input[0])
+    shape = im.shape(node.input[1]) or ()
+    if rows is not None and rows.ndim == 2 and len(shape) == 4:  # P_H · x: adaptive pool?
+        im.adaptive[node.output[0]] = (node.input[1], rows)
+        return
+    if node.input[0] in im.adaptive:
+        _adaptive_pool(im, node)
+        return
     w = im.const(node.input[1])
     if w is not None and w.ndim == 2 and im.const(node.input[0]) is None:
         rec = im.add(node, "Linear", {"in_features": int(w.shape[0]),
@@ -383,6 +534,25 @@ def _matmul(im, node, a):
         im.fusable[node.output[0]] = rec
         return
     im.add(node, "MatMul", {}, {"input": node.input[0], "other": node.input[1]})
+
+
+def _adaptive_pool(im, node):
+    """``MatMul(MatMul(P_H, x), P_Wᵀ)`` with PyTorch's adaptive averaging matrices (as our
+    exporter writes an AdaptiveAvgPool2d of uneven windows) -> AdaptiveAvgPool2d."""
+    from .onnx_export import _adaptive_matrix
+
+    src, rows = im.adaptive.pop(node.input[0])
+    cols = im.const(node.input[1])
+    shape = im.shape(src)
+    if cols is None or cols.ndim != 2 or shape is None or None in shape[2:]:
+        im.fail(node, "a product with a constant matrix on the left is imported only as "
+                      "an adaptive average pool (P_H · x · P_Wᵀ)")
+    (oh, h), (w, ow) = rows.shape, cols.shape
+    if (h, w) != tuple(shape[2:]) or not (
+            np.allclose(rows, _adaptive_matrix(h, oh), atol=1e-7) and
+            np.allclose(cols, _adaptive_matrix(w, ow).T, atol=1e-7)):
+        im.fail(node, "its constant matrices are not adaptive average pooling's")
+    im.add(node, "AdaptiveAvgPool2d", {"output_size": [int(oh), int(ow)]}, {"input": src})
 
 
 def _binary(type_: str):
@@ -598,7 +768,7 @@ def _identity(im, node, a):
 
 def _dropout(im, node, a):
     ratio = im.const(node.input[1]) if len(node.input) > 1 and node.input[1] else None
-    p = float(ratio) if ratio is not None else float(a.get("ratio", 0.5))
+    p = float(ratio.reshape(-1)[0]) if ratio is not None else float(a.get("ratio", 0.5))
     im.add(node, "Dropout", {"p": p}, {"input": node.input[0]},
            outputs={"output": node.output[0]})
 
@@ -861,6 +1031,17 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None,
     where = "the model" if isinstance(source, (bytes, bytearray)) else str(source)
     im = _Importer(model, where)
     im.run()
+    meta = {p.key: p.value for p in model.metadata_props}
+    if BLOCKS_KEY in meta:
+        try:
+            blocks = json.loads(meta[BLOCKS_KEY])
+        except ValueError:
+            blocks = None
+        if not isinstance(blocks, dict):
+            raise OnnxImportError(f"{where}: metadata_props[{BLOCKS_KEY!r}] is not a JSON "
+                                  "object of blocks", f"metadata_props[{BLOCKS_KEY!r}]")
+        _collapse_blocks(im, blocks)
+        _flatten_ids(im)
     outputs = {o.name: im.refs[o.name] for o in model.graph.output}
     if dataset is not None:
         _attach_dataset(im, model, dataset, where)

@@ -75,21 +75,61 @@ def _arch(name, shape):
     return project, program
 
 
-@pytest.mark.parametrize("preset, shape", [("lenet5", (1, 32, 32)), ("resnet18", (3, 32, 32))])
-def test_architecture_round_trips(preset, shape):
+@pytest.mark.parametrize("preset, shape", [("lenet5", (1, 32, 32)), ("resnet18", (3, 32, 32)),
+                                           ("googlenet", (3, 32, 32)),
+                                           ("densenet121", (3, 32, 32))])
+def test_architecture_round_trips_with_its_blocks(preset, shape):
+    """The blocks come back whole (nested ones too), with their weights and BatchNorm
+    statistics: the same canvas, the same numbers."""
+    from playground.export.onnx_import import import_model
+
     project, program = _arch(preset, shape)
     proto = to_onnx(project, program=program)
-    back = import_onnx(proto.SerializeToString())
-    types = [n["type"] for n in back.graph["nodes"]]
-    if preset == "resnet18":  # the BatchNorm statistics come back too
-        assert types.count("BatchNorm2d") == 20 and types.count("Add") == 8
+    back, outputs = import_model(proto.SerializeToString())
+    assert [(n["id"], n["type"]) for n in back.graph["nodes"]] == \
+        [(n["id"], n["type"]) for n in project.graph["nodes"]]
+    from playground.export.onnx_import import _same_params
+    for mine, theirs in zip(back.graph["nodes"], project.graph["nodes"]):
+        assert _same_params(mine["type"], mine["params"], theirs["params"]), mine["id"]
     x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
     _, trace = _run(back, x)
     with no_grad():
         want = program.run({_inputs(project)[0]: {"output": Tensor(x)}})
-    out = proto.graph.output[0].name
-    np.testing.assert_allclose(trace[out]["output"].data, want[out]["output"].data,
+    (name,) = outputs
+    node, port = outputs[name]
+    np.testing.assert_allclose(trace[node][port].data, want[name]["output"].data,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_a_block_that_is_not_its_template_comes_back_as_its_parts():
+    import json
+
+    from playground.export.onnx_export import BLOCKS_KEY
+    from playground.export.onnx_import import import_model
+
+    project, program = _arch("googlenet", (3, 32, 32))
+    proto = to_onnx(project, program=program)
+    (prop,) = [p for p in proto.metadata_props if p.key == BLOCKS_KEY]
+    blocks = json.loads(prop.value)
+    for info in blocks.values():  # claim other params than the nodes have
+        if info["type"] == "Inception":
+            info["params"]["ch1x1"] += 1
+    prop.value = json.dumps(blocks)
+    back, outputs = import_model(proto.SerializeToString())
+    types = {n["type"] for n in back.graph["nodes"]}
+    assert "Inception" not in types and {"BasicConv2d", "Concat"} <= types
+    assert all("/" not in n["id"] for n in back.graph["nodes"])  # inner blocks moved up
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    _, trace = _run(back, x)
+    with no_grad():
+        want = program.run({"image": {"output": Tensor(x)}})
+    (name,) = outputs
+    np.testing.assert_allclose(trace[outputs[name][0]][outputs[name][1]].data,
+                               want[name]["output"].data, rtol=1e-5, atol=1e-5)
+    prop.value = "[1, 2"
+    with pytest.raises(OnnxImportError, match="dl_playground.blocks") as exc:
+        import_model(proto.SerializeToString())
+    assert exc.value.field.startswith("metadata_props")
 
 
 def _backward_is_finite(program, trace, outputs):
