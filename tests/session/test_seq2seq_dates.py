@@ -137,3 +137,11 @@ def test_train_json_prints_exact_match_greedy_and_beam():
     for key in ("exact_match_greedy", "exact_match_beam", "log_prob_greedy",
                 "log_prob_beam"):
         assert 0 <= final[key] <= 1 if key.startswith("exact") else final[key] <= 0
+
+
+def test_stepping_walks_the_attention_as_its_three_ops(trained):
+    s, _, _ = trained
+    nodes = [r.node for r in s.forward_steps()]
+    assert nodes.index("encoder") < nodes.index("decoder") < nodes.index("attention")
+    ops = [r.op for r in s.backward_steps(jacobians=False) if r.node == "attention"]
+    assert ops == ["Matmul", "MaskedSoftmax", "AdditiveScore"]  # context, weights, scores
