@@ -20,11 +20,15 @@ parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
   it), else freshly initialised ones from the project's seed (as a new Session draws them).
 
 The model runs as ours does in evaluation mode: Dropout passes its input through (ONNX's
-Dropout outside training), BatchNorm uses its running statistics. Attention (multi-head, scaled dot-product, Bahdanau's additive and
-Luong's, with their padding masks) is decomposed into MatMul, Softmax and friends so that it
-reads in Netron; LSTM and GRU become ONNX's LSTM and GRU ops with the gates reordered from
+Dropout outside training), BatchNorm uses its running statistics. Attention (multi-head,
+scaled dot-product, Bahdanau's additive and Luong's, with their padding masks) is
+decomposed into MatMul, Softmax and friends so that it reads in Netron; LSTM and GRU become ONNX's LSTM and GRU ops with the gates reordered from
 PyTorch's (i, f, g, o) to ONNX's (i, o, f, c) and (r, z, n) to (z, r, h) (GRU with
 ``linear_before_reset=1``, which is PyTorch's formula).
+
+Blocks are exported through their parts, each part named ``"<block id>/<part>"``; the
+model's metadata (:data:`BLOCKS_KEY`) lists each block's type and params, so that
+:mod:`playground.export.onnx_import` can put the blocks back together.
 
 The ONNX opset (:data:`OPSET`) and IR version (:data:`IR_VERSION`) are pinned: onnx 1.23
 would write IR 11+, which onnxruntime 1.30 refuses. ``onnx`` is imported only when a
