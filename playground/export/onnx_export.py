@@ -22,9 +22,10 @@ parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
 The model runs as ours does in evaluation mode: Dropout passes its input through (ONNX's
 Dropout outside training), BatchNorm uses its running statistics. Attention (multi-head,
 scaled dot-product, Bahdanau's additive and Luong's, with their padding masks) is
-decomposed into MatMul, Softmax and friends so that it reads in Netron; LSTM and GRU become ONNX's LSTM and GRU ops with the gates reordered from
-PyTorch's (i, f, g, o) to ONNX's (i, o, f, c) and (r, z, n) to (z, r, h) (GRU with
-``linear_before_reset=1``, which is PyTorch's formula).
+decomposed into MatMul, Softmax and friends so that it reads in Netron; RNN, LSTM and
+GRU become ONNX's own ops (one per layer), the gates reordered from PyTorch's (i, f, g, o)
+to ONNX's (i, o, f, c) and from (r, z, n) to (z, r, h), GRU with ``linear_before_reset=1``
+(PyTorch's formula).
 
 Blocks are exported through their parts, each part named ``"<block id>/<part>"``; the
 model's metadata (:data:`BLOCKS_KEY`) lists each block's type and params, so that
