@@ -110,7 +110,7 @@ def read_model(source: str | os.PathLike | bytes):
                                       "has no shape", field)
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
+    except Exception as exc:  # ValidationError, and the C++ checker's decode errors
         first = str(exc).strip().splitlines()[0]
         raise OnnxImportError(f"{where}: onnx.checker refuses it: {first}") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -427,7 +427,16 @@ class _Importer:
                     self.add(node, "Reparameterize", {}, {"mu": mu, "logvar": logvar},
                              outputs={"z": node.output[0]}, hint=_name_hint(node))
                 continue
-            IMPORTERS[node.op_type](self, node, _attrs(node))
+            try:
+                IMPORTERS[node.op_type](self, node, _attrs(node))
+            except OnnxImportError:
+                raise
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                # attributes or constants of the wrong kind, e.g. string weights
+                raise OnnxImportError(f"{self.where}: graph.node[{k}] ({node.op_type} "
+                                      f"{node.name or node.output[0]!r}) cannot be read: "
+                                      f"{type(exc).__name__}: {exc}", f"graph.node[{k}]"
+                                      ) from None
         for out in graph.output:
             if out.name not in self.refs:
                 raise OnnxImportError(f"{self.where}: graph output {out.name!r} is not made by "
@@ -1029,8 +1038,19 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None,
     ``{onnx output name: (node id, port)}`` (raises as :func:`import_onnx`)."""
     model = read_model(source)
     where = "the model" if isinstance(source, (bytes, bytearray)) else str(source)
-    im = _Importer(model, where)
-    im.run()
+    try:
+        im = _Importer(model, where)
+    except OnnxImportError:
+        raise
+    except Exception as exc:  # an initializer or value_info numpy cannot read
+        raise OnnxImportError(f"{where}: the weights or shapes cannot be read: "
+                              f"{type(exc).__name__}: {exc}", "graph.initializer") from None
+    try:
+        im.run()
+    except OnnxImportError:
+        raise
+    except Exception as exc:  # a graph input of a kind the mapping did not foresee
+        raise OnnxImportError(f"{where}: cannot import: {type(exc).__name__}: {exc}") from None
     meta = {p.key: p.value for p in model.metadata_props}
     if BLOCKS_KEY in meta:
         try:
@@ -1067,7 +1087,10 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None,
                             + (f"It trains on {dataset} with a CrossEntropyLoss."
                                if dataset else "Wire a Dataset and a loss to train it."),
                       weights=dict(im.weights))
-    program = build_program(project)  # every weight fits its node, or say which does not
+    try:
+        program = build_program(project)  # every weight fits its node, or say which not
+    except Exception as exc:
+        raise OnnxImportError(f"{where}: the imported graph does not compile: {exc}") from None
     want = {f"{c.node_id}.{k}": v.data.shape for c in program.calls if c.module is not None
             for k, v in list(c.module.named_parameters()) + list(c.module.named_buffers())
             if v is not None}

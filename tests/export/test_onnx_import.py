@@ -477,3 +477,23 @@ def test_a_dataset_that_does_not_fit_is_refused(dataset, classes, message):
     with pytest.raises(OnnxImportError, match=message) as exc:
         import_onnx(_torch_cnn_bytes(classes), dataset=dataset)
     assert exc.value.field == "dataset"
+
+
+def test_corrupted_files_are_refused_never_crash():
+    """Random byte flips of a real model: each either imports or is refused with an
+    OnnxImportError; nothing else escapes (the command line prints one line)."""
+    good = to_onnx(load("cnn_digits")).SerializeToString()
+    rng = np.random.default_rng(0)
+    refused = 0
+    for _ in range(150):
+        data = bytearray(good)
+        for i in rng.integers(0, len(data), rng.integers(1, 4)):
+            data[i] = rng.integers(0, 256)
+        if rng.random() < 0.3:
+            data = data[: rng.integers(1, len(data))]  # truncated
+        try:
+            import_onnx(bytes(data))
+        except OnnxImportError as exc:
+            refused += 1
+            assert str(exc).startswith("the model: ")
+    assert refused > 20
