@@ -11,6 +11,8 @@ A closed block is one row whose counts are the sums over the primitive nodes ins
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 
 from .model import GraphModel
@@ -66,6 +68,72 @@ class Summary:
         lines.append(f"{'total':<50} {self.total_params:>10,} {self.total_macs:>12,}")
         lines.append(f"parameter memory: {self.param_bytes:,} bytes (float32)")
         return "\n".join(lines)
+
+
+    # -- tables for elsewhere: spreadsheets and Markdown ----------------------------------
+
+    #: Columns of :meth:`to_csv`.
+    CSV_COLUMNS = ("node", "name", "type", "block", "input_shape", "output_shape", "params",
+                   "macs", "params_formula", "macs_formula", "error")
+
+    def flat_rows(self) -> list[SummaryRow]:
+        """Every row, each closed block followed by the nodes inside it (depth first)."""
+        out: list[SummaryRow] = []
+
+        def add(row: SummaryRow) -> None:
+            out.append(row)
+            for child in row.children:
+                add(child)
+
+        for row in self.rows:
+            add(row)
+        return out
+
+    def to_csv(self) -> str:
+        """The table as CSV text: a header of :attr:`CSV_COLUMNS`, one row per node (the
+        nodes inside a closed block follow it, with the block's id in ``block``; their
+        counts are already in the block's), then a ``total`` row. Counts are plain
+        integers, per example (N = 1)."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.CSV_COLUMNS)
+        for row in self.flat_rows():
+            block = row.node.rsplit("/", 1)[0] if "/" in row.node and not row.group else \
+                row.group
+            w.writerow([row.node, row.name, row.type, block, _inputs_text(row),
+                        row.output_shape, row.params, row.macs, row.params_formula,
+                        row.macs_formula, row.error])
+        w.writerow(["total", "total", "", "", "", "", self.total_params, self.total_macs,
+                    f"parameter memory {self.param_bytes} bytes (float32)", "", ""])
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        """The table as GitHub-flavoured Markdown (top-level rows, counts with thousands
+        separators, right-aligned), a bold total row and the parameter memory below."""
+        lines = ["| Name | Type | Input shape | Output shape | Params | MACs |",
+                 "| --- | --- | --- | --- | ---: | ---: |"]
+        for r in self.rows:
+            out = r.output_shape if not r.error else f"error: {r.error}"
+            cells = [r.name, r.type, _inputs_text(r), out, f"{r.params:,}", f"{r.macs:,}"]
+            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        lines.append(f"| **Total** | | | | **{self.total_params:,}** | "
+                     f"**{self.total_macs:,}** |")
+        lines.append("")
+        lines.append(f"Parameter memory: {self.param_bytes:,} bytes (float32). Counts are "
+                     "per example; MACs are multiply-accumulates.")
+        return "\n".join(lines) + "\n"
+
+
+def _inputs_text(row: SummaryRow) -> str:
+    ins = row.input_shapes
+    if len(ins) == 1:
+        return next(iter(ins.values()))
+    return ", ".join(f"{p}: {s}" for p, s in ins.items())
+
+
+def _md(text: str) -> str:
+    """A Markdown table cell: pipes escaped, line breaks as spaces."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _sum_formula(children: tuple[SummaryRow, ...], attr: str) -> str:

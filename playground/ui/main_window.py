@@ -34,6 +34,7 @@ from .canvas import CanvasView
 from . import window_state
 from .errors import ErrorsWidget
 from .export_menu import install_export_menu
+from .run_export import install_run_export
 from .help import install_help
 from .inspector import InspectorWidget, LogSpinBox
 from .lesson import install_lesson
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         self.lesson = install_lesson(self)  # the project's notes, beside the inspector
         self.help_menu = install_help(self)
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
+        self.export_tools = install_run_export(self)  # File ▸ PyTorch code, history, summary
 
         self._curves_shown_at = 0.0
         self._timer = QTimer(self)

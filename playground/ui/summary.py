@@ -1,6 +1,6 @@
 """The model summary dock: one table row per node (name, type, input and output shapes,
 parameters, multiply-accumulates and the formula behind each), a total row, and the
-parameter memory.
+parameter memory; its CSV and Markdown buttons save the table.
 
 Model/view: :class:`SummaryTableModel` is a ``QAbstractTableModel`` over
 :func:`playground.graph.summary`; :class:`SummaryWidget` shows it in a ``QTableView`` and
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout,
-                               QWidget)
+from pathlib import Path
+
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from playground.graph import GraphModel, Summary, SummaryRow, summary
 from playground.ui.follow import FollowsModel
@@ -208,7 +210,16 @@ class SummaryWidget(FollowsModel, QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)
         layout.addWidget(self.table)
-        layout.addWidget(self.totals)
+        foot = QHBoxLayout()
+        foot.addWidget(self.totals, 1)
+        self.csv_button = self._button("CSV", "Save the table as CSV (for a spreadsheet)",
+                                       lambda: self._on_export("csv"))
+        self.markdown_button = self._button("Markdown", "Save the table as Markdown (for "
+                                            "notes and READMEs)",
+                                            lambda: self._on_export("md"))
+        foot.addWidget(self.csv_button)
+        foot.addWidget(self.markdown_button)
+        layout.addLayout(foot)
         self._follow_init()
         self._selecting = False
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -232,6 +243,42 @@ class SummaryWidget(FollowsModel, QWidget):
             f"<b>{human_bytes(s.param_bytes)}</b> ({s.param_bytes:,} bytes at float32)")
         if selected:
             self.select_node(selected)
+
+    # -- export ---------------------------------------------------------------------------
+
+    def _button(self, text: str, tip: str, slot) -> QToolButton:
+        b = QToolButton(self)
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setAutoRaise(True)
+        b.clicked.connect(slot)
+        return b
+
+    def export(self, path: str | Path) -> Path:
+        """Save the summary of the graph as it is now: Markdown for a ``.md`` (or
+        ``.markdown``) path, CSV otherwise (see ``Summary.to_csv`` / ``to_markdown``).
+        Raises OSError when the file cannot be written."""
+        path = Path(path)
+        s = summary(self.model)
+        markdown = path.suffix.lower() in (".md", ".markdown")
+        path.write_text(s.to_markdown() if markdown else s.to_csv(), encoding="utf-8")
+        return path
+
+    def _on_export(self, ext: str) -> None:
+        kind = "Markdown (*.md)" if ext == "md" else "CSV (*.csv)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the summary", f"summary.{ext}",
+                                              kind)
+        if path:
+            if Path(path).suffix == "":
+                path += f".{ext}"
+            try:
+                self.export(path)
+            except OSError as exc:
+                note = f"export failed: {exc}"
+            else:
+                note = f"exported {path}"
+            self.refresh()
+            self.totals.setText(f"{self.totals.text()} · {note}")
 
     # -- selection ------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""What every view dock shares: the :class:`Frame` it shows, the header with its PNG and
-CSV buttons, the placeholder for projects the view does not apply to, and image helpers.
+"""What every view dock shares: the :class:`Frame` it shows, the header with its PNG, SVG
+and CSV buttons, the placeholder for projects the view does not apply to, and image helpers.
 
 A view never reads the session: it is handed a :class:`Frame` (built from the worker's
 newest :class:`~playground.session.Snapshot`, or from a timeline entry while the timeline
@@ -16,7 +16,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -142,7 +144,7 @@ def image_plot(layout: pg.GraphicsLayoutWidget, title: str, colors: dict, row: i
 
 
 class ViewWidget(QWidget):
-    """A view dock's contents: a header (caption, PNG and CSV buttons) over either the
+    """A view dock's contents: a header (caption, PNG, SVG and CSV buttons) over either the
     view's content or a placeholder explaining why the view is empty.
 
     Subclasses build their content in ``__init__`` (calling :meth:`set_content`), implement
@@ -174,9 +176,12 @@ class ViewWidget(QWidget):
         head.addWidget(self.caption, 1)
         self.png_button = self._button("PNG", "Export this view as a PNG image",
                                        self._on_export_png)
+        self.svg_button = self._button("SVG", "Export this view as an SVG vector image (for "
+                                       "papers and slides)", self._on_export_svg)
         self.csv_button = self._button("CSV", "Export the numbers of this view as CSV",
                                        self._on_export_csv)
         head.addWidget(self.png_button)
+        head.addWidget(self.svg_button)
         head.addWidget(self.csv_button)
         lay.addLayout(head)
         self.stack = QStackedWidget(self)
@@ -269,6 +274,17 @@ class ViewWidget(QWidget):
             raise OSError(f"{path}: cannot write the PNG")
         return path
 
+    def export_svg(self, path: str | Path) -> Path:
+        """Save what the view shows (without its header) as an SVG vector image: the
+        widget painted into a QSvgGenerator, so curves, axes and text are vector paths and
+        heatmaps embedded images. (pyqtgraph 0.14's SVGExporter fails on the paths Qt 6
+        writes, pyqtgraph issue #3485.) Raises OSError when the file cannot be written."""
+        path = Path(path)
+        _paint_svg(self.stack.currentWidget(), path, self.title)
+        if not path.is_file() or path.stat().st_size == 0:
+            raise OSError(f"{path}: cannot write the SVG")
+        return path
+
     def export_csv(self, path: str | Path) -> Path:
         """Save the numbers the view shows as CSV (a header row, then one row per value).
         Raises OSError when the file cannot be written."""
@@ -292,6 +308,12 @@ class ViewWidget(QWidget):
         if path:
             self._export(self.export_png, path)
 
+    def _on_export_svg(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {self.title} as SVG",
+                                              self._default_name("svg"), "SVG (*.svg)")
+        if path:
+            self._export(self.export_svg, path)
+
     def _on_export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, f"Export {self.title} as CSV",
                                               self._default_name("csv"), "CSV (*.csv)")
@@ -305,6 +327,27 @@ class ViewWidget(QWidget):
             self.caption.setText(f"Export failed: {exc}")
         else:
             self.caption.setText(f"Exported {path}")
+
+
+def _paint_svg(widget: QWidget, path: Path, title: str) -> None:
+    """Paint ``widget`` (and its children) into an SVG file of its size."""
+    if not path.parent.is_dir():
+        raise OSError(f"{path.parent}: no such folder")
+    size = widget.size() if widget.width() > 0 else QSize(640, 480)
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(size)
+    gen.setResolution(96)  # CSS pixels: browsers and Inkscape show it at the widget's size
+    gen.setViewBox(QRect(0, 0, size.width(), size.height()))
+    gen.setTitle(title)
+    gen.setDescription("Exported from DL Playground")
+    painter = QPainter()
+    if not painter.begin(gen):
+        raise OSError(f"{path}: cannot write the SVG")
+    try:
+        QWidget.render(widget, painter, QPoint(0, 0))  # not QGraphicsView.render: whole widget
+    finally:
+        painter.end()
 
 
 def _cell(v: Any) -> Any:
