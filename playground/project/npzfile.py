@@ -133,4 +133,4 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
     arr = np.frombuffer(buf, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     if not dtype.isnative:
         arr = arr.astype(dtype.newbyteorder("="))
-    return np.ascontiguousarray(arr)
+    return arr.copy(order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
