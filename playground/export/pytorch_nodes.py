@@ -214,6 +214,18 @@ def _shift_right(p, ins):
                           f"{y}[:, :-1]], dim=1)")
 
 
+def _seq_attention(cls: str, positional: tuple[str, ...], defaults: dict) -> Callable:
+    """AdditiveAttention / LuongAttention: PyTorch has no such modules, so model.py gets
+    a small class of each (see :data:`HELPERS`), with the engine's parameter names."""
+    def mapping(p, ins):
+        args = [ins["query"], ins["key"]] + ([ins["value"]] if "value" in ins else [])
+        if "src_tokens" in ins and p["padding_idx"] is not None:
+            args.append(f"key_padding_mask={ins['src_tokens']} == {lit(p['padding_idx'])}")
+        return NodeCode(call(cls, p, positional, defaults), f"{{self}}({', '.join(args)})",
+                        "{output}, {attn_weights}", helpers=(cls, "masked_softmax"))
+    return mapping
+
+
 def _noise(p, ins):
     n = f"{ins['reference']}.shape[0]" if "reference" in ins else lit(p["batch_size"])
     return NodeCode(None, f"torch.randn({n}, {lit(p['dim'])})")
@@ -275,6 +287,10 @@ MAPPINGS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], NodeCode]] 
     "Reparameterize": lambda p, ins: NodeCode(
         None, f"{ins['mu']} + torch.exp(0.5 * {ins['logvar']}) * torch.randn_like({ins['mu']})"),
     "NoiseSource": _noise,
+    "AdditiveAttention": _seq_attention("AdditiveAttention",
+                                        ("query_dim", "key_dim", "attn_dim"), {"bias": True}),
+    "LuongAttention": _seq_attention("LuongAttention", ("query_dim", "key_dim"),
+                                     {"score": "dot"}),
 }
 
 #: Node types whose output is random: a VAE's sample, a GAN's noise. The exported module
@@ -292,6 +308,62 @@ LOSS_CLASSES = {
 
 #: Helper functions written at the top of model.py when a line calls them.
 HELPERS = {
+    "masked_softmax": '''\
+def masked_softmax(scores: torch.Tensor, key_padding_mask=None) -> torch.Tensor:
+    """Softmax of scores (N, L, S) over the source, positions where key_padding_mask
+    (N, S) is True excluded; a row with every position excluded gets zero weights."""
+    if key_padding_mask is not None:
+        scores = scores.masked_fill(key_padding_mask[:, None, :], float("-inf"))
+    return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+''',
+    "AdditiveAttention": '''\
+class AdditiveAttention(nn.Module):
+    """Bahdanau attention (Bahdanau, Cho & Bengio 2015, eq. 6):
+    e_ts = v . tanh(W_q q_t + W_k k_s + b), a_t = softmax_s(e_t), context c_t = sum_s a_ts v_s.
+    query (N, L, query_dim), key (N, S, key_dim), value (N, S, D_v) (default: key).
+    PyTorch has none built in; the parameters are named as in DL Playground."""
+
+    def __init__(self, query_dim, key_dim, attn_dim, bias=True):
+        super().__init__()
+        self.q_proj_weight = nn.Parameter(torch.empty(attn_dim, query_dim))
+        self.k_proj_weight = nn.Parameter(torch.empty(attn_dim, key_dim))
+        self.bias = nn.Parameter(torch.empty(attn_dim)) if bias else None
+        self.v = nn.Parameter(torch.empty(attn_dim))
+        for p, fan_in in ((self.q_proj_weight, query_dim), (self.k_proj_weight, key_dim),
+                          (self.bias, key_dim), (self.v, attn_dim)):
+            if p is not None:
+                nn.init.uniform_(p, -fan_in ** -0.5, fan_in ** -0.5)
+
+    def forward(self, query, key, value=None, key_padding_mask=None):
+        value = key if value is None else value
+        q = query @ self.q_proj_weight.T                      # (N, L, A)
+        k = key @ self.k_proj_weight.T                        # (N, S, A)
+        if self.bias is not None:
+            k = k + self.bias
+        scores = torch.tanh(q[:, :, None] + k[:, None]) @ self.v  # (N, L, S)
+        weights = masked_softmax(scores, key_padding_mask)
+        return weights @ value, weights
+''',
+    "LuongAttention": '''\
+class LuongAttention(nn.Module):
+    """Luong attention (Luong, Pham & Manning 2015, eq. 8): score "dot" e_ts = q_t . k_s or
+    "general" e_ts = q_t . (W k_s); a_t = softmax_s(e_t), context c_t = sum_s a_ts v_s.
+    PyTorch has none built in; the parameters are named as in DL Playground."""
+
+    def __init__(self, query_dim, key_dim, score="dot"):
+        super().__init__()
+        self.weight = None
+        if score == "general":
+            self.weight = nn.Parameter(torch.empty(query_dim, key_dim))
+            nn.init.uniform_(self.weight, -key_dim ** -0.5, key_dim ** -0.5)
+
+    def forward(self, query, key, value=None, key_padding_mask=None):
+        value = key if value is None else value
+        projected = key if self.weight is None else key @ self.weight.T  # (N, S, D_q)
+        scores = query @ projected.transpose(1, 2)                       # (N, L, S)
+        weights = masked_softmax(scores, key_padding_mask)
+        return weights @ value, weights
+''',
     "future_mask": '''\
 def future_mask(length: int) -> torch.Tensor:
     """The (L, L) additive causal mask: 0 where key j <= query i, -inf where j > i."""

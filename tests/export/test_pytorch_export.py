@@ -371,3 +371,32 @@ def test_transposed_convs_norms_and_the_attention_block(tmp_path):
     assert "class MultiheadAttentionBlock(nn.Module):" in text
     assert "class TransformerEncoderBlock(nn.Module):" in text
     assert "def causal_mask(scores" in text  # the block's mask, as a helper
+
+
+def test_recurrent_attention_gets_its_own_small_classes(tmp_path):
+    model = _graph(
+        ("data", "Dataset", {"dataset": "reverse"}),
+        ("src", "Embedding", {"num_embeddings": 10, "embedding_dim": 8}),
+        ("enc", "GRU", {"input_size": 8, "hidden_size": 6, "batch_first": True}),
+        ("shift", "ShiftRight", {"bos": 10}),
+        ("tgt", "Embedding", {"num_embeddings": 11, "embedding_dim": 8}),
+        ("dec", "LSTM", {"input_size": 8, "hidden_size": 5, "batch_first": True}),
+        ("luong", "LuongAttention", {"query_dim": 5, "key_dim": 6, "score": "general",
+                                     "padding_idx": 0}),
+        ("bahdanau", "AdditiveAttention", {"query_dim": 5, "key_dim": 6, "attn_dim": 7,
+                                           "bias": False}),
+        ("both", "Concat", {"dim": 2}),
+        wires=["data.x->src.input", "src.output->enc.input", "data.target->shift.input",
+               "shift.output->tgt.input", "tgt.output->dec.input",
+               "dec.output->luong.query", "enc.output->luong.key",
+               "data.x->luong.src_tokens", "dec.output->bahdanau.query",
+               "enc.output->bahdanau.key", "src.output->bahdanau.value",
+               "luong.attn_weights->both.input0", "bahdanau.output->both.input1"])
+    folder, diff = _export_graph(model, tmp_path / "seq")
+    assert diff <= TOL
+    inputs = np.load(folder / "check_inputs.npz")
+    assert (inputs["forward.x"] == 0).any()  # the padding mask had something to mask
+    text = (folder / "model.py").read_text()
+    assert "class LuongAttention(nn.Module):" in text
+    assert "class AdditiveAttention(nn.Module):" in text
+    assert "key_padding_mask=x == 0" in text
