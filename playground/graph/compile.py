@@ -82,8 +82,20 @@ class Program:
         return [p for _, p in self.named_parameters()]
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed ``"<node_id>.<param>"``."""
-        return {k: p.data.copy() for k, p in self.named_parameters()}
+        """Copies of every parameter and persistent buffer (BatchNorm's ``running_mean``,
+        ``running_var``, ``num_batches_tracked``), keyed ``"<node_id>.<name>"``.
+
+        Integer buffers (``num_batches_tracked``) come as float64, exact below 2**53: the
+        weights file holds floating-point arrays only, and :meth:`load_matching` casts them
+        back."""
+        out = {}
+        for call in self.calls:
+            if call.module is not None:
+                for name, value in call.module.state_dict().items():
+                    if value.dtype.kind != "f":
+                        value = value.astype(np.float64)
+                    out[f"{call.node_id}.{name}"] = value
+        return out
 
     def train(self, mode: bool = True) -> "Program":
         for call in self.calls:
@@ -143,9 +155,12 @@ class Program:
     def load_matching(self, state: Mapping[str, np.ndarray]) -> list[str]:
         """Copy in the weights of every node whose id and parameter shapes are unchanged.
 
-        A node is all or nothing: if any of its parameters is missing from ``state`` or has
-        another shape, the node keeps its fresh weights. Returns the keys copied. Used to
-        keep trained layers across a recompile (a live edit) and to load saved weights.
+        A node's parameters are all or nothing: if any of them is missing from ``state`` or
+        has another shape, the node keeps its fresh weights. Its persistent buffers
+        (BatchNorm's running statistics) are then copied one by one where ``state`` has them
+        with the same shape, cast to the buffer's dtype; a file saved before buffers were
+        kept leaves them fresh. Returns the keys copied. Used to keep trained layers across
+        a recompile (a live edit) and to load saved weights.
         """
         kept = []
         for call in self.calls:
@@ -157,6 +172,15 @@ class Program:
                 for key, param in own.items():
                     param.data[...] = state[key]
                 kept.extend(own)
+            elif own:
+                continue  # fresh parameters: their statistics start fresh too
+            buffers = call.module._named_state()
+            for name, buf in buffers:
+                key = f"{call.node_id}.{name}"
+                if key in own or key not in state or np.shape(state[key]) != buf.data.shape:
+                    continue
+                buf.data[...] = state[key]
+                kept.append(key)
         return kept
 
 
