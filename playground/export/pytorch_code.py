@@ -240,9 +240,15 @@ def _block_scope(model: GraphModel, spec, name: str, params: dict, sub: Subgraph
             child = _block_scope(model, model.registry[n.type], n.name, dict(n.params),
                                  n.subgraph, inner, f"{path}/{local}")
         ports = _ports(model, n.type, inner, n.subgraph)
+        if child is not None and not n.subgraph.outputs:
+            ports = tuple(name for name, _ in child.outputs)
         items.append(Item(local, f"{path}/{local}", n.type, n.name, values, into[local],
                           ports, child))
     outputs = [(p.name, Ref(*p.source)) for p in sub.outputs]
+    if not outputs:  # a group whose results go nowhere: its last nodes' outputs
+        fed = {s for s, _, _, _ in sub.edges}
+        outputs = [(f"{i.key}.{i.ports[0]}", Ref(i.key, i.ports[0])) for i in items
+                   if i.key not in fed and i.ports]
     used = sorted({str(e) for e in exprs.values()})
     ctor = [ps.name for ps in getattr(spec, "params", ()) if any(
         re.search(rf"\b{ps.name}\b", u) for u in used)]
@@ -327,8 +333,11 @@ def _top_scope(project: Project, model: GraphModel) -> tuple[Scope, dict, list[s
         if sub is not None:
             child = _block_scope(model, model.spec(n), model.name(n), model.params(n), sub,
                                  states[n], n)
+        ports = _ports(model, model.spec(n).type, states[n], sub)
+        if child is not None and not sub.outputs:
+            ports = tuple(name for name, _ in child.outputs)
         items.append(Item(n, n, model.spec(n).type, model.name(n), model.params(n), inputs,
-                          _ports(model, model.spec(n).type, states[n], sub), child))
+                          ports, child))
     outputs: list[tuple[str, Ref]] = []
     seen = set()
     for n in body + losses:
@@ -413,7 +422,8 @@ def _name_scope(scope: Scope) -> None:
     for item in scope.items:
         item.attr = namer(item.key.lstrip("@"))
         ports = [p for p in item.ports if p in used.get(item.key, ())]
-        if item.type == "@part":  # a part's outputs are named after the nodes inside
+        if item.type == "@part" or (len(ports) > 1 and all("." in p for p in ports)):
+            # outputs named "<inner node>.<port>" are named after the inner node
             item.vars = {p: namer(p.split(".")[0]) for p in ports}
         elif len(ports) <= 1:
             port = ports[0] if ports else (item.ports[0] if item.ports else "")
@@ -698,7 +708,7 @@ def _trace_value(scope: Scope, ref: Ref, trace, sources, outer=None) -> np.ndarr
         node, port = sources[ref.port]
         return trace[node][port].data
     item = scope.item(ref.node)
-    if item.type == "@part":
+    if item.scope is not None:  # a block's or a part's output: the node inside
         inner = dict(item.scope.outputs)[ref.port]
         return _trace_value(item.scope, inner, trace, sources, scope)
     return trace[item.path][ref.port].data

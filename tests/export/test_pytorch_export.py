@@ -400,3 +400,29 @@ def test_recurrent_attention_gets_its_own_small_classes(tmp_path):
     assert "class LuongAttention(nn.Module):" in text
     assert "class AdditiveAttention(nn.Module):" in text
     assert "key_padding_mask=x == 0" in text
+
+
+def test_groups_and_open_blocks_become_classes(tmp_path):
+    model = _graph(
+        ("data", "Dataset", {"dataset": "digits"}),
+        ("image", "Reshape", {"shape": (1, 8, 8)}),
+        ("stem", "Conv2d", {"in_channels": 1, "out_channels": 4, "kernel_size": 3,
+                            "padding": 1}),
+        ("res", "ResNetBasicBlock", {"in_channels": 4, "planes": 8, "stride": 2}),
+        ("flat", "Flatten", {}),
+        ("fc", "Linear", {"in_features": 128, "out_features": 10}),
+        ("act", "Tanh", {}),
+        wires=["data.x->image.input", "image.output->stem.input", "stem.output->res.input",
+               "res.output->flat.input", "flat.output->fc.input", "fc.output->act.input"])
+    model.open_composite("res")            # an open block is written as its class
+    model.group_nodes(["fc", "act"])       # a user's group too
+    assert model.groups() == ["res"]
+    folder, diff = _export_graph(model, tmp_path / "groups")
+    assert diff <= TOL
+    text = (folder / "model.py").read_text()
+    assert "self.res = ResNetBasicBlockDownsample(in_channels=4, planes=8, stride=2)" in text \
+        or "self.res = ResNetBasicBlock(in_channels=4, planes=8, stride=2)" in text
+    assert "class Group1(nn.Module):" in text
+    assert "return act" in text  # the group's last node, though nothing reads it
+    keys = set(np.load(folder / "weights.npz").files)
+    assert {"res.conv1.weight", "res.downsample_bn.running_var", "group_1.fc.weight"} <= keys
