@@ -148,6 +148,7 @@ class Scope:
     doc: str = ""
     ctor_params: list[str] = field(default_factory=list)
     ctor_values: dict[str, Any] = field(default_factory=dict)
+    block_params: dict[str, Any] = field(default_factory=dict)
     bindings: dict[str, Ref] = field(default_factory=dict)
     arg_vars: dict[str, str] = field(default_factory=dict)
     class_name: str = ""
@@ -254,7 +255,8 @@ def _block_scope(model: GraphModel, spec, name: str, params: dict, sub: Subgraph
         re.search(rf"\b{ps.name}\b", u) for u in used)]
     title = spec.type if spec.type != "Group" else name
     doc = spec.description if spec.type != "Group" else f"The group '{name}' of the canvas."
-    return Scope(title, args, items, outputs, doc, ctor, {k: params[k] for k in ctor})
+    return Scope(title, args, items, outputs, doc, ctor, {k: params[k] for k in ctor},
+                 block_params=dict(params))
 
 
 def _ports(model: GraphModel, type_name: str, state, subgraph) -> tuple[str, ...]:
@@ -463,10 +465,7 @@ class Writer:
             return self.bodies[body]
         base = class_name(scope.title)
         if base in self.first:
-            extra = [i.key for i in scope.items
-                     if i.key not in {j.key for j in self.first[base].items}]
-            stem = _common_stem(extra)
-            base = base + class_name(stem) if stem else base
+            base = base + _variant(self.first[base], scope)
         else:
             self.first[base] = scope
         name = self.names(base) if base not in self.names.taken else self._numbered(base)
@@ -602,6 +601,21 @@ def wrap(line: str, width: int = 99) -> list[str]:
 def _type_ports(type_name: str) -> tuple[str, ...]:
     """Every output port of a node type (the unused ones are written ``_``)."""
     return tuple(p.name for p in REGISTRY[type_name].outputs)
+
+
+def _variant(first: Scope, scope: Scope) -> str:
+    """How a second class of one block type is told from the first by name: the nodes it
+    has more (``Downsample``), or a switch it has the other way (``NotCausal``); ``""``
+    when neither says it (the name then gets a number)."""
+    extra = [i.key for i in scope.items if i.key not in {j.key for j in first.items}]
+    stem = _common_stem(extra)
+    if stem:
+        return class_name(stem)
+    for name, value in scope.block_params.items():
+        if isinstance(value, bool) and first.block_params.get(name) is (not value):
+            word = class_name(name[3:] if name.startswith("is_") else name)
+            return word if value else "Not" + word
+    return ""
 
 
 def _common_stem(keys: list[str]) -> str:

@@ -255,8 +255,8 @@ MAPPINGS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], NodeCode]] 
     "ScaledDotProductAttention": _sdpa,
     "TransformerEncoderLayer": _transformer("Encoder"),
     "TransformerDecoderLayer": _transformer("Decoder"),
-    "CausalMask": lambda p, ins: NodeCode(None, f"causal_mask({ins['input']})",
-                                          helpers=("causal_mask",)),
+    "CausalMask": lambda p, ins: NodeCode(None, f"apply_causal_mask({ins['input']})",
+                                          helpers=("apply_causal_mask",)),
     "SinusoidalTable": lambda p, ins: NodeCode(None, f"sinusoidal_table({ins['input']})",
                                                helpers=("sinusoidal_table",)),
     "BatchNorm1d": _built("nn.BatchNorm1d", ("num_features",), _BN),
@@ -369,8 +369,8 @@ def future_mask(length: int) -> torch.Tensor:
     """The (L, L) additive causal mask: 0 where key j <= query i, -inf where j > i."""
     return nn.Transformer.generate_square_subsequent_mask(length)
 ''',
-    "causal_mask": '''\
-def causal_mask(scores: torch.Tensor) -> torch.Tensor:
+    "apply_causal_mask": '''\
+def apply_causal_mask(scores: torch.Tensor) -> torch.Tensor:
     """Scores (N, *, L, S) with -inf where key j comes after query i (j > i)."""
     length, source = scores.shape[-2:]
     future = torch.ones(length, source, dtype=torch.bool, device=scores.device).triu(1)

@@ -370,7 +370,10 @@ def test_transposed_convs_norms_and_the_attention_block(tmp_path):
     text = (folder / "model.py").read_text()
     assert "class MultiheadAttentionBlock(nn.Module):" in text
     assert "class TransformerEncoderBlock(nn.Module):" in text
-    assert "def causal_mask(scores" in text  # the block's mask, as a helper
+    assert "def apply_causal_mask(scores" in text  # the block's mask, as a helper
+    assert "causal_mask = apply_causal_mask(scale)" in text
+    # the block without the mask is a class of its own, named for the difference
+    assert "class MultiheadAttentionBlockNotCausal(nn.Module):" in text
 
 
 def test_recurrent_attention_gets_its_own_small_classes(tmp_path):
