@@ -76,6 +76,12 @@ class Training:
         seed: seeds weight init and batch order.
         eval_every: steps between held-out evaluations; 0 picks one that keeps evaluation
             under 10% of training time.
+        clip_grad_norm: gradient clipping, off when None (the default, JSON ``null``):
+            before each optimizer step every gradient is scaled by
+            ``min(1, clip_grad_norm / total_norm)``, total_norm the L2 norm of all the
+            parameters' gradients together, as ``torch.nn.utils.clip_grad_norm_`` (Pascanu
+            et al. 2013, "On the difficulty of training recurrent neural networks"). A
+            number > 0 when on. Applies to the one-optimizer recipes (supervised, VAE).
     """
 
     optimizer: str = "Adam"
@@ -87,6 +93,7 @@ class Training:
     steps: int = 1000
     seed: int = 0
     eval_every: int = 0
+    clip_grad_norm: float | None = None
 
 
 _TRAINING_RULES: dict[str, tuple[type, Any, Any, str]] = {
@@ -100,6 +107,7 @@ _TRAINING_RULES: dict[str, tuple[type, Any, Any, str]] = {
     "steps": (int, 1, 10_000_000, "a whole number ≥ 1"),
     "seed": (int, 0, 2**31 - 1, "a whole number ≥ 0"),
     "eval_every": (int, 0, 10_000_000, "a whole number ≥ 0"),
+    "clip_grad_norm": (float, 0.0, 1e6, "null (off) or a number in (0, 1e6]"),
 }
 
 
@@ -532,12 +540,14 @@ def _validate_side_optimizer(raw: Any, where: str) -> dict:
 def _check_training_value(key: str, value: Any, where: str) -> Any:
     """``value`` checked against the rule of training setting ``key``; ``where`` names it."""
     kind, low, high, what = _TRAINING_RULES[key]
+    if key == "clip_grad_norm" and value is None:  # clipping off
+        return None
     _expect(value, kind, where, what)
     if kind is float:
         value = float(value)
     if low is not None and not low <= value <= high:
         raise ProjectError(f"{where} must be {what}, got {value}", where)
-    if key == "lr" and value <= 0:
+    if key in ("lr", "clip_grad_norm") and value <= 0:
         raise ProjectError(f"{where} must be {what}, got {value}", where)
     if key == "optimizer" and value not in OPTIMIZERS:
         raise ProjectError(f"{where} must be {what}, got {value!r}", where)

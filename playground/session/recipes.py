@@ -197,6 +197,7 @@ class Recipe:
         trace = s.run(s.feeds(x, y), probe=probe)
         loss = self.objective(trace)
         loss.backward()
+        s.clip_gradients()  # training.clip_grad_norm (off unless set)
         self.optimizer.step()
         return self.metrics(trace, loss, y), trace
 

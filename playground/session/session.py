@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from playground import data as datasets
 from playground.engine import Tensor, manual_seed, no_grad, optim
+from playground.engine.nn.utils import clip_grad_norm_
 from playground.engine._random import generator as _engine_generator
 from playground.graph import CompileError, GraphModel, Program, Trace, compile, dataset_of
 from playground.project import Project, ProjectError, Training
@@ -21,6 +22,7 @@ from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_
 
 from .health import Health, Probe
 from .history import History
+from .language_model import Sampling, language_model_views
 from .recipes import Recipe, RecipeError, grid_points, make_recipe
 from .stepping import (FLOAT64_U, GRADCHECK_EPS, GRADCHECK_ROUNDING, GRADCHECK_RTOL,
                        BackwardRecord, ForwardRecord, GradCheck, Tape, check_tensor, claim_ops,
@@ -67,6 +69,16 @@ def preserved_rng():
         yield gen
     finally:
         gen.bit_generator.state = state
+
+
+def perplexity(cross_entropy: float) -> float:
+    """exp(mean cross-entropy in nats): the number of equally likely tokens the model is
+    as unsure as, per token (Jurafsky & Martin, *Speech and Language Processing*, 3rd ed.,
+    §3.2.1). inf when the cross-entropy is too large for a float (or not finite)."""
+    try:
+        return math.exp(cross_entropy)
+    except OverflowError:
+        return math.inf
 
 
 class SessionError(ValueError):
@@ -179,6 +191,8 @@ class Session:
         self._tape_key: tuple | None = None
         #: the node the views follow (the UI's selection), or None for each view's default
         self.focus: str | None = None
+        #: what the sampling view of a language model generates (see :meth:`set_sampling`)
+        self.sampling = Sampling()
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -231,6 +245,12 @@ class Session:
         if ce:
             port, src, sport = next(i for i in program.call(ce[0]).inputs if i[0] == "input")
             self.logits_node = (src, sport)
+        #: a language model (the text dataset) minimising one mean cross-entropy reports
+        #: perplexity = exp(loss) (see :func:`perplexity`)
+        self.reports_perplexity = (
+            self.dataset.name == "text" and recipe.type == "supervised"
+            and len(program.losses) == 1 and list(program.losses) == ce
+            and self.model.params(ce[0]).get("reduction", "mean") == "mean")
         try:
             recipe.bind()
         except RecipeError as exc:  # (a live edit then rebuilds the old graph)
@@ -381,9 +401,22 @@ class Session:
         self._after_step(metrics)
         return metrics
 
+    def clip_gradients(self) -> float | None:
+        """Clip the gradients of every parameter to a total L2 norm of at most
+        ``training.clip_grad_norm`` (``engine.nn.utils.clip_grad_norm_``, PyTorch's
+        semantics); the recipes call it between backward and the optimizer step. Returns
+        the total norm before clipping, or None when clipping is off."""
+        max_norm = self.training.clip_grad_norm
+        if max_norm is None:
+            return None
+        params = [p for p in self.program.parameters() if p.grad is not None]
+        return float(clip_grad_norm_(params, max_norm)) if params else 0.0
+
     def _finish_step(self, n: int, metrics: dict[str, float]) -> dict[str, float]:
         self.step_count = n
         metrics = {"step": n, **metrics}
+        if self.reports_perplexity:
+            metrics["perplexity"] = perplexity(metrics["loss"])
         if not math.isfinite(metrics["loss"]):
             metrics["diverged"] = 1.0
         return metrics
@@ -451,6 +484,8 @@ class Session:
         t0 = time.perf_counter()
         with preserved_rng():
             out = self.recipe.evaluate()
+        if self.reports_perplexity and "val_loss" in out:
+            out["val_perplexity"] = perplexity(out["val_loss"])
         self._eval_cost = time.perf_counter() - t0
         return out
 
@@ -646,6 +681,23 @@ class Session:
         unknown id: each view shows its family's first node)."""
         self.focus = node_id or None
 
+    def set_sampling(self, **settings) -> None:
+        """Change what the sampling view generates: ``prompt`` (str), ``temperature``
+        (>= 0, 0 = greedy), ``length`` (tokens, 1..2000), ``seed`` (>= 0).
+
+        Raises ValueError naming a setting that does not exist or is out of range."""
+        allowed = {"prompt": str, "temperature": (int, float), "length": int, "seed": int}
+        for key, value in settings.items():
+            if key not in allowed:
+                raise ValueError(f"no sampling setting {key!r}; allowed: {', '.join(allowed)}")
+            if isinstance(value, bool) or not isinstance(value, allowed[key]):
+                raise ValueError(f"sampling {key} has the wrong type: {value!r}")
+        if not settings.get("temperature", 0) >= 0 or not 1 <= settings.get("length", 1) <= 2000 \
+                or settings.get("seed", 0) < 0:
+            raise ValueError(f"sampling settings out of range: {settings} (temperature >= 0, "
+                             "1 <= length <= 2000, seed >= 0)")
+        self.sampling = replace(self.sampling, **settings)
+
     def views(self, small: bool = False) -> dict[str, Any]:
         """The views' data, fresh (see :mod:`playground.session.views`).
 
@@ -669,6 +721,7 @@ class Session:
             seq = sequence_view(self)
             if seq is not None:
                 out["sequence"] = seq
+            out.update(language_model_views(self, small))  # text: sampling, grads in time
         return out
 
     def snapshot(self, boundary: bool = True, steps_per_sec: float = 0.0,
@@ -726,4 +779,4 @@ class Session:
 
 
 __all__ = ["Boundary", "ProjectError", "Session", "SessionError", "Snapshot",
-           "saved_run_snapshot"]
+           "perplexity", "saved_run_snapshot"]
