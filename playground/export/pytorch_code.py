@@ -170,8 +170,9 @@ def _block_exprs(spec: CompositeSpec, params: Mapping[str, Any], sub: Subgraph
     """Which inner params follow the block's own params: ``{(local id, param): Expr}``.
 
     Found by rebuilding the block's template with each int param moved by one and seeing
-    which inner values move with it (``planes`` -> ``conv1.out_channels = planes``,
-    ``4 * planes``, ``in_channels + 32``). Only for a block whose inside is still its
+    which inner values move with it: ``conv1.out_channels = planes``, ``4 * planes``,
+    ``in_channels + 2 * growth_rate`` (a sum over several params is checked by moving them
+    all at once) or ``bn_size * growth_rate``. Only for a block whose inside is still its
     template's (an edited inside is written with its values as they are)."""
     if spec.template is None:
         return {}
@@ -181,39 +182,96 @@ def _block_exprs(spec: CompositeSpec, params: Mapping[str, Any], sub: Subgraph
         return {}
     if _strip_pos(base.to_dict()) != _strip_pos(sub.to_dict()):
         return {}
-    inner = {n.id: n for n in base.nodes}
-    found: dict[tuple[str, str], list[Expr]] = {}
+    moves: dict[str, int] = {}
+    deps: dict[tuple[str, str], dict[str, int]] = {}   # (local, param) -> {q: moved value}
     for ps in spec.params:
         v = params[ps.name]
         if ps.type not in ("int", "ints") or isinstance(v, bool) or not isinstance(v, int):
             continue
         moved = v + 1 if ps.high is None or v + 1 <= ps.high else v - 1
-        try:
-            other = dict(params, **{ps.name: moved})
-            other = spec.validate_params(other)
-            changed = spec.make_subgraph(other)
-        except Exception:  # noqa: BLE001 - that value is refused: no dependency found
+        changed = _rebuilt(spec, params, {ps.name: moved})
+        if changed is None:
             continue
-        for n in changed.nodes:
-            old = inner.get(n.id)
-            if old is None or old.type != n.type:
-                continue
-            for name, a in old.params.items():
-                b = n.params.get(name)
-                if isinstance(a, bool) or not isinstance(a, int) or a == b:
-                    continue
-                if not isinstance(b, int):
-                    continue
-                expr = None
-                if a == v and b == moved:
-                    expr = Expr(ps.name)
-                elif v and a % v == 0 and b == (a // v) * moved:
-                    expr = Expr(f"{a // v} * {ps.name}")
-                elif a - v == b - moved:
-                    d = a - v
-                    expr = Expr(f"{ps.name} {'+' if d > 0 else '-'} {abs(d)}")
-                found.setdefault((n.id, name), []).append(expr)
-    return {k: e[0] for k, e in found.items() if len(e) == 1 and e[0] is not None}
+        moves[ps.name] = moved
+        for key, b in _int_changes(base, changed).items():
+            deps.setdefault(key, {})[ps.name] = b
+    inner = {n.id: n for n in base.nodes}
+    out = {}
+    for (local, pname), moved_values in deps.items():
+        a = inner[local].params[pname]
+        coeffs = {}
+        for q, b in moved_values.items():
+            step = moves[q] - params[q]
+            if (b - a) % step:
+                break
+            coeffs[q] = (b - a) // step
+        else:
+            expr = _linear(coeffs, a - sum(c * params[q] for q, c in coeffs.items()))
+            if len(coeffs) > 1:  # a sum is checked with every param moved at once
+                both = _rebuilt(spec, params, {q: moves[q] for q in coeffs})
+                got = None if both is None else _param_of(both, local, pname)
+                want = a + sum(c * (moves[q] - params[q]) for q, c in coeffs.items())
+                if got != want:
+                    expr = _product(spec, params, moves, coeffs, a, local, pname)
+            if expr is not None:
+                out[(local, pname)] = expr
+    return out
+
+
+def _rebuilt(spec: CompositeSpec, params: Mapping[str, Any], change: Mapping[str, int]
+             ) -> Subgraph | None:
+    try:
+        return spec.make_subgraph(spec.validate_params(dict(params, **change)))
+    except Exception:  # noqa: BLE001 - a value the block refuses: no dependency found
+        return None
+
+
+def _param_of(sub: Subgraph, local: str, name: str):
+    node = next((n for n in sub.nodes if n.id == local), None)
+    return None if node is None else node.params.get(name)
+
+
+def _int_changes(base: Subgraph, changed: Subgraph) -> dict[tuple[str, str], int]:
+    """``{(local id, param): new value}`` for the int params that differ."""
+    old = {n.id: n for n in base.nodes}
+    out = {}
+    for n in changed.nodes:
+        o = old.get(n.id)
+        if o is None or o.type != n.type:
+            continue
+        for name, a in o.params.items():
+            b = n.params.get(name)
+            if isinstance(a, int) and not isinstance(a, bool) and isinstance(b, int) \
+                    and not isinstance(b, bool) and a != b:
+                out[(n.id, name)] = b
+    return out
+
+
+def _linear(coeffs: Mapping[str, int], constant: int) -> Expr | None:
+    """``in_channels + 2 * growth_rate - 1`` from the coefficients; None when one is not
+    positive (written as a literal instead)."""
+    if not coeffs or any(c <= 0 for c in coeffs.values()):
+        return None
+    terms = [q if c == 1 else f"{c} * {q}" for q, c in coeffs.items()]
+    text = " + ".join(terms)
+    if constant:
+        text += f" {'+' if constant > 0 else '-'} {abs(constant)}"
+    return Expr(text)
+
+
+def _product(spec, params, moves, coeffs, a, local, pname) -> Expr | None:
+    """``bn_size * growth_rate`` (times a constant) when two params multiply."""
+    if len(coeffs) != 2:
+        return None
+    q1, q2 = coeffs
+    base = params[q1] * params[q2]
+    if not base or a % base:
+        return None
+    k = a // base
+    both = _rebuilt(spec, params, {q1: moves[q1], q2: moves[q2]})
+    if both is None or _param_of(both, local, pname) != k * moves[q1] * moves[q2]:
+        return None
+    return Expr(f"{q1} * {q2}" if k == 1 else f"{k} * {q1} * {q2}")
 
 
 def _block_scope(model: GraphModel, spec, name: str, params: dict, sub: Subgraph, state,
@@ -605,16 +663,24 @@ def _type_ports(type_name: str) -> tuple[str, ...]:
 
 def _variant(first: Scope, scope: Scope) -> str:
     """How a second class of one block type is told from the first by name: the nodes it
-    has more (``Downsample``), or a switch it has the other way (``NotCausal``); ``""``
-    when neither says it (the name then gets a number)."""
-    extra = [i.key for i in scope.items if i.key not in {j.key for j in first.items}]
-    stem = _common_stem(extra)
+    has more (``Downsample``) or less (``NoDownsample``), a switch it has the other way
+    (``NotCausal``), or a size that shapes it (``NumLayers12``); ``""`` when none says it
+    (the name then gets a number)."""
+    mine, theirs = {i.key for i in scope.items}, {j.key for j in first.items}
+    stem = _common_stem([k for k in mine if k not in theirs])
     if stem:
         return class_name(stem)
+    stem = _common_stem([k for k in theirs if k not in mine])
+    if stem:
+        return "No" + class_name(stem)
     for name, value in scope.block_params.items():
         if isinstance(value, bool) and first.block_params.get(name) is (not value):
             word = class_name(name[3:] if name.startswith("is_") else name)
             return word if value else "Not" + word
+    for name, value in scope.block_params.items():  # a size that sets the structure
+        if name not in scope.ctor_params and isinstance(value, int) and \
+                first.block_params.get(name) != value:
+            return f"{class_name(name)}{value}"
     return ""
 
 

@@ -429,3 +429,21 @@ def test_groups_and_open_blocks_become_classes(tmp_path):
     assert "return act" in text  # the group's last node, though nothing reads it
     keys = set(np.load(folder / "weights.npz").files)
     assert {"res.conv1.weight", "res.downsample_bn.running_var", "group_1.fc.weight"} <= keys
+
+
+def test_a_blocks_inner_sizes_are_written_in_its_params(tmp_path):
+    model = _graph(
+        ("image", "Input", {"shape": (8, 6, 6)}),
+        ("dense", "DenseBlock", {"num_layers": 3, "in_channels": 8, "growth_rate": 4,
+                                 "bn_size": 2}),
+        ("dense2", "DenseBlock", {"num_layers": 2, "in_channels": 20, "growth_rate": 4,
+                                  "bn_size": 2}),
+        wires=["image.output->dense.input", "dense.output->dense2.input"])
+    folder, diff = _export_graph(model, tmp_path / "dense")
+    assert diff <= TOL
+    text = (folder / "model.py").read_text()
+    assert "def __init__(self, in_channels, growth_rate, bn_size):" in text
+    assert "nn.Conv2d(in_channels, growth_rate * bn_size, 1, bias=False)" in text
+    assert "DenseLayer(in_channels=in_channels + 2 * growth_rate," in text
+    assert "class DenseBlockNumLayers2(nn.Module):" in text
+    assert "self.dense = DenseBlock(in_channels=8, growth_rate=4, bn_size=2)" in text
