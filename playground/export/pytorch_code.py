@@ -662,10 +662,18 @@ def _type_ports(type_name: str) -> tuple[str, ...]:
 
 
 def _variant(first: Scope, scope: Scope) -> str:
-    """How a second class of one block type is told from the first by name: the nodes it
-    has more (``Downsample``) or less (``NoDownsample``), a switch it has the other way
-    (``NotCausal``), or a size that shapes it (``NumLayers12``); ``""`` when none says it
-    (the name then gets a number)."""
+    """How a second class of one block type is told from the first by name: a switch it
+    has the other way (``NotCausal``), a size that shapes it (``NumLayers12``), or the
+    nodes it has more (``Downsample``) or less (``NoDownsample``); ``""`` when none says
+    it (the name then gets a number)."""
+    for name, value in scope.block_params.items():
+        if isinstance(value, bool) and first.block_params.get(name) is (not value):
+            word = class_name(name[3:] if name.startswith("is_") else name)
+            return word if value else "Not" + word
+    for name, value in scope.block_params.items():  # a size that sets the structure
+        if name not in scope.ctor_params and isinstance(value, int) and \
+                not isinstance(value, bool) and first.block_params.get(name) != value:
+            return f"{class_name(name)}{value}"
     mine, theirs = {i.key for i in scope.items}, {j.key for j in first.items}
     stem = _common_stem([k for k in mine if k not in theirs])
     if stem:
@@ -673,14 +681,6 @@ def _variant(first: Scope, scope: Scope) -> str:
     stem = _common_stem([k for k in theirs if k not in mine])
     if stem:
         return "No" + class_name(stem)
-    for name, value in scope.block_params.items():
-        if isinstance(value, bool) and first.block_params.get(name) is (not value):
-            word = class_name(name[3:] if name.startswith("is_") else name)
-            return word if value else "Not" + word
-    for name, value in scope.block_params.items():  # a size that sets the structure
-        if name not in scope.ctor_params and isinstance(value, int) and \
-                first.block_params.get(name) != value:
-            return f"{class_name(name)}{value}"
     return ""
 
 
