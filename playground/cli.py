@@ -109,7 +109,9 @@ def cmd_train(args) -> int:
     final["seconds"] = round(seconds, 3)
     final["steps_per_sec"] = round(session.step_count / seconds, 1) if seconds > 0 else 0.0
     if "diverged" in final:
-        print("the loss is not finite: lower the learning rate", file=sys.stderr)
+        from playground.session.diagnose import explain_divergence
+
+        print(explain_divergence(session), file=sys.stderr)
     order = ["step", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "steps_per_sec"]
     out = {k: final[k] for k in order if k in final}
     out.update({k: v for k, v in final.items()  # the recipe's own (d_real, kl, ...)

@@ -81,15 +81,29 @@ def count_histogram(values: np.ndarray, bins: int = COUNT_BINS) -> Counts:
 def pca_2d(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``table`` (V, D) projected on their first two principal components
     (centred, by SVD): returns the coordinates (V, 2) and the fraction of the variance
-    each component explains (2,). D = 1 gets a zero second coordinate."""
+    each component explains (2,). D = 1 gets a zero second coordinate.
+
+    Rows holding NaN or infinite values (a run that blew up) get NaN coordinates and the
+    PCA is of the other rows; the table is scaled to a largest magnitude of 1 for the SVD
+    (and the coordinates scaled back), so huge finite values do not overflow it."""
     x = np.asarray(table, np.float64)
-    x = x - x.mean(axis=0, keepdims=True)
-    if x.shape[0] < 2:
-        return np.zeros((x.shape[0], 2), np.float32), np.zeros(2, np.float32)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    coords = np.full((x.shape[0], 2), np.nan)
+    finite = np.isfinite(x).all(axis=1) if x.ndim == 2 else np.zeros(len(x), bool)
+    if finite.sum() < 2:
+        coords[finite] = 0.0
+        return coords.astype(np.float32), np.zeros(2, np.float32)
+    good = x[finite]
+    good = good - good.mean(axis=0, keepdims=True)
+    scale = float(np.abs(good).max()) or 1.0
+    good = good / scale
+    try:
+        _, s, vt = np.linalg.svd(good, full_matrices=False)
+    except np.linalg.LinAlgError:  # did not converge: no projection this time
+        return coords.astype(np.float32), np.zeros(2, np.float32)
     k = min(2, vt.shape[0])
-    coords = np.zeros((x.shape[0], 2))
-    coords[:, :k] = x @ vt[:k].T
+    proj = np.zeros((good.shape[0], 2))
+    proj[:, :k] = good @ vt[:k].T * scale
+    coords[finite] = proj
     var = s ** 2
     frac = np.zeros(2)
     frac[:k] = var[:k] / var.sum() if var.sum() > 0 else 0.0

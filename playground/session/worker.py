@@ -21,6 +21,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any, Callable
 
+from .diagnose import RunawayWatch, explain_divergence
 from .session import Session, Snapshot
 
 #: Seconds between snapshots while training (~30 Hz).
@@ -83,7 +84,13 @@ class TrainingWorker:
         self._stop = False
         self._times: deque[float] = deque(maxlen=200)
         self.error = ""
-        self.snapshot: Snapshot = session.snapshot()
+        #: flags a finite loss that climbs far above its best (once per run)
+        self.runaway = RunawayWatch()
+        try:
+            self.snapshot: Snapshot = session.snapshot()
+        except Exception as exc:  # noqa: BLE001 - the views fail, the worker still starts
+            self.error = f"the views could not be drawn: {exc}"
+            self.snapshot = session.snapshot(boundary=False)
         self._last_publish = 0.0
         self._last_boundary = 0.0
         self._views_interval = BOUNDARY_INTERVAL
@@ -188,6 +195,21 @@ class TrainingWorker:
     # -- the thread -------------------------------------------------------------------
 
     def _publish(self) -> None:
+        """Publish a snapshot; a failure to compute the views (e.g. a PCA of exploded
+        embeddings) is reported and the snapshot goes out without them: the thread lives."""
+        try:
+            self._publish_snapshot()
+        except Exception as exc:  # noqa: BLE001 - reported, never kills the thread
+            self.error = f"the views could not be drawn: {exc}"
+            try:
+                self.snapshot = dataclasses.replace(
+                    self.session.snapshot(boundary=False, running=self._running),
+                    boundary=None)
+            except Exception:  # noqa: BLE001 - keep the last good snapshot
+                pass
+            self._last_publish = time.perf_counter()
+
+    def _publish_snapshot(self) -> None:
         now = time.perf_counter()
         # The decision boundary and the views cost forward passes: refresh them at ~10 Hz,
         # or less often when they would cost more than VIEWS_BUDGET of the training time.
@@ -228,6 +250,7 @@ class TrainingWorker:
             self._running = False
             self.target = None
             self._stepping = None
+            self.runaway.reset()
             self.session.reset()
         elif kind == "call":
             fn, fut = cmd[1], cmd[2]
@@ -257,8 +280,11 @@ class TrainingWorker:
         self._times.append(time.perf_counter())
         if "diverged" in metrics:
             self._running = False
-            self.error = ("training stopped: the loss is not finite (it diverged). Lower the "
-                          "learning rate and press Reset.")
+            self.error = explain_divergence(self.session)
+        else:
+            warning = self.runaway.update(metrics.get("loss", 0.0), self.session)
+            if warning:
+                self.error = warning
         if self._running and self.target is not None and self.session.step_count >= self.target:
             self._running = False  # the run's target: Train goes on to the next one
             self.at_target = True
@@ -277,7 +303,11 @@ class TrainingWorker:
             except queue.Empty:
                 cmd = None
             if cmd is not None:
-                self._handle(cmd)
+                try:
+                    self._handle(cmd)
+                except Exception as exc:  # noqa: BLE001 - a failed command is reported
+                    self._running = False
+                    self.error = f"{cmd[0]} failed: {exc}"
                 self._publish()
                 continue
             if self._running and time.perf_counter() >= self._next_step_at:
