@@ -924,13 +924,18 @@ def _loss_notes(model: GraphModel, losses: list[str], top: Scope, sources) -> li
         params = {k: v for k, v in model.params(node).items()}
         args = ", ".join(f"{k}={lit(v)}" for k, v in params.items()
                          if not (k == "reduction" and v == "mean"))
-        wired = []
+        wired = {}
         for e in model.in_edges(node):
-            name = by_source.get((e.src, e.src_port)) or var_of.get((e.src, e.src_port),
-                                                                        f"{e.src}.{e.src_port}")
-            wired.append(f"{e.dst_port}={name}")
-        ctor = f"{cls}({args})" if cls.startswith("nn.") else cls
-        notes.append(f"  {identifier(node)} = {ctor} on {', '.join(wired)}")
+            name = by_source.get((e.src, e.src_port)) or var_of.get((e.src, e.src_port)) or \
+                (e.src_port if model.spec(e.src).type in SOURCE_TYPES else e.src)
+            wired[e.dst_port] = name
+        order = [p.name for p in spec.inputs if p.name in wired]
+        if cls.startswith("nn."):
+            call_text = f"{cls}({args})({', '.join(wired[p] for p in order)})"
+        else:  # a formula in the ports' names: say which values they are
+            call_text = cls + "".join(f"  [{p} = {wired[p]}]" for p in order
+                                      if wired[p] != p)
+        notes.append(f"  {identifier(node)} = {call_text}")
     return notes
 
 
