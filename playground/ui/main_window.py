@@ -33,6 +33,7 @@ from playground.session.session import saved_run_snapshot
 from .canvas import CanvasView
 from . import window_state
 from .errors import ErrorsWidget
+from .compare import install_compare
 from .export_menu import install_export_menu
 from .run_export import install_run_export
 from .help import install_help
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.lesson = install_lesson(self)  # the project's notes, beside the inspector
         self.help_menu = install_help(self)
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
+        self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
         self.export_tools = install_run_export(self)  # File ▸ PyTorch code, history, summary
 
         self._curves_shown_at = 0.0
