@@ -133,6 +133,7 @@ def _style_plot(plot: pg.PlotItem, title: str, colors: dict, grid: bool = True) 
 #: metric in the train slot and in the held-out slot, their legend labels, and a fixed
 #: y range (or None to fit). The first whose train metric is in the history wins.
 SECOND_PANELS = (
+    ("Perplexity", "perplexity", "val_perplexity", ("train", "held-out"), None),
     ("Accuracy", "accuracy", "val_accuracy", ("train", "held-out"), (0.0, 1.02)),
     ("Discriminator: D(G(z)) and D(real)", "d_fake", "d_real", ("D(G(z))", "D(real)"),
      (0.0, 1.02)),

@@ -33,6 +33,7 @@ from playground.graph import dataset_of
 from ..window_state import hide_stale_tab_bars
 from .base import Frame, ViewWidget, WrappedView
 from .generative import GanView, LatentView, SamplesView
+from .language import GradThroughTimeView, SamplingView
 from .nodes import AttentionView, EmbeddingView, FeatureMapView
 from .sequence import SequenceView
 from .training import HealthView, HistogramView
@@ -54,7 +55,7 @@ ATTENTION_TYPES = frozenset({"MultiheadAttention", "ScaledDotProductAttention",
 
 #: View families by dock area: the right one (beside the inspector) and the bottom one.
 RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
-BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView)
+BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView, SamplingView, GradThroughTimeView)
 
 
 class TimelineBar(QWidget):
@@ -347,7 +348,8 @@ class ViewsController(QObject):
         most telling view to the front."""
         nodes, v = frame.nodes, frame.views
         sig = (frame.recipe, "conv" in nodes, "attention" in nodes, "embedding" in nodes,
-               "discriminator" in v, "samples" in v, "sequence" in v,
+               "discriminator" in v, "samples" in v, "sequence" in v, "sampling" in v,
+               "grad_through_time" in v,
                frame.boundary is not None)
         if sig == self._signature:
             return
@@ -355,9 +357,10 @@ class ViewsController(QObject):
         self._apply({"Feature maps": "conv" in nodes, "Attention": "attention" in nodes,
                      "Embeddings": "embedding" in nodes, "GAN": "discriminator" in v,
                      "Samples": "samples" in v, "Latent space": "latent" in v,
-                     "Sequences": "sequence" in v,
+                     "Sequences": "sequence" in v, "Sampling": "sampling" in v,
+                     "Gradients in time": "grad_through_time" in v,
                      "Decision boundary": frame.boundary is not None or not (
-                         "conv" in nodes or "attention" in nodes
+                         "conv" in nodes or "attention" in nodes or "sampling" in v
                          or frame.recipe != "supervised")})
 
     def expect(self, model, recipe: str = "supervised") -> None:
@@ -383,6 +386,9 @@ class ViewsController(QObject):
                      "GAN": recipe == "gan" and ds is not None and ds.feature_shape == (2,),
                      "Samples": recipe in ("gan", "vae"), "Latent space": recipe == "vae",
                      "Sequences": ds is not None and len(ds.target_shape) > 0,  # per position
+                     "Sampling": ds is not None and ds.name == "text",
+                     "Gradients in time": ds is not None and ds.name == "text"
+                     and bool(types & {"RNN", "LSTM", "GRU"}),
                      "Decision boundary": ds is not None and ds.feature_shape == (2,)
                      and recipe == "supervised"})
 
@@ -401,6 +407,8 @@ class ViewsController(QObject):
                 break
         if applies.get("Sequences"):
             self.docks["Sequences"].raise_()
+        if applies.get("Sampling"):  # a language model: its text tells the most
+            self.docks["Sampling"].raise_()
 
     # -- timeline -------------------------------------------------------------------
 
