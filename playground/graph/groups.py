@@ -8,7 +8,7 @@ the group folds back into.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 import networkx as nx
@@ -17,6 +17,19 @@ from .composite import CompositeError, InPort, OutPort, SubNode, Subgraph, subgr
     is_composite
 from .layout import FRAME_HEADER, FRAME_PAD
 from .records import Edge, GroupInfo, NodeRecord, Replacement
+
+
+@dataclass(frozen=True)
+class _Closure:
+    """What closing a block replaced, kept so that reopening the unchanged block (undo of
+    the close) restores it exactly: the block's inside, place and wires as the close made
+    them, the group, and the records of its members."""
+
+    subgraph: Subgraph
+    pos: tuple[float, float]
+    edges: frozenset
+    info: GroupInfo
+    members: tuple[NodeRecord, ...]
 
 
 class GroupEdits:
@@ -58,8 +71,11 @@ class GroupEdits:
         if sub is None:
             raise CompositeError(f"{attrs['type']} '{attrs['name']}' is not a block; only "
                                  "blocks open")
+        closure = self._closures.pop(node_id, None)
+        if closure is not None and self._is_as_closed(node_id, closure):
+            return self._reopen(node_id, closure)
         ids = {n.id: f"{node_id}/{n.id}" for n in sub.nodes}
-        taken = [i for i in ids.values() if i in self.graph]
+        taken = [i for i in ids.values() if i in self.graph or i in self._groups]
         if taken:
             raise CompositeError(f"cannot open '{attrs['name']}': the id {taken[0]!r} is taken")
         records, edges = self._expand(node_id, ids, (FRAME_PAD, FRAME_HEADER), node_id)
@@ -69,8 +85,8 @@ class GroupEdits:
         dx = float(round(max(0.0, w + 2 * FRAME_PAD - w0 + 20)))
         dy = float(round(max(0.0, h + FRAME_HEADER + FRAME_PAD - h0 + 20)))
         shifts, moves = [], {}
-        for n, a in self.graph.nodes(data=True):
-            if n == node_id:
+        for n, a in sorted(self.graph.nodes(data=True), key=lambda na: na[1]["order"]):
+            if n == node_id:  # in node order: the same shifts whatever the edit history
                 continue
             nx_, ny_ = a["pos"]
             if nx_ > x + 1 and dx:
@@ -133,9 +149,42 @@ class GroupEdits:
             self._groups.pop(group_id, None)
             self.group_closed.emit(group_id)
 
+        closure = _Closure(record.subgraph, record.pos, frozenset(ports_edges), info,
+                           tuple(self._record(m) for m in members))
         self._apply(remove=members, add=[replace(record, edges=())], edges=ports_edges,
                     moves=moves, before=closing)
+        self._closures[group_id] = closure
         return group_id
+
+    def _is_as_closed(self, node_id: str, closure: "_Closure") -> bool:
+        """Whether a block is as :meth:`close_composite` left it (same inside, place and
+        wires, and its members' ids free), so that opening it can restore it exactly."""
+        attrs = self.graph.nodes[node_id]
+        return (attrs.get("subgraph") is closure.subgraph and attrs["pos"] == closure.pos
+                and attrs.get("group") == closure.info.parent
+                and frozenset(self.in_edges(node_id) + self.out_edges(node_id)) == closure.edges
+                and not any(r.id in self.graph or r.id in self._groups
+                            for r in closure.members))
+
+    def _reopen(self, node_id: str, closure: "_Closure") -> str:
+        """Open a block exactly as it was before it closed: the same member ids, places and
+        wires, the same port maps and shifts (undo of a close is its exact inverse)."""
+        info, members = closure.info, tuple(r.id for r in closure.members)
+        mset = set(members)
+        moves = {}
+        for n, dx, dy in info.shifts:
+            if n in self.graph and n != node_id and n not in mset:
+                px, py = self.graph.nodes[n]["pos"]
+                moves[n] = (px + dx, py + dy)
+        self._groups[node_id] = replace(info, members=())
+        try:
+            self._apply(remove=[node_id], add=closure.members,
+                        edges=[e for r in closure.members for e in r.edges], moves=moves,
+                        check=True, after=lambda: self._opened(node_id, members, info.parent))
+        except Exception:
+            self._groups.pop(node_id, None)
+            raise
+        return node_id
 
     def _fold(self, node_id: str, members: list[str], info: GroupInfo | None,
               parent: str | None) -> tuple[NodeRecord, list[Edge]]:

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping
 
 from .composite import InPort, Subgraph
 from .records import NodeState
-from .spec import NodeSpec, ShapeError, Source
+from .spec import NodeSpec, ParamError, ShapeError, Source
 
 
 class ShapeInference:
@@ -46,10 +46,20 @@ class ShapeInference:
                 changed.add(node_id)
 
     def _infer_node(self, node_id: str, states: Mapping[str, NodeState]) -> NodeState:
+        """Infer one node from its inputs' states. The inputs are read in the order of the
+        node's ports, so the result never depends on the order the wires were drawn in; a
+        node whose input is not ok is "blocked" and names the upstream node in error."""
         attrs = self.graph.nodes[node_id]
+        by_port = {e.dst_port: e for e in self.in_edges(node_id)}
+        ports = [p.name for p in self.input_ports(node_id)]
         inputs: dict[str, Source] = {}
-        for edge in self.in_edges(node_id):
+        for port in ports + sorted(set(by_port) - set(ports)):
+            edge = by_port.get(port)
+            if edge is None:
+                continue
             up = states[edge.src]
+            if up.status == "blocked":
+                return NodeState("blocked", message=up.message)
             if not up.ok:
                 return NodeState("blocked", message=f"waiting for '{self.name(edge.src)}', "
                                                     "which has an error")
@@ -71,13 +81,13 @@ class ShapeInference:
                     spec.infer(params, inputs)
             except ShapeError as exc:
                 return NodeState("error", message=f"{spec.type} '{name}' {exc.message}",
-                                 fix=exc.fix, inputs=shapes)
+                                 fix=_valid_fix(spec, exc.fix), inputs=shapes)
             return self._infer_block(spec, name, params, subgraph, inputs)
         try:
             result = spec.infer(params, inputs) if spec.infer else {}
         except ShapeError as exc:
             return NodeState("error", message=f"{spec.type} '{name}' {exc.message}",
-                             fix=exc.fix, inputs=shapes)
+                             fix=_valid_fix(spec, exc.fix), inputs=shapes)
         except Exception as exc:  # a spec bug must not reach the event loop
             return NodeState("error", message=f"{spec.type} '{name}': internal error "
                                               f"in shape inference: {exc!r}", inputs=shapes)
@@ -139,7 +149,7 @@ class ShapeInference:
                 message = f"{spec.type} '{name}' has nothing wired into its '{port.name}' " \
                           f"port{what}."
                 return NodeState("error", message=message, inputs=shapes, inner=inner)
-            fix = state.fix if state.fix and spec.param(state.fix[0]) is not None and \
+            fix = _valid_fix(spec, state.fix) if state.fix and \
                 any(t[0] == local for p in sub.inputs for t in p.targets) else None
             return NodeState("error", message=f"{spec.type} '{name}': {state.message}",
                              fix=fix, inputs=shapes, inner=inner)
@@ -150,3 +160,17 @@ class ShapeInference:
             if port.source[1] in st.meta:
                 meta[port.name] = st.meta[port.source[1]]
         return NodeState("ok", outputs=outputs, meta=meta, inputs=shapes, inner=inner)
+
+
+def _valid_fix(spec: NodeSpec, fix: tuple[str, Any] | None) -> tuple[str, Any] | None:
+    """``fix`` if the node's own param accepts its value (the inspector offers it as a
+    button), else None: a fix the param would refuse is no fix."""
+    if fix is None:
+        return None
+    pspec = spec.param(fix[0])
+    if pspec is None:
+        return None
+    try:
+        return (fix[0], pspec.coerce(fix[1]))
+    except (ParamError, TypeError, ValueError):
+        return None

@@ -73,6 +73,8 @@ class GraphModel(GroupEdits, GraphFile, ShapeInference):
         self._groups: dict[str, GroupInfo] = {}
         # subgraphs replaced by a block's param change, so that undoing it gives them back
         self._replaced: dict[tuple, Subgraph] = {}
+        # what each close replaced, so that undoing it reopens the block exactly
+        self._closures: dict[str, Any] = {}
 
     # -- queries ----------------------------------------------------------------------
 
@@ -362,6 +364,7 @@ class GraphModel(GroupEdits, GraphFile, ShapeInference):
         self._groups.clear()
         self._apply(remove=list(self.graph.nodes))
         self._replaced.clear()
+        self._closures.clear()
 
     # -- the one primitive edit -----------------------------------------------------------
 
