@@ -139,6 +139,8 @@ SECOND_PANELS = (
      (0.0, 1.02)),
     ("KL divergence", "kl", "val_kl", ("train", "held-out"), None),
 )
+#: The right-hand panel before any metric is recorded, and when none of the above is.
+DEFAULT_SECOND_PANEL = next(p for p in SECOND_PANELS if p[1] == "accuracy")
 
 
 #: What the left-hand (loss) panel plots, in the same form: a GAN's two players each have
@@ -185,7 +187,7 @@ class CurvesWidget(QWidget):
             if key in ("loss", "accuracy"):  # a moving average over the noisy batches
                 self.smoothed[key] = self._curve(plot, "train",
                                                  pg.mkPen(TRAIN_COLOR, width=2))
-        self._panel = SECOND_PANELS[0]
+        self._panel = DEFAULT_SECOND_PANEL
         self._loss_panel = LOSS_PANELS[-1]
         self.set_colors(colors)
         self._last_steps: dict[str, int] = {}
@@ -242,7 +244,7 @@ class CurvesWidget(QWidget):
         if loss_panel is not self._loss_panel:
             self._loss_panel = loss_panel
             self._label_panel(self.loss_plot, self.legends[0], loss_panel)
-        panel = next((p for p in SECOND_PANELS if p[1] in history), SECOND_PANELS[0])
+        panel = next((p for p in SECOND_PANELS if p[1] in history), DEFAULT_SECOND_PANEL)
         if panel is not self._panel:
             self._panel = panel
             self._label_panel(self.acc_plot, self.legends[1], panel)

@@ -146,8 +146,8 @@ class GradThroughTimeView(ViewWidget):
     """||dl_L/dh_t|| for each step t of the recurrent layer, relative to the last step's,
     on a log scale: how much the loss at the last position can still teach the state t
     steps back. A plain RNN's line falls steeply (vanishing gradients); an LSTM's or GRU's
-    stays up far longer. The dashed line is the first curve this view showed (at the
-    start of training)."""
+    stays up far longer. The dashed line is the earliest curve of the timeline (or, before
+    its first entry, the first this view showed)."""
 
     title = "Gradients in time"
     blurb = ("The gradient of the last step's loss with respect to each earlier hidden "
@@ -185,16 +185,28 @@ class GradThroughTimeView(ViewWidget):
         rel = norms / norms[-1] if norms[-1] > 0 else norms
         rel = np.maximum(rel, 1e-18)  # a log axis cannot show an exact 0
         t = np.arange(1, len(rel) + 1)
-        first = self._first
-        if first is None or first[0] != data["node"] or first[1] > frame.step or \
-                len(first[2]) != len(rel):
-            self._first = first = (data["node"], frame.step, rel)
+        first = self._reference(frame, data["node"], len(rel))
+        if first is None:  # no timeline entry yet: the first curve this view showed
+            first = self._first
+            if first is None or first[0] != data["node"] or first[1] > frame.step or \
+                    len(first[2]) != len(rel):
+                self._first = first = (data["node"], frame.step, rel)
         self.first_curve.setData(t, first[2])
         self.curve.setData(t, rel)
         lag = min(32, len(rel) - 1)
         self.set_caption(f"{data['type']} '{self.node_names.get(data['node'], data['node'])}':"
                          f" {lag} steps back the gradient is {rel[-1 - lag]:.1e} of the last "
                          f"step's (dashed: step {first[1]})", frame)
+        return None
+
+    @staticmethod
+    def _reference(frame: Frame, node: str, length: int) -> tuple | None:
+        """The timeline's earliest curve of ``node``: ``(node, step, relative norms)``."""
+        for entry in frame.timeline:
+            old = (entry.views or {}).get("grad_through_time")
+            if old is not None and old["node"] == node and len(old["norms"]) == length:
+                n = np.asarray(old["norms"], np.float64)
+                return node, entry.step, np.maximum(n / n[-1] if n[-1] > 0 else n, 1e-18)
         return None
 
     def csv_table(self):
