@@ -104,7 +104,7 @@ DATASETS: dict[str, DatasetInfo] = {
             ranges={"n_samples": N_SAMPLES_RANGE, "seq_len": SEQ_LEN_RANGE,
                     "min_count": MIN_COUNT_RANGE},
             is_2d=False,
-            num_classes=len(text.text_data("char").vocabulary),
+            num_classes=text.CHAR_VOCAB_SIZE,
             is_sequence=True,
         ),
     )

@@ -46,7 +46,7 @@ from playground._resources import resource_path
 
 from .base import DatasetFileError
 
-__all__ = ["CORPUS", "CORPORA", "LEVELS", "UNK", "VAL_FRACTION", "Vocabulary", "TextData",
+__all__ = ["CORPUS", "CORPORA", "CHAR_VOCAB_SIZE", "LEVELS", "UNK", "VAL_FRACTION", "Vocabulary", "TextData",
            "corpus_path", "read_corpus", "words", "char_vocabulary", "word_vocabulary",
            "text_data", "make_windows", "unigram_perplexity"]
 
@@ -55,6 +55,9 @@ CORPORA = ("shakespeare",)
 LEVELS = ("char", "word")
 UNK = "<unk>"
 VAL_FRACTION = 0.1
+#: Characters of the shipped corpus (its character vocabulary's size), known without
+#: reading it (a test checks the two agree).
+CHAR_VOCAB_SIZE = 61
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
 

@@ -27,6 +27,7 @@ def test_char_vocabulary_round_trips():
     corpus = text.read_corpus()
     vocab = text.char_vocabulary(corpus)
     assert list(vocab.tokens) == sorted(set(corpus)) and len(vocab) == 61
+    assert text.CHAR_VOCAB_SIZE == 61 == data.DATASETS["text"].num_classes
     assert vocab.unk is None and vocab.counts.sum() == len(corpus)
     sample = corpus[1000:1200]
     assert "".join(vocab.decode(vocab.encode(sample))) == sample
