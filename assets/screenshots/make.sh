@@ -13,6 +13,7 @@ shot cnn_digits          cnn_digits --steps 1500 --select conv1
 shot transformer_reverse transformer_reverse --steps 400
 shot gan_ring            gan_ring --steps 3000
 shot vae_digits          vae_digits --steps 2000
+shot char_lstm           char_lstm --steps 1000
 shot resnet18_closed     resnet18
 shot resnet18_open       resnet18 --open layer2_0
 shot summary_resnet18    resnet18 --select layer2_0
