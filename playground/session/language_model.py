@@ -8,7 +8,7 @@ H the recurrent layer's hidden size:
   window length the model was trained on, each window starting from a zero state) go
   through the graph, the logits z of the last position give
   ``p = softmax(z / temperature)`` and the next token is drawn from p (temperature 0:
-  the argmax, greedy). Low temperatures repeat the likeliest words; high ones invent
+  the argmax, greedy; a word model never draws ``<unk>``). Low temperatures repeat the likeliest words; high ones invent
   spellings (Hinton et al.'s "temperature" of distillation, Ackley et al. 1985's of the
   Boltzmann machine).
 * :func:`grad_norm_through_time` measures ``||dl_L / dh_t||`` for each t: how much the
@@ -122,6 +122,8 @@ def sample(session: "Session", prompt: str, length: int, temperature: float,
     new: list[int] = []
     for _ in range(length):
         z = _last_logits(session, np.array(ids[-window:]))
+        if vocab.unk is not None:  # never write "<unk>": it stands for many rare words
+            z[vocab.unk] = -np.inf
         if temperature == 0:
             t = int(np.argmax(z))
         else:

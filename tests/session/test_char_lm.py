@@ -201,3 +201,34 @@ def test_non_text_presets_report_no_perplexity():
     m = s.step()
     assert "perplexity" not in m and "val_perplexity" not in m
     assert "sampling" not in s.views() and not s.reports_perplexity
+
+
+def test_word_level_model_samples_words():
+    """level=word: the same graph over the word vocabulary (with <unk>) trains, reports
+    perplexity, and samples words."""
+    proj = load_word_model()
+    s = Session(proj, timeline=False)
+    vocab = s.dataset.extras["vocabulary"]
+    assert s.dataset.num_classes == len(vocab) and vocab.tokens[0] == text.UNK
+    first = s.evaluate()["val_perplexity"]
+    assert first == pytest.approx(len(vocab), rel=0.2)  # untrained: about uniform
+    final = s.train(60)
+    assert final["val_perplexity"] < 0.5 * first
+    out = lm.sample(s, "my lord", 8, 0.0)
+    words = out.split()
+    assert words[:2] == ["my", "lord"] and len(words) == 10
+    assert all(w in vocab for w in words[2:]) and text.UNK not in words  # <unk> never drawn
+    # the prompt's words are lower-cased and its punctuation dropped before they are read
+    assert lm.sample(s, "My LORD!", 8, 0.0).split()[2:] == words[2:]
+    assert len(set(lm.sample(s, "my lord", 30, 1.0, seed=3).split())) > 10
+
+
+def load_word_model():
+    proj = project.load("char_gru")
+    nodes = {n["id"]: n for n in proj.graph["nodes"]}
+    nodes["data"]["params"].update(level="word", seq_len=16, min_count=3, n_samples=1000)
+    size = len(text.text_data("word", 3).vocabulary)
+    nodes["embed"]["params"]["num_embeddings"] = size
+    nodes["head"]["params"]["out_features"] = size
+    proj.training.batch_size = 32
+    return proj
