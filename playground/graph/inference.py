@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from playground.project.limits import format_bytes, memory_budget
+
 from .composite import InPort, Subgraph
 from .records import NodeState
 from .spec import NodeSpec, ParamError, ShapeError, Source
@@ -94,6 +96,9 @@ class ShapeInference:
         meta: dict = {}
         if isinstance(result, tuple):
             result, meta = result
+        too_big = _over_budget(spec, name, params, shapes, result)
+        if too_big:
+            return NodeState("error", message=too_big, inputs=shapes)
         return NodeState("ok", outputs=dict(result), meta=dict(meta), inputs=shapes)
 
     def _infer_block(self, spec: NodeSpec, name: str, params: Mapping[str, Any],
@@ -174,3 +179,32 @@ def _valid_fix(spec: NodeSpec, fix: tuple[str, Any] | None) -> tuple[str, Any] |
         return (fix[0], pspec.coerce(fix[1]))
     except (ParamError, TypeError, ValueError):
         return None
+
+
+#: Bytes a parameter costs in training: float32 weight, gradient and Adam's two moments.
+BYTES_PER_PARAM = 4 * 4
+
+
+def param_budget() -> int:
+    """Most parameters one node may have: :func:`playground.project.limits.memory_budget`
+    (a quarter of the machine's memory) over :data:`BYTES_PER_PARAM`."""
+    return memory_budget() // BYTES_PER_PARAM
+
+
+def _over_budget(spec: NodeSpec, name: str, params, shapes, outputs) -> str:
+    """A message if the node's parameters would not fit in memory (``Linear(10**6,
+    10**6)`` passes its ranges but needs 16 TB to train), else ``""``."""
+    if spec.cost is None:
+        return ""
+    try:
+        count = int(spec.cost(params, shapes, outputs).params)
+    except Exception:  # noqa: BLE001 - a cost the shapes cannot give is no refusal
+        return ""
+    limit = param_budget()
+    if count <= limit:
+        return ""
+    return (f"{spec.type} '{name}' would have {count:,} parameters: "
+            f"{format_bytes(4 * count)} as float32, {format_bytes(BYTES_PER_PARAM * count)} "
+            f"to train with Adam, over the {format_bytes(memory_budget())} this machine "
+            f"allows (a quarter of its memory; at most {limit:,} parameters per node). "
+            f"Make it smaller.")

@@ -118,3 +118,42 @@ def test_a_blocked_node_names_the_same_upstream_error_whatever_the_wiring_order(
         return m.state(add).message
 
     assert build(True) == build(False) == "waiting for 'bad', which has an error"
+
+
+def test_a_node_too_big_for_memory_is_an_error_at_inference(monkeypatch):
+    m = GraphModel()
+    x = m.add_node("Input", {"shape": (1_000_000,)})
+    fc = m.add_node("Linear", {"in_features": 1_000_000, "out_features": 1_000_000})
+    m.connect(x, "output", fc, "input")  # passed validation, then failed in Session()
+    s = m.state(fc)
+    assert s.status == "error" and "would have 1,000,001,000,000 parameters: 4.0 TB as " \
+        "float32, 16.0 TB to train with Adam" in s.message
+    monkeypatch.setattr("playground.graph.inference.memory_budget", lambda: 16 * 10**12)
+    m.set_param(fc, "out_features", 999_999)
+    assert m.state(fc).status == "ok"
+
+
+def test_bce_after_a_linear_is_an_error_at_inference_not_at_the_first_step():
+    m = GraphModel()
+    x = m.add_node("Input", {"shape": (3,)})
+    t = m.add_node("Input", {"shape": (1,)})
+    fc = m.add_node("Linear", {"in_features": 3, "out_features": 1}, node_id="fc")
+    loss = m.add_node("BCELoss")
+    m.connect(x, "output", fc, "input")
+    m.connect(fc, "output", loss, "input")
+    m.connect(t, "output", loss, "target")
+    assert "needs probabilities in [0, 1], but 'fc' is a Linear, whose output is any real " \
+        "number. Put a Sigmoid before it, or use BCEWithLogitsLoss" in m.state(loss).message
+    sig = m.add_node("Sigmoid")
+    m.disconnect(m.edge_into(loss, "input"))
+    m.connect(fc, "output", sig, "input")
+    m.connect(sig, "output", loss, "input")
+    assert m.state(loss).status == "ok"
+
+
+def test_noise_without_a_reference_is_inferred_with_the_rows_it_emits():
+    from playground.graph import compile
+    m = GraphModel()
+    z = m.add_node("NoiseSource", {"dim": 3, "batch_size": 5})
+    assert m.state(z).outputs == {"output": (5, 3)}  # was (N, 3)
+    assert compile(m).run({})[z]["output"].data.shape == (5, 3)

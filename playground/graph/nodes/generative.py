@@ -48,7 +48,8 @@ REGISTRY.register(NodeSpec(
 def _noise_infer(p, inputs):
     if "reference" in inputs:
         need(inputs, "reference", "any batch")
-    return {"output": (None, p["dim"])}
+        return {"output": (None, p["dim"])}
+    return {"output": (p["batch_size"], p["dim"])}  # what it emits: batch_size rows, not N
 
 
 def _noise_build(p, ins):

@@ -163,10 +163,35 @@ _loss("SmoothL1Loss", "Huber-like loss: squared for small errors, absolute for l
                                                      "absolute", low=0.0, high=1e6)),
       "l = 0.5 d^2/beta if |d| < beta else |d| - 0.5 beta; L = mean(l)")
 
+#: Node types whose output is not a probability in [0, 1], with the range it can take.
+_NOT_PROBABILITIES = {
+    **dict.fromkeys(("Linear", "Conv2d", "ConvTranspose2d", "Add", "Subtract", "Scale",
+                     "MatMul", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
+                     "NoiseSource", "Reparameterize", "GELU", "LeakyReLU", "ELU"),
+                   "any real number"),
+    "ReLU": "any number ≥ 0", "Softplus": "any number > 0", "Tanh": "numbers in [-1, 1]",
+    "LogSoftmax": "log-probabilities ≤ 0",
+}
+
+
+def _bce_infer(p, inputs):
+    """BCELoss's log(x) and log(1 - x) need x in [0, 1]: refuse an input that cannot be a
+    probability at inference, not at the first step (torch raises then too)."""
+    out = _paired_infer("Use CrossEntropyLoss for class labels, or feed 0/1 targets as "
+                        "floats.")(p, inputs)
+    src = inputs["input"]
+    what = _NOT_PROBABILITIES.get(src.node_type)
+    if what is not None:
+        raise ShapeError(f"needs probabilities in [0, 1], but '{src.node}' is a "
+                         f"{src.node_type}, whose output is {what}. Put a Sigmoid before "
+                         "it, or use BCEWithLogitsLoss, which takes logits.")
+    return out
+
+
 _loss("BCELoss", "Binary cross-entropy between probabilities in [0, 1] (after a Sigmoid) and "
       "0/1 targets.",
       _paired_inputs("probabilities", "targets in [0, 1]"),
-      _paired_infer("Use CrossEntropyLoss for class labels, or feed 0/1 targets as floats."),
+      _bce_infer,
       lambda p, ins: nn.BCELoss(reduction=p["reduction"]), (_reduction(),),
       "L = -mean(y log x + (1-y) log(1-x))")
 
