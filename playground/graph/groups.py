@@ -30,6 +30,7 @@ class _Closure:
     edges: frozenset
     info: GroupInfo
     members: tuple[NodeRecord, ...]
+    index: int  # its place among the open groups
 
 
 class GroupEdits:
@@ -150,7 +151,8 @@ class GroupEdits:
             self.group_closed.emit(group_id)
 
         closure = _Closure(record.subgraph, record.pos, frozenset(ports_edges), info,
-                           tuple(self._record(m) for m in members))
+                           tuple(self._record(m) for m in members),
+                           list(self._groups).index(group_id))
         self._apply(remove=members, add=[replace(record, edges=())], edges=ports_edges,
                     moves=moves, before=closing)
         self._closures[group_id] = closure
@@ -176,7 +178,9 @@ class GroupEdits:
             if n in self.graph and n != node_id and n not in mset:
                 px, py = self.graph.nodes[n]["pos"]
                 moves[n] = (px + dx, py + dy)
-        self._groups[node_id] = replace(info, members=())
+        items = [(k, v) for k, v in self._groups.items() if k != node_id]
+        items.insert(min(closure.index, len(items)), (node_id, replace(info, members=())))
+        self._groups = dict(items)  # back in its place in the opening order
         try:
             self._apply(remove=[node_id], add=closure.members,
                         edges=[e for r in closure.members for e in r.edges], moves=moves,
