@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from playground.project import Project, load
 
+from .autosave import offer_recovery
 from .main_window import APP_NAME, MainWindow
 from .theme import DARK, apply_theme
 
@@ -43,6 +44,7 @@ def run_gui(project: str | Project | None = None) -> int:
     apply_theme(app, DARK)
     window = MainWindow(loaded)
     window.show()
+    QTimer.singleShot(0, lambda: offer_recovery(window))  # work a crash lost, if any
     return app.exec()
 
 

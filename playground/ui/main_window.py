@@ -33,6 +33,7 @@ from playground.session.session import saved_run_snapshot
 from .canvas import CanvasView
 from . import window_state
 from .errors import ErrorsWidget
+from .autosave import install_autosave
 from .compare import install_compare
 from .export_menu import install_export_menu
 from .run_export import install_run_export
@@ -128,6 +129,8 @@ class MainWindow(QMainWindow):
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
         self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
         self.export_tools = install_run_export(self)  # File ▸ PyTorch code, history, summary
+        # a user's window autosaves its unsaved work (screenshots and tests do not)
+        self.autosave = install_autosave(self) if remember_layout else None
 
         self._curves_shown_at = 0.0
         self._timer = QTimer(self)
@@ -808,6 +811,8 @@ class MainWindow(QMainWindow):
             return
         if self.remember_layout:
             window_state.save(self)
+        if self.autosave is not None:  # saved or discarded on purpose: no recovery needed
+            self.autosave.stop()
         self.shutdown()
         self.canvas.detach()  # later edits of the model must not reach a dead scene
         self.summary.detach()
