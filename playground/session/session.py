@@ -16,7 +16,8 @@ from playground import data as datasets
 from playground.engine import Tensor, manual_seed, no_grad, optim
 from playground.engine.nn.utils import clip_grad_norm_
 from playground.engine._random import generator as _engine_generator
-from playground.graph import CompileError, GraphModel, Program, Trace, compile, dataset_of
+from playground.graph import CompileError, GraphModel, Program, Trace, compile
+from playground.graph.nodes.regression import DATA_SOURCES, source_dataset
 from playground.project import Project, ProjectError, Training
 from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_KEY
 
@@ -211,7 +212,7 @@ class Session:
         except CompileError as exc:
             raise SessionError(str(exc)) from None
         recipe = make_recipe(self, self.project.recipe)
-        data_nodes = [c.node_id for c in program.calls if c.spec.type == "Dataset"]
+        data_nodes = [c.node_id for c in program.calls if c.spec.type in DATA_SOURCES]
         if len(data_nodes) != 1:
             raise SessionError("the graph needs exactly one Dataset node to train, found "
                                f"{len(data_nodes)}. Add one from the palette's Data group."
@@ -231,7 +232,8 @@ class Session:
         self.program = program
         self.kept_weights = program.load_matching(keep) if keep else []
         self.data_node = data_nodes[0]
-        dataset = dataset_of(self.model.params(self.data_node))
+        dataset = source_dataset(self.model.spec(self.data_node).type,
+                                 self.model.params(self.data_node))
         if fresh or dataset is not self.dataset:  # a live edit keeps the batch order going
             self.dataset: datasets.Dataset = dataset
             self.loader = datasets.Loader(dataset.train, batch_size=min(

@@ -148,9 +148,15 @@ CASES = {
     "SinusoidalTable": case({"input": (5, 6)}, {}, {"output": (5, 6)}, constant=True),
     # Data: teacher forcing's decoder input (int64 tokens: nothing to differentiate)
     "ShiftRight": case({"input": "seq:8"}, dict(bos=10), {"output": (None, 8)}, constant=True),
+    # the primitives of a model drawn op by op (nodes/primitives.py)
+    "Log": case({"input": (4,)}, {}, {"output": (None, 4)}, feed={"input": _probs}),
+    "Exp": case({"input": (4,)}, {}, {"output": (None, 4)}),
+    "Pow": case({"input": (4,)}, dict(exponent=3.0), {"output": (None, 4)}),
+    "Parameter": case({}, dict(shape=(2, 3)), {"output": (2, 3)}),
+    "Constant": case({}, dict(shape=(3,), value=2.0), {"output": (3,)}, constant=True),
 }
 
-SOURCES = {"Dataset", "Input"}
+SOURCES = {"Dataset", "Input", "Regression"}
 TYPES = [s.type for s in REGISTRY if not is_composite(s)]
 
 
@@ -469,8 +475,9 @@ def test_param_count_equals_torch_and_the_engine(type_name):
     if engine == 0:
         return
     torch = pytest.importorskip("torch")
-    if not hasattr(torch.nn, type_name):  # no torch module (AdditiveAttention): own tests
-        return
+    theirs_cls = getattr(torch.nn, type_name, None)
+    if not (isinstance(theirs_cls, type) and issubclass(theirs_cls, torch.nn.Module)):
+        return  # no torch module (AdditiveAttention; nn.Parameter is a tensor): own tests
     params = {k: v for k, v in m.params(node).items() if k not in NODE_ONLY}
     theirs = getattr(torch.nn, type_name)(**params)
     assert r.params == sum(p.numel() for p in theirs.parameters())

@@ -3,7 +3,7 @@ each, one module per palette category (importing this package registers them all
 palette order):
 
 =============  ==========================================================================
-data           Dataset, Input, ShiftRight
+data           Dataset, Input, ShiftRight (regression: Regression)
 layers         Linear, Embedding, Flatten, Dropout, Identity
 conv           Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 recurrent      RNN, LSTM, GRU
@@ -16,6 +16,7 @@ losses         CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, BCELoss
                BCEWithLogitsLoss, KLDivLoss, GaussianKL
 generative     Reparameterize, NoiseSource
 seq2seq        AdditiveAttention, LuongAttention (attention of recurrent encoder-decoders)
+primitives     Log, Exp, Pow, Parameter, Constant (Math: a model from single operations)
 =============  ==========================================================================
 
 Every message a spec raises says what it expected, what it got and from where, and one fix.
@@ -25,6 +26,7 @@ The inference pass prefixes it with the node's type and name ("Linear 'fc2' ..."
 from . import data, layers, conv, recurrent, attention, norm, activations  # noqa: F401
 from . import math, losses, generative  # noqa: F401
 from . import seq2seq  # noqa: F401  (AdditiveAttention, LuongAttention)
+from . import primitives, regression  # noqa: F401  (Log, Exp, Pow, Parameter, Constant; Regression)
 from .data import dataset_of, load_dataset
 
 __all__ = ["load_dataset", "dataset_of"]
