@@ -2,7 +2,7 @@
 the file fuzzer (tests/project/hostile.py), beyond what the suite runs.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/fuzz_graph.py [--seeds 1 2 3] \
-        [--examples 300] [--steps 50] [--files 200]
+        [--examples 300] [--steps 50] [--files 200] [--forward]
 
 Each seed is one hypothesis run (random, not derandomized: ``--seeds 0`` is the suite's
 derandomized run). Prints the steps run, the typed errors the checks raised (the app's
@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "graph"), str(ROOT / "tests" / "project")]
 
 
-def run_machine(seed: int, examples: int, steps: int) -> bool:
+def run_machine(seed: int, examples: int, steps: int, forward: bool = False) -> bool:
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     import graph_machine as gm
 
     gm.GraphMachine.steps = 0
+    gm.GraphMachine.RUN_FORWARD = forward
     gm.GraphMachine.signatures = Counter()
     random.seed(seed)  # hypothesis draws a random run's seed from the global generator
     t0 = time.perf_counter()
@@ -83,10 +84,13 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", type=int, default=300)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--files", type=int, default=0)
+    parser.add_argument("--forward", action="store_true",
+                        help="also compile valid graphs and run them forward on random data, "
+                             "checking every output's shape against inference")
     args = parser.parse_args(argv)
     ok = True
     for seed in args.seeds:
-        ok &= run_machine(seed, args.examples, args.steps)
+        ok &= run_machine(seed, args.examples, args.steps, args.forward)
         if args.files:
             ok &= run_files(seed, args.files)
     return 0 if ok else 1

@@ -126,7 +126,7 @@ class GroupEdits:
         group's members as they are now. Returns the node id.
 
         Raises:
-            CompositeError: a block opened inside it is still open, it is empty, or a wire
+            CompositeError: a block opened inside it is still open, or a wire
                 leaves it and comes back through an outside node (closing would close a
                 cycle).
         """
@@ -137,8 +137,8 @@ class GroupEdits:
                                  f"inside '{info.name}'")
         members = sorted((m for m in info.members if m in self.graph),
                          key=lambda m: self.graph.nodes[m]["order"])
-        if not members:
-            raise CompositeError(f"'{info.name}' has no nodes left inside")
+        # an empty group (its nodes deleted, or an empty block opened) closes into an
+        # empty block: refusing would leave an opened empty block that cannot be undone
         record, ports_edges = self._fold(group_id, members, info, info.parent)
         moves = {}
         for n, dx, dy in info.shifts:
@@ -216,7 +216,8 @@ class GroupEdits:
         xs = [g.nodes[m]["pos"][0] for m in members]
         ys = [g.nodes[m]["pos"][1] for m in members]
         off = (FRAME_PAD, FRAME_HEADER) if info is not None else (0.0, 0.0)
-        ox, oy = min(xs), min(ys)
+        ox, oy = (min(xs), min(ys)) if members else \
+            (info.pos[0] + off[0], info.pos[1] + off[1]) if info is not None else (0.0, 0.0)
         nodes = tuple(SubNode(locals_[m], g.nodes[m]["type"], g.nodes[m]["name"],
                               dict(g.nodes[m]["params"]),
                               (round(g.nodes[m]["pos"][0] - ox, 2),
@@ -340,8 +341,6 @@ class GroupEdits:
             self.check_close(child)
         info = self._groups[group_id]
         members = [m for m in self.group_members(group_id) if m in self.graph]
-        if not members:
-            raise CompositeError(f"'{info.name}' has no nodes left inside")
         self._check_foldable(members, info.name)
 
     def group_nodes(self, node_ids: Iterable[str], node_id: str | None = None,
@@ -395,6 +394,7 @@ class GroupEdits:
         """Keep an open block open for good: its members become ordinary nodes (of the
         enclosing group, if any). Returns ``(info, child groups)`` for
         :meth:`restore_group`."""
+        self._dissolved[group_id] = list(self._groups).index(group_id)
         info = self._groups.pop(group_id)
         self.group_closed.emit(group_id)
         members = tuple(m for m in info.members if m in self.graph)
@@ -424,7 +424,9 @@ class GroupEdits:
         for m in info.members:
             if m in self.graph:
                 self.graph.nodes[m]["group"] = info.id
-        self._groups[info.id] = info
+        items = list(self._groups.items())  # back in its place in the opening order
+        items.insert(min(self._dissolved.pop(info.id, len(items)), len(items)), (info.id, info))
+        self._groups = dict(items)
         self.group_opened.emit(info.id)
         if info.parent is not None:
             self.group_changed.emit(info.parent)

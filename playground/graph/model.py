@@ -75,6 +75,7 @@ class GraphModel(GroupEdits, GraphFile, ShapeInference):
         self._replaced: dict[tuple, Subgraph] = {}
         # what each close replaced, so that undoing it reopens the block exactly
         self._closures: dict[str, Any] = {}
+        self._dissolved: dict[str, int] = {}  # a dissolved group's place, for its undo
 
     # -- queries ----------------------------------------------------------------------
 

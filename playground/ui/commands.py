@@ -124,6 +124,10 @@ class SetParamCommand(QUndoCommand):
         self.name = name
         self.value = pspec.coerce(value, owner)
         self.old = model.params(node_id)[name]
+        if model.is_composite(node_id) and getattr(spec, "template", None) is not None:
+            # a block's params shape its inside, whose nodes have ranges of their own
+            # (DenseBlock in_channels=100000 gives a layer 100032): refuse here, not in redo
+            spec.make_subgraph({**model.params(node_id), name: self.value})
         super().__init__(self._text(), parent)
         if self._unchanged():
             self.setObsolete(True)  # nothing to do: QUndoStack.push drops it

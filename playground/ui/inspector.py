@@ -308,6 +308,7 @@ class InspectorWidget(QWidget):
                 raise ParamError(name, f"{self.model.spec(self.node_id).type} has no param "
                                        f"{name!r}")
             value = spec.coerce(value, self.model.name(self.node_id))
+            command = SetParamCommand(self.model, self.node_id, name, value)  # checks a block
         except ParamError as exc:
             self.param_error_label.setText(exc.message)
             self.param_error_label.show()
@@ -317,7 +318,7 @@ class InspectorWidget(QWidget):
         current = self.model.params(self.node_id)[name]
         if current == value and type(current) is type(value):
             return True
-        self.undo_stack.push(SetParamCommand(self.model, self.node_id, name, value))
+        self.undo_stack.push(command)
         return True
 
     # -- building ---------------------------------------------------------------------

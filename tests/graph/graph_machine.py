@@ -146,6 +146,8 @@ class GraphMachine(RuleBasedStateMachine):
             if data.draw(st.integers(0, 3), f"set {p.name}?") == 0:
                 params[p.name] = data.draw(param_value(p), p.name)
         values, ok = self._typed(spec.validate_params, params)
+        if ok and getattr(spec, "template", None) is not None:  # as SetParamCommand does
+            _, ok = self._typed(spec.make_subgraph, values)
         if ok:
             pos = (float(data.draw(st.integers(-500, 3000))), float(data.draw(st.integers(-500, 2000))))
             self._push(self.commands.AddNodeCommand(self.model, t, params, pos))
@@ -284,6 +286,17 @@ class GraphMachine(RuleBasedStateMachine):
             assert _state_key(s) == _state_key(self.model.state(n)), \
                 f"{n} infers differently after reopening: {self.model.state(n)} vs {s}"
 
+    #: also compile small valid graphs and run them forward on random data, checking the
+    #: shapes against inference (benchmarks/fuzz_graph.py --forward; off in the suite).
+    RUN_FORWARD = False
+
+    @precondition(lambda self: self.RUN_FORWARD and len(self.model) > 0 and
+                  not any(not s.ok for s in self.model.states().values()))
+    @rule()
+    def forward(self):
+        type(self).steps += 1
+        run_forward(self.model)
+
     # -- invariants ---------------------------------------------------------------------
 
     @invariant()
@@ -349,3 +362,48 @@ def check_model(m: GraphModel) -> None:
                 (n, rows[n].output_shape, shapes)
         elif s.status == "error":
             assert rows[n].error, f"summary shows no error for {n}"
+
+
+def run_forward(m: GraphModel, batch: int = 3) -> None:
+    """Compile ``m`` and run it on random data (N = ``batch``); every node's outputs must
+    have the inferred shapes (N for None). Skips graphs too big to run quickly."""
+    import numpy as np
+
+    from playground.engine import Tensor, manual_seed
+    from playground.graph import compile
+
+    table = summary(m)
+    big = any(math.prod(d or 1 for d in shape) > 100_000
+              for s in m.states().values() for shape in s.outputs.values())
+    if table.total_params > 2_000_000 or big:
+        return
+    if any(m.spec(n).build is None for n in m.nodes()):
+        return  # a Dataset: its batches are the session's business
+    manual_seed(0)
+    program = compile(m)
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for call in program.calls:
+        if call.module is None:
+            s = m.state(call.node_id)
+            feed = {}
+            for port, shape in s.outputs.items():
+                dims = tuple(batch if d is None else d for d in shape)
+                spec_port = m.output_port(call.node_id, port)
+                if spec_port is not None and spec_port.kind == "index":
+                    k = (s.meta.get(port) or {}).get("num_classes", 2)
+                    feed[port] = Tensor(rng.integers(0, k, dims))
+                else:
+                    feed[port] = Tensor(rng.standard_normal(dims).astype(np.float32))
+            feeds[call.node_id] = feed
+    trace = program.run(feeds)
+    for n, s in m.states().items():
+        got = trace.outputs.get(n)
+        if got is None:
+            continue
+        for port, shape in s.outputs.items():
+            if port not in got:
+                continue
+            want = tuple(batch if d is None else d for d in shape)
+            assert tuple(got[port].shape) == want, \
+                f"{n}.{port} runs as {tuple(got[port].shape)}, inferred {want}"

@@ -171,3 +171,41 @@ def test_undo_of_a_close_puts_the_group_back_in_its_place_among_the_open_ones():
     stack.push(c.CloseCompositeCommand(m, "layer1_0"))
     stack.undo()  # listed layer1_0 after layer1_1 (found by benchmarks/fuzz_graph.py)
     assert m.groups() == ["layer1_0", "layer1_1"] and m.to_dict() == opened
+
+
+def test_undo_of_a_dissolve_puts_the_group_back_in_its_place():
+    from PySide6.QtGui import QUndoStack
+
+    from playground.ui import commands as c
+    m, stack = GraphModel(), QUndoStack()
+    stack.push(c.AddNodeCommand(m, "Linear", {"in_features": 1}))
+    stack.push(c.GroupCommand(m, ["linear_1"]))
+    stack.push(c.GroupCommand(m, ["group_1"]))
+    stack.push(c.OpenCompositeCommand(m, "group_2"))
+    stack.push(c.OpenCompositeCommand(m, "group_2/group_1"))
+    opened = m.to_dict()
+    stack.push(c.DissolveGroupCommand(m, "group_2"))
+    stack.undo()  # listed group_2 after its child
+    assert m.groups() == ["group_2", "group_2/group_1"] and m.to_dict() == opened
+
+
+def test_an_empty_block_opens_and_its_open_undoes():
+    from PySide6.QtGui import QUndoStack
+
+    from playground.ui import commands as c
+    m, stack = GraphModel(), QUndoStack()
+    stack.push(c.AddNodeCommand(m, "Group"))
+    before = m.to_dict()
+    stack.push(c.OpenCompositeCommand(m, "group_1"))
+    assert m.groups() == ["group_1"]
+    stack.undo()  # raised "'group_1' has no nodes left inside" inside QUndoCommand.undo
+    assert m.to_dict() == before
+
+
+def test_a_block_param_whose_inside_refuses_is_refused_before_the_push():
+    from playground.ui import commands as c
+    m = GraphModel()
+    n = m.add_node("DenseBlock", {"num_layers": 2, "growth_rate": 32})
+    with pytest.raises(ParamError, match="must be ≤ 100000, got 100032"):
+        c.SetParamCommand(m, n, "in_channels", 100_000)  # raised inside redo
+    assert m.params(n)["in_channels"] == 64
