@@ -54,6 +54,9 @@ DATASETS: dict[str, DatasetInfo] = {
              "The hardest toy: needs depth or good features.", 300, 0.05),
         _toy("blobs", "Blobs", "Gaussian blobs around fixed centres on a circle; "
              "'noise' is each blob's standard deviation.", 200, 0.2, centers=3),
+        _toy("linear", "Linearly separable", "Two classes either side of a straight line, "
+             "with a margin of 0.1 before the jitter: a single linear unit separates them.",
+             200, 0.05),
         _toy("ring", "Ring of 8 Gaussians", "Eight Gaussian modes on a circle of radius 0.8, "
              "the GAN mode-collapse benchmark; the class is the mode, 'noise' its standard "
              "deviation.", 512, 0.05, num_classes=toys.RING_MODES),
@@ -118,6 +121,7 @@ _TOY_MAKERS = {
     "spirals": toys.make_spirals,
     "blobs": toys.make_blobs,
     "ring": toys.make_ring,
+    "linear": toys.make_linear,
 }
 _CLASS_NAMES = {
     "xor": ("x*y < 0", "x*y > 0"),
@@ -125,6 +129,7 @@ _CLASS_NAMES = {
     "moons": ("upper", "lower"),
     "spirals": ("spiral 0", "spiral 1"),
     "ring": tuple(f"mode {i}" for i in range(toys.RING_MODES)),
+    "linear": ("below the line", "above the line"),
 }
 _TRAIN, _VAL = 0, 1
 
@@ -190,7 +195,7 @@ def load(
 ) -> Dataset:
     """Build or read dataset ``name``.
 
-    2-D toys (``xor``, ``circles``, ``moons``, ``spirals``, ``blobs``, ``ring``): train and val
+    2-D toys (``xor``, ``circles``, ``moons``, ``spirals``, ``blobs``, ``ring``, ``linear``): train and val
     both hold
     ``n_samples`` points, drawn independently from the same distribution with generators seeded
     by ``(seed, 0)`` and ``(seed, 1)``; inputs float32 (n_samples, 2) roughly in [-1, 1]^2,

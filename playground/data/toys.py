@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["make_xor", "make_circles", "make_moons", "make_spirals", "make_blobs", "blob_centers",
-           "make_ring", "ring_centers"]
+           "make_ring", "ring_centers", "make_linear"]
 
 XOR_PADDING = 0.05  # clean points keep this distance from both axes
 CIRCLE_RADII = (1.0, 0.5)  # class 0 outer ring, class 1 inner ring
@@ -25,6 +25,8 @@ SPIRAL_TURNS = 1.75
 BLOB_RADIUS = 0.6  # blob centres lie on this circle
 RING_MODES = 8  # the GAN benchmark's ring of 8 Gaussians
 RING_RADIUS = 0.8
+LINEAR_ANGLE = np.pi / 6  # the separating line through the origin, 30 degrees up
+LINEAR_MARGIN = 0.1  # clean points keep this distance from the line
 
 
 def _balanced_labels(n: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,3 +118,16 @@ def make_ring(n: int, noise: float, rng: np.random.Generator):
     """
     y = _balanced_labels(n, RING_MODES, rng)
     return _finish(ring_centers()[y], y, noise, rng)
+
+
+def make_linear(n: int, noise: float, rng: np.random.Generator):
+    """Two classes either side of a line through the origin at ``LINEAR_ANGLE``: each clean
+    point lies U(-1, 1) along the line and U(LINEAR_MARGIN, 0.8) from it, class 1 on the
+    upper-left side. Linearly separable with margin ``LINEAR_MARGIN`` before the jitter;
+    the label is that of the clean point."""
+    y = _balanced_labels(n, 2, rng)
+    along = rng.uniform(-1.0, 1.0, size=n)
+    away = rng.uniform(LINEAR_MARGIN, 0.8, size=n) * np.where(y == 1, 1.0, -1.0)
+    u = np.array([np.cos(LINEAR_ANGLE), np.sin(LINEAR_ANGLE)])
+    normal = np.array([-u[1], u[0]])
+    return _finish(along[:, None] * u + away[:, None] * normal, y, noise, rng)

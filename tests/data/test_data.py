@@ -23,8 +23,8 @@ PKG_DIR = Path(data.__file__).resolve().parent
 
 
 def test_names_and_infos():
-    assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "ring", "digits",
-                            "reverse", "dates", "text"]
+    assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "linear", "ring",
+                            "digits", "reverse", "dates", "text"]
     assert set(data.DATASETS) == set(data.names())
     for name, info in data.DATASETS.items():
         assert info.name == name

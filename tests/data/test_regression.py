@@ -58,3 +58,14 @@ def test_outliers_are_raised_on_the_right_half_of_training_only():
 def test_bad_settings_name_the_setting(kwargs, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         make_regression(**kwargs)
+
+
+def test_the_linear_toy_is_separable_by_its_line_with_the_stated_margin():
+    from playground.data import load, toys
+    ds = load("linear", n_samples=500, noise=0.0, seed=2)
+    x, y = ds.train.input.astype(np.float64), ds.train.target
+    normal = np.array([-np.sin(toys.LINEAR_ANGLE), np.cos(toys.LINEAR_ANGLE)])
+    side = x @ normal
+    assert np.all((side > 0) == (y == 1))
+    assert np.abs(side).min() >= toys.LINEAR_MARGIN - 1e-6
+    assert abs(int(y.sum()) - 250) <= 1
