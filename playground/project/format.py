@@ -537,6 +537,21 @@ def _validate_side_optimizer(raw: Any, where: str) -> dict:
     return out
 
 
+def check_training_value(key: str, value: Any) -> Any:
+    """``value`` checked and converted as the project file's ``training.<key>`` would be (a
+    float for the float settings, None for clipping off).
+
+    Raises:
+        KeyError: ``key`` is not a training setting.
+        ProjectError: the value is refused; the message names ``training.<key>`` and the
+            allowed values.
+    """
+    if key not in _TRAINING_RULES:
+        raise KeyError(f"{key!r} is not a training setting; settings: "
+                       f"{', '.join(_TRAINING_RULES)}")
+    return _check_training_value(key, value, f"training.{key}")
+
+
 def _check_training_value(key: str, value: Any, where: str) -> Any:
     """``value`` checked against the rule of training setting ``key``; ``where`` names it."""
     kind, low, high, what = _TRAINING_RULES[key]

@@ -36,6 +36,7 @@ from .document import APP_NAME, PROJECT_FILTER, DocumentMixin  # noqa: F401 (re-
 from .errors import ErrorsWidget
 from .autosave import install_autosave
 from .compare import install_compare
+from .training_dock import install_training_dock
 from .export_menu import install_export_menu
 from .run_export import install_run_export
 from .help import install_help
@@ -127,6 +128,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.help_menu = install_help(self)
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
         self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
+        self.training_panel = install_training_dock(self)  # every training setting, undoable
         self.export_tools = install_run_export(self)  # File ▸ PyTorch code, history, summary
         # a user's window autosaves its unsaved work (screenshots and tests do not)
         self.autosave = install_autosave(self) if remember_layout else None
@@ -371,13 +373,16 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._update_title()
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
-    def _set_training_controls(self, training: Training) -> None:
+    def _set_training_controls(self, training: Training, refresh_panel: bool = True) -> None:
         for widget, setter, value in ((self.optimizer_combo, self.optimizer_combo.setCurrentText,
                                        training.optimizer),
                                       (self.lr_spin, self.lr_spin.setValue, training.lr)):
             blocked = widget.blockSignals(True)
             setter(value)
             widget.blockSignals(blocked)
+        panel = getattr(self, "training_panel", None)  # (not yet while constructing)
+        if refresh_panel and panel is not None:
+            panel.refresh()
 
     # -------------------------------------------------------------------- training
 
@@ -646,21 +651,13 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.setWindowModified(self.is_dirty())
 
     def _on_optimizer_changed(self, name: str) -> None:
-        self.project.training.optimizer = name
-        if self.worker is not None:
-            self.worker.set_optimizer(name)
-        elif self.session is not None:
-            self.session.set_optimizer(name)
-        self.show_message(f"Optimizer: {name}")
+        # the toolbar edits the same setting as the Training settings dock: one undoable edit
+        if self.training_panel.edit("optimizer", name):
+            self.show_message(f"Optimizer: {name}")
 
     def _on_lr_changed(self, lr: float) -> None:
-        if lr <= 0:
-            return
-        self.project.training.lr = float(lr)
-        if self.worker is not None:
-            self.worker.set_lr(lr)
-        elif self.session is not None:
-            self.session.set_lr(lr)
+        if lr > 0:
+            self.training_panel.edit("lr", float(lr))
 
     def showEvent(self, event) -> None:  # Qt override: the docks' sizes, once
         super().showEvent(event)
