@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from playground.graph.nodes.regression import DATA_SOURCES
 from playground.project import load
 from playground.project.format import preset_names
 from playground.session import Session, SessionError
@@ -21,10 +22,10 @@ SWEEP_CHECKS = 8
 
 
 def _trainable() -> list[str]:
-    """Presets a Session trains: those with a Dataset node (the architecture presets
+    """Presets a Session trains: those with a Dataset or Regression node (the architecture presets
     start from an Input and have no loss: they are for inspection only)."""
     return [n for n in preset_names()
-            if any(node["type"] == "Dataset" for node in load(n).graph["nodes"])]
+            if any(node["type"] in DATA_SOURCES for node in load(n).graph["nodes"])]
 
 
 TRAINABLE = _trainable()
