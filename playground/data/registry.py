@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dates, sequences, text, toys
+from . import dates, sequences, skipgram, text, toys
 from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
 from .digits import load_digits
 
@@ -110,6 +110,7 @@ DATASETS: dict[str, DatasetInfo] = {
             num_classes=text.CHAR_VOCAB_SIZE,
             is_sequence=True,
         ),
+        skipgram.INFO,  # (center, context) word pairs for word2vec: playground.data.skipgram
     )
 }
 """Registry key -> :class:`DatasetInfo`, in palette order."""
@@ -263,6 +264,8 @@ def load(
         return _load_reverse(info, n, _check_seed(seed))
     if name == "dates":
         return _load_dates(info, n, _check_seed(seed))
+    if name == "skipgram":  # x (N, 1) center ids, target (N, 1+k): see data.skipgram
+        return skipgram.load(n, _check_seed(seed))
     if name == "text":
         d = info.defaults
         lvl = d["level"] if level is None else level
