@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from playground.graph.nodes.regression import has_data_source
 from playground.project import Project, load
 
 from .autosave import offer_recovery
@@ -84,7 +85,7 @@ def screenshot(project: str | Project | None, out_path: str | Path, steps: int =
         window.show()
         app.processEvents()
         model = window.model
-        if any(model.spec(n).type == "Dataset" for n in model.nodes()):
+        if has_data_source(model):
             window.train_steps_sync(steps)  # (an architecture to inspect has nothing to train)
         for name in open_blocks:
             if not window.canvas.open_block(_node_id(window, name)):

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QMa
                                QStyle, QToolBar, QWidget)
 
 from playground.graph import GraphFormatError, GraphModel
+from playground.graph.nodes.regression import has_data_source
 from playground.project import Project, ProjectError, Training, load, preset_names
 from playground.project.format import OPTIMIZERS, TRAINING_STEP_KEY
 from playground.session import Session, SessionError, Snapshot, TrainingWorker
@@ -365,7 +366,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._show_metrics(saved)
         # a graph without a Dataset (an architecture preset) has nothing to train: show its
         # costs rather than empty curves
-        inspect_only = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
+        inspect_only = not has_data_source(self.model)
         (self.summary_dock if inspect_only else self.curves_dock).raise_()
         if inspect_only:  # room for its rows: a chain of closed blocks is one row on the canvas
             self.resizeDocks([self.summary_dock], [self.height() * 2 // 5],
@@ -664,7 +665,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if not self._layout_restored:  # an architecture's Summary gets more room
-                inspect = not any(self.model.spec(n).type == "Dataset" for n in self.model.nodes())
+                inspect = not has_data_source(self.model)
                 window_state.default_sizes(self, 0.4 if inspect else 0.3)
                 self.layout().activate()  # now, not on the next turn of the event loop
             QTimer.singleShot(0, self, lambda: window_state.hide_stale_tab_bars(self))

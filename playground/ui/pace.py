@@ -18,6 +18,8 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox, QProgressBar
 
+from playground.graph.nodes.regression import has_data_source
+
 #: The speed choices: (label, steps per second or None for no cap).
 SPEEDS = (("Max speed", None), ("100 steps/s", 100.0), ("30 steps/s", 30.0),
           ("10 steps/s", 10.0), ("3 steps/s", 3.0), ("1 step/s", 1.0))
@@ -127,8 +129,7 @@ class PaceControls:
         """Runs have a target: not until stopped, and a graph that trains (an architecture
         to inspect has no Dataset node and never trains)."""
         model = self.window.model
-        return not self.until_stopped and any(model.spec(n).type == "Dataset"
-                                              for n in model.nodes())
+        return not self.until_stopped and has_data_source(model)
 
     def step_text(self, step: int) -> str:
         """"step 340 / 500", or "step 1,234" while running until stopped."""

@@ -19,10 +19,16 @@ from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError
 from ._common import no_cost
 from .data import dataset_of
 
-__all__ = ["DATA_SOURCES", "regression_of", "source_dataset"]
+__all__ = ["DATA_SOURCES", "has_data_source", "regression_of", "source_dataset"]
 
 #: Node types the session trains from (exactly one per graph).
 DATA_SOURCES = ("Dataset", "Regression")
+
+
+def has_data_source(model) -> bool:
+    """True when the GraphModel ``model`` has a node the session can train from (an
+    architecture to inspect, drawn from an Input node, has none)."""
+    return any(model.spec(n).type in DATA_SOURCES for n in model.nodes())
 
 
 @lru_cache(maxsize=16)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QSlider, QToolB
                                QToolButton, QWidget)
 
 from playground.graph import dataset_of
+from playground.graph.nodes.regression import DATA_SOURCES
 
 from ..window_state import hide_stale_tab_bars
 from .base import Frame, ViewWidget, WrappedView
@@ -368,7 +369,7 @@ class ViewsController(QObject):
         and hide the others (the first frame corrects the guess). A graph without a Dataset
         node (an architecture to inspect) gets no views at all."""
         types = {model.spec(n).type for n in model.nodes()}
-        data = [n for n in model.nodes() if model.spec(n).type == "Dataset"]
+        data = [n for n in model.nodes() if model.spec(n).type in DATA_SOURCES]
         if not data:
             self._apply(dict.fromkeys(self.docks.keys() - {"Training curves"}, False))
             return
