@@ -52,6 +52,8 @@ TRAINING_STEP_KEY = "@step"
 HISTORY_PREFIX = "@history."
 #: The optimizers a project may name (``playground.engine.optim``'s classes).
 OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW")
+#: The learning-rate schedules a project may name (``engine.optim.lr_scheduler``'s).
+LR_SCHEDULES = ("none", "StepLR", "CosineAnnealingLR")
 RECIPES = ("supervised", "vae", "gan")
 G_LOSSES = ("non_saturating", "minimax")
 #: How far from the origin a node may sit on the canvas (either axis).
@@ -94,6 +96,9 @@ class Training:
     seed: int = 0
     eval_every: int = 0
     clip_grad_norm: float | None = None
+    lr_schedule: str = "none"
+    step_size: int = 100
+    gamma: float = 0.5
 
 
 _TRAINING_RULES: dict[str, tuple[type, Any, Any, str]] = {
@@ -108,6 +113,9 @@ _TRAINING_RULES: dict[str, tuple[type, Any, Any, str]] = {
     "seed": (int, 0, 2**31 - 1, "a whole number ≥ 0"),
     "eval_every": (int, 0, 10_000_000, "a whole number ≥ 0"),
     "clip_grad_norm": (float, 0.0, 1e6, "null (off) or a number in (0, 1e6]"),
+    "lr_schedule": (str, None, None, "one of none, StepLR, CosineAnnealingLR"),
+    "step_size": (int, 1, 10_000_000, "a whole number ≥ 1"),
+    "gamma": (float, 0.0, 1.0, "a number in (0, 1]"),
 }
 
 
@@ -566,6 +574,10 @@ def _check_training_value(key: str, value: Any, where: str) -> Any:
         raise ProjectError(f"{where} must be {what}, got {value}", where)
     if key == "optimizer" and value not in OPTIMIZERS:
         raise ProjectError(f"{where} must be {what}, got {value!r}", where)
+    if key == "lr_schedule" and value not in LR_SCHEDULES:
+        raise ProjectError(f"{where} must be {what}, got {value!r}", where)
+    if key == "gamma" and value <= 0:
+        raise ProjectError(f"{where} must be {what}, got {value}", where)
     return value
 
 

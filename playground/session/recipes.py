@@ -105,6 +105,27 @@ def grid_points(lo: np.ndarray, hi: np.ndarray, res: int
     return pts, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
+def make_schedulers(optimizers: list, training, step: int = 0) -> list:
+    """The learning-rate schedulers ``training.lr_schedule`` asks for, one per optimizer
+    (``[]`` for ``"none"``), advanced to training step ``step`` (so that a rebuilt optimizer,
+    e.g. after a live settings change, resumes the schedule where the run is). One scheduler
+    step per training step; CosineAnnealingLR's ``T_max`` is ``training.steps``."""
+    kind = getattr(training, "lr_schedule", "none")
+    if kind == "none":
+        return []
+    out = []
+    for opt in optimizers:
+        if kind == "StepLR":
+            sch = optim.lr_scheduler.StepLR(opt, step_size=training.step_size,
+                                            gamma=training.gamma)
+        else:
+            sch = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=training.steps)
+        for _ in range(step):
+            sch.step()
+        out.append(sch)
+    return out
+
+
 def make_optimizer(params: list, training, overrides: Mapping[str, Any] | None = None
                    ) -> optim.Optimizer:
     """The optimizer named by the ``training`` settings (one of
@@ -162,6 +183,21 @@ class Recipe:
 
     def make_optimizers(self) -> None:
         self.optimizer = make_optimizer(self.s.program.parameters(), self.s.training)
+        self.make_schedules()
+
+    def make_schedules(self) -> None:
+        """(Re)make the LR schedulers of ``training.lr_schedule`` at the current step, from
+        each optimizer's own base learning rate (a live change of the schedule)."""
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = group.pop("initial_lr", group["lr"])
+        self.schedulers = make_schedulers(self.optimizers, self.s.training,
+                                          getattr(self.s, "step_count", 0))
+
+    def step_schedules(self) -> None:
+        """One scheduler step per training step (``training.lr_schedule``)."""
+        for sch in getattr(self, "schedulers", ()):
+            sch.step()
 
     @property
     def optimizers(self) -> list[optim.Optimizer]:
@@ -199,6 +235,7 @@ class Recipe:
         loss.backward()
         s.clip_gradients()  # training.clip_grad_norm (off unless set)
         self.optimizer.step()
+        self.step_schedules()
         return self.metrics(trace, loss, y), trace
 
     def evaluate(self) -> dict[str, float]:
@@ -506,6 +543,7 @@ class GAN(Recipe):
         self.d_optimizer = make_optimizer(self._params(self.d_nodes), t,
                                           self.fields.get("d_optimizer"))
         self.optimizer = None
+        self.make_schedules()
 
     @property
     def optimizers(self) -> list[optim.Optimizer]:
@@ -581,6 +619,7 @@ class GAN(Recipe):
                    "d_loss": float(d_loss.data), "g_loss": float(g_loss.data),
                    "d_real": float(_sigmoid(real_logits.data).mean()),
                    "d_fake": float(_sigmoid(fake_logits.data).mean())}
+        self.step_schedules()
         return metrics, trace
 
     def evaluate(self) -> dict[str, float]:

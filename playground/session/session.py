@@ -253,14 +253,14 @@ class Session:
             self.dataset.name == "text" and recipe.type == "supervised"
             and len(program.losses) == 1 and list(program.losses) == ce
             and self.model.params(ce[0]).get("reduction", "mean") == "mean")
+        if fresh:  # before bind: the LR schedule starts from step 0
+            self.step_count = 0
         try:
             recipe.bind()
         except RecipeError as exc:  # (a live edit then rebuilds the old graph)
             raise SessionError(str(exc)) from None
         self.recipe: Recipe = recipe
         self._tape = None
-        if fresh:
-            self.step_count = 0
 
     @property
     def optimizer(self) -> optim.Optimizer | None:

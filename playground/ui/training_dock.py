@@ -2,8 +2,9 @@
 undo.
 
 Fields (the project's ``training`` object, :class:`~playground.project.Training`):
-optimizer, learning rate, momentum, Nesterov, weight decay, batch size, steps per run, seed,
-held-out evaluation interval and gradient clipping (off, or a max norm).
+optimizer, learning rate, momentum, Nesterov, weight decay, the learning-rate schedule (none, StepLR
+with its step size and gamma, or cosine annealing over the run), batch size, steps per run,
+seed, held-out evaluation interval and gradient clipping (off, or a max norm).
 
 An edit is one :class:`SetTrainingCommand` on the window's undo stack (Ctrl+Z takes it
 back; consecutive edits of one field merge into one command), marks the document modified,
@@ -11,6 +12,7 @@ and reaches a running session at once:
 
 - optimizer, learning rate, momentum, Nesterov, weight decay: the optimizers are rebuilt
   with the new setting (the learning rate alone keeps their moments);
+- the schedule: remade at the current step, from the base learning rate;
 - clipping and the evaluation interval: from the next step;
 - batch size and seed: at the next Reset (they decide the batches and the initial weights,
   so changing them mid-run would not be the run the settings describe);
@@ -29,7 +31,8 @@ from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFormLayout,
                                QHBoxLayout, QLabel, QSpinBox, QWidget)
 
-from playground.project.format import OPTIMIZERS, ProjectError, check_training_value
+from playground.project.format import (LR_SCHEDULES, OPTIMIZERS, ProjectError,
+                                       check_training_value)
 
 from .inspector import LogSpinBox
 
@@ -39,11 +42,14 @@ __all__ = ["SetTrainingCommand", "TrainingPanel", "install_training_dock", "AT_R
 AT_RESET = ("batch_size", "seed")
 #: Settings that rebuild the optimizers.
 OPTIMIZER_KEYS = ("optimizer", "momentum", "nesterov", "weight_decay")
+#: Settings that remake the learning-rate schedule (at the current step).
+SCHEDULE_KEYS = ("lr_schedule", "step_size", "gamma")
 
 _LABELS = {"optimizer": "optimizer", "lr": "learning rate", "momentum": "momentum",
            "nesterov": "Nesterov momentum", "weight_decay": "weight decay",
            "batch_size": "batch size", "steps": "steps per run", "seed": "seed",
-           "eval_every": "held-out every", "clip_grad_norm": "gradient clipping"}
+           "eval_every": "held-out every", "clip_grad_norm": "gradient clipping",
+           "lr_schedule": "LR schedule", "step_size": "StepLR every", "gamma": "StepLR gamma"}
 
 
 class SetTrainingCommand(QUndoCommand):
@@ -97,6 +103,10 @@ class TrainingPanel(QWidget):
         e["momentum"] = self._float(0.0, 0.999, 0.05, 3)
         e["nesterov"] = QCheckBox("look ahead (SGD)", self)
         e["weight_decay"] = self._float(0.0, 1.0, 1e-4, 5)
+        e["lr_schedule"] = QComboBox(self)
+        e["lr_schedule"].addItems(list(LR_SCHEDULES))
+        e["step_size"] = self._int(1, 10_000_000)
+        e["gamma"] = self._float(0.001, 1.0, 0.05, 3)
         e["batch_size"] = self._int(1, 100_000)
         e["steps"] = self._int(1, 10_000_000)
         e["seed"] = self._int(0, 2**31 - 1)
@@ -117,6 +127,10 @@ class TrainingPanel(QWidget):
             "momentum": "SGD and RMSprop: the fraction of the last update kept, in [0, 1)",
             "nesterov": "SGD: evaluate the gradient at the look-ahead point (needs momentum)",
             "weight_decay": "L2 penalty added to the gradient (AdamW: decoupled decay)",
+            "lr_schedule": "none: a constant learning rate; StepLR: × gamma every step_size "
+                           "steps; CosineAnnealingLR: down to 0 over the run's steps",
+            "step_size": "StepLR: training steps between decays",
+            "gamma": "StepLR: the factor of each decay",
             "batch_size": "Examples per step; applies at the next Reset",
             "steps": "Where Train stops (Run Until Stopped ignores it)",
             "seed": "Seeds the initial weights and the batch order; applies at the next Reset",
@@ -139,7 +153,9 @@ class TrainingPanel(QWidget):
         e["momentum"].valueChanged.connect(lambda v: self.edit("momentum", float(v)))
         e["nesterov"].toggled.connect(lambda v: self.edit("nesterov", bool(v)))
         e["weight_decay"].valueChanged.connect(lambda v: self.edit("weight_decay", float(v)))
-        for key in ("batch_size", "steps", "seed", "eval_every"):
+        e["lr_schedule"].currentTextChanged.connect(lambda v: self.edit("lr_schedule", v))
+        e["gamma"].valueChanged.connect(lambda v: self.edit("gamma", float(v)))
+        for key in ("step_size", "batch_size", "steps", "seed", "eval_every"):
             e[key].valueChanged.connect(lambda v, key=key: self.edit(key, int(v)))
         self.clip_check.toggled.connect(self._on_clip)
         self.clip_spin.valueChanged.connect(self._on_clip)
@@ -177,7 +193,11 @@ class TrainingPanel(QWidget):
             e["momentum"].setValue(t.momentum)
             e["nesterov"].setChecked(t.nesterov)
             e["weight_decay"].setValue(t.weight_decay)
-            for key in ("batch_size", "steps", "seed", "eval_every"):
+            e["lr_schedule"].setCurrentText(t.lr_schedule)
+            e["gamma"].setValue(t.gamma)
+            e["step_size"].setEnabled(t.lr_schedule == "StepLR")
+            e["gamma"].setEnabled(t.lr_schedule == "StepLR")
+            for key in ("step_size", "batch_size", "steps", "seed", "eval_every"):
                 e[key].setValue(getattr(t, key))
             clip = getattr(t, "clip_grad_norm", None)
             self.clip_check.setChecked(clip is not None)
@@ -225,6 +245,9 @@ class TrainingPanel(QWidget):
             setattr(session.training, key, value)
             if key in OPTIMIZER_KEYS:
                 session.recipe.make_optimizers()
+            elif key in SCHEDULE_KEYS or (key == "steps" and
+                                          session.training.lr_schedule == "CosineAnnealingLR"):
+                session.recipe.make_schedules()
             elif key == "eval_every":
                 session._eval_every = value
 

@@ -78,3 +78,20 @@ def test_settings_are_saved_and_a_new_document_shows_its_own(make_window, tmp_pa
     w.open_project("spiral_mlp")
     assert w.training_panel.editors["optimizer"].currentText() == "Adam"
     assert w.training_panel.editors["seed"].value() == 0
+
+
+def test_a_schedule_chosen_mid_run_starts_from_the_base_rate_at_the_current_step(make_window,
+                                                                                qtbot):
+    w = make_window("xor_mlp")
+    for _ in range(4):
+        w.step_action.trigger()
+    qtbot.waitUntil(lambda: w.current_step() == 4, timeout=10_000)
+    panel = w.training_panel
+    assert not panel.editors["gamma"].isEnabled()
+    panel.edit("step_size", 2)
+    panel.edit("lr_schedule", "StepLR")
+    assert panel.editors["gamma"].isEnabled()
+    lr = lambda s: s.optimizer.param_groups[0]["lr"]  # noqa: E731
+    assert _session_value(w, lr) == pytest.approx(0.1 * 0.5 ** 2)  # step 4: two decays
+    panel.edit("lr_schedule", "none")
+    assert _session_value(w, lr) == pytest.approx(0.1)
