@@ -150,3 +150,11 @@ def test_tiny_model_trains_to_the_true_weights():
     sd = s.program.state_dict()
     assert abs(float(sd["w1.weight"][0]) - 2.0) < 0.1
     assert abs(float(sd["w2.weight"][0]) - 1.0) < 0.05
+
+
+def test_a_graph_with_a_regression_node_trains_and_one_with_an_input_does_not():
+    from playground.graph.nodes.regression import has_data_source
+    assert has_data_source(_graph())
+    m = GraphModel()
+    m.add_node("Input", params={"shape": (1,)}, node_id="x")
+    assert not has_data_source(m)

@@ -65,3 +65,14 @@ def test_the_lesson_notes_name_their_sections_and_the_stated_numbers():
         for heading in ("What it shows", "What to watch", "Things to try"):
             assert f"\n{heading}\n" in notes, (name, heading)
         assert number in notes, name
+
+
+def test_compare_runs_over_the_outlier_fraction_as_the_notes_suggest():
+    from playground.session.compare import RunConfig, compare
+    runs = compare(load("l1_vs_l2_outliers"),
+                   [RunConfig("clean", {"node.data.outliers": 0.0}),
+                    RunConfig("10%", {"node.data.outliers": 0.1})])
+    clean, dirty = (r.final["val_loss"] for r in runs)
+    # held-out targets carry no outliers: without them both heads fit the line, down to
+    # the noise (MSE 0.05² plus L1 0.05·√(2/π) ≈ 0.042); with them the L2 head is off
+    assert clean < 0.06 and dirty > 0.2, (clean, dirty)
