@@ -67,6 +67,12 @@ def test_headless_command_runs_as_written(command, tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     elif argv[1] == "summary":
         assert any(line.startswith("fc1") for line in out)
+    elif argv[1] == "export":
+        out_path = tmp_path / argv[argv.index("-o") + 1]
+        if argv[argv.index("--format") + 1] == "onnx":
+            assert out_path.read_bytes()[:2] == b"\x08\x0a"  # ir_version 10, a protobuf
+        else:
+            assert {"model.py", "weights.npz", "check.py"} <= {p.name for p in out_path.iterdir()}
     elif argv[1] == "presets":
         assert {line.split()[0] for line in out} >= {"xor_mlp", "digits_mlp", "gan_ring"}
 
