@@ -58,6 +58,8 @@ RECIPES = ("supervised", "vae", "gan")
 G_LOSSES = ("non_saturating", "minimax")
 #: How far from the origin a node may sit on the canvas (either axis).
 MAX_POS = 1e7
+#: Longest ``topic`` or ``result`` (characters, one line).
+MAX_LESSON_LINE = 300
 #: Longest node id or name (characters).
 MAX_NAME = 200
 
@@ -131,6 +133,9 @@ class Project:
             ``"vae"`` or ``"gan"`` with their fields (see :func:`validate_recipe` and
             ``playground.session.recipes``).
         notes: free text shown to the student (Markdown).
+        topic: the course topic a lesson belongs to (``"Foundations"``, ``"Sequences and
+            text"``...), grouping the lesson browser; "" for none.
+        result: the lesson's stated result, one line (``"96-97% held-out"``); "" for none.
         weights: ``{"<node_id>.<param>": array}`` or None when untrained.
         path: the file it came from, or None.
         warnings: what loading noticed but did not refuse (weights that belong to another
@@ -142,6 +147,8 @@ class Project:
     training: Training = field(default_factory=Training)
     recipe: dict = field(default_factory=lambda: {"type": "supervised"})
     notes: str = ""
+    topic: str = ""
+    result: str = ""
     weights: dict[str, np.ndarray] | None = None
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
@@ -295,7 +302,7 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
     """
     _expect(raw, dict, "the file", "a JSON object")
     known = {"schema_version", "name", "graph", "training", "recipe", "notes",
-             "weights_sha256"}
+             "topic", "result", "weights_sha256"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ProjectError(f"unknown top-level field {unknown[0]!r}; allowed: "
@@ -318,10 +325,17 @@ def from_dict(raw: Any, default_name: str = "untitled") -> Project:
 
     name = _expect(raw.get("name", default_name), str, "name", "a string")
     notes = _expect(raw.get("notes", ""), str, "notes", "a string")
+    lesson = {}
+    for key in ("topic", "result"):
+        lesson[key] = _expect(raw.get(key, ""), str, key, "a string")
+        if len(lesson[key]) > MAX_LESSON_LINE or "\n" in lesson[key]:
+            raise ProjectError(f"{key} must be one line of at most {MAX_LESSON_LINE} "
+                               "characters", key)
     graph = _validate_graph(raw.get("graph"))
     training = _validate_training(raw.get("training", {}))
     recipe = validate_recipe(raw.get("recipe", {"type": "supervised"}))
-    return Project(name=name, graph=graph, training=training, recipe=recipe, notes=notes)
+    return Project(name=name, graph=graph, training=training, recipe=recipe, notes=notes,
+                   **lesson)
 
 
 def _migrate(raw: dict, version: int) -> dict:
@@ -597,8 +611,9 @@ def _validate_training(raw: Any) -> Training:
 
 
 def to_dict(project: Project) -> dict:
-    """The JSON object for ``project`` (without weights)."""
-    return {
+    """The JSON object for ``project`` (without weights); ``topic`` and ``result`` only when
+    set."""
+    out = {
         "schema_version": SCHEMA_VERSION,
         "name": project.name,
         "notes": project.notes,
@@ -606,6 +621,10 @@ def to_dict(project: Project) -> dict:
         "training": asdict(project.training),
         "recipe": project.recipe,
     }
+    for key in ("topic", "result"):
+        if getattr(project, key, ""):
+            out[key] = getattr(project, key)
+    return out
 
 
 def save(project: Project, path: str | os.PathLike) -> Path:

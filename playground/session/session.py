@@ -776,7 +776,8 @@ class Session:
         run's step count and curves (:meth:`saved_weights`)."""
         return Project(name=self.project.name, graph=self.model.to_dict(),
                        training=self.training, recipe=dict(self.project.recipe),
-                       notes=self.project.notes, weights=self.saved_weights(),
+                       notes=self.project.notes, topic=self.project.topic,
+                       result=self.project.result, weights=self.saved_weights(),
                        path=self.project.path)
 
 

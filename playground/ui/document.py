@@ -33,6 +33,7 @@ class DocumentMixin:
         return Project(name=self.project.name, graph=self.model.to_dict(),
                        training=dataclasses.replace(self.project.training),
                        recipe=dict(self.project.recipe), notes=self.project.notes,
+                       topic=self.project.topic, result=self.project.result,
                        weights=weights, path=self.project.path)
 
     def _update_title(self) -> None:

@@ -140,7 +140,10 @@ class LessonController:
 
     def show_project(self, project) -> None:
         """Show ``project``'s notes; with notes, the dock is shown in front."""
-        self.panel.set_notes(project.notes, project.name)
+        notes = project.notes
+        if getattr(project, "result", "") and notes:
+            notes = f"**Stated result:** {project.result}.\n\n{notes}"
+        self.panel.set_notes(notes, project.name)
         if project.notes:
             self.dock.show()
             self.dock.raise_()

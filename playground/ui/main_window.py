@@ -43,6 +43,7 @@ from .run_export import install_run_export
 from .help import install_help
 from .inspector import InspectorWidget, LogSpinBox
 from .lesson import install_lesson
+from .lesson_browser import install_lesson_browser
 from .pace import PaceControls
 from .palette import PaletteWidget
 from .status import StatusNumbers
@@ -130,6 +131,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
         self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
         self.training_panel = install_training_dock(self)  # every training setting, undoable
+        self.lesson_browser_action = install_lesson_browser(self)  # File ▸ Presets ▸ Lessons
         self.export_tools = install_run_export(self)  # File ▸ PyTorch code, history, summary
         # a user's window autosaves its unsaved work (screenshots and tests do not)
         self.autosave = install_autosave(self) if remember_layout else None
