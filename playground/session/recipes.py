@@ -182,7 +182,11 @@ class Recipe:
         self.make_optimizers()
 
     def make_optimizers(self) -> None:
-        self.optimizer = make_optimizer(self.s.program.parameters(), self.s.training)
+        params = list(self.s.program.parameters())
+        if not params:
+            raise RecipeError("the graph has no weights to train: put a layer with "
+                              "parameters (Linear, Conv2d, ...) between the data and the loss")
+        self.optimizer = make_optimizer(params, self.s.training)
         self.make_schedules()
 
     def make_schedules(self) -> None:
@@ -232,6 +236,10 @@ class Recipe:
         self.optimizer.zero_grad()
         trace = s.run(s.feeds(x, y), probe=probe)
         loss = self.objective(trace)
+        if not loss.requires_grad:
+            raise RecipeError("the loss depends on no parameter, so there is nothing to "
+                              "learn: wire a layer with weights (Linear, Conv2d, ...) into "
+                              "the loss's input")
         loss.backward()
         s.clip_gradients()  # training.clip_grad_norm (off unless set)
         self.optimizer.step()
@@ -538,6 +546,10 @@ class GAN(Recipe):
 
     def make_optimizers(self) -> None:
         t = self.s.training
+        for side, nodes in (("generator", self.g_nodes), ("discriminator", self.d_nodes)):
+            if not self._params(nodes):
+                raise RecipeError(f"recipe.{side}: its nodes have no weights to train; list "
+                                  f"the {side}'s layers (Linear, ...) there")
         self.g_optimizer = make_optimizer(self._params(self.g_nodes), t,
                                           self.fields.get("g_optimizer"))
         self.d_optimizer = make_optimizer(self._params(self.d_nodes), t,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from playground.project import load
 from playground.session import Session, TrainingWorker
@@ -125,3 +126,37 @@ def test_playground_train_names_the_culprit_of_a_divergence(tmp_path, capsys):
     assert main(["train", str(path), "--steps", "40"]) == 1
     err = capsys.readouterr().err
     assert "diverged" in err and "Embedding 'src_embed'" in err
+
+
+def _graph(*extra_nodes, extra_edges=()):
+    nodes = [{"id": "data", "type": "Dataset", "params": {"dataset": "xor"}},
+             {"id": "loss", "type": "CrossEntropyLoss", "params": {}}, *extra_nodes]
+    edges = [{"src": "data", "src_port": "x", "dst": "loss", "dst_port": "input"},
+             {"src": "data", "src_port": "target", "dst": "loss", "dst_port": "target"},
+             *extra_edges]
+    return {"nodes": nodes, "edges": edges}
+
+
+def test_a_graph_without_weights_is_refused_with_advice():
+    from playground.project import Project
+    from playground.session import SessionError
+
+    with pytest.raises(SessionError, match="no weights to train: put a layer with parameters"):
+        Session(Project(graph=_graph()), timeline=False)
+
+
+def test_a_loss_that_depends_on_no_weight_stops_training_with_advice():
+    from playground.project import Project
+
+    dangling = {"id": "fc", "type": "Linear", "params": {"in_features": 2, "out_features": 2}}
+    s = Session(Project(graph=_graph(dangling, extra_edges=[
+        {"src": "data", "src_port": "x", "dst": "fc", "dst_port": "input"}])), timeline=False)
+    with pytest.raises(ValueError, match="the loss depends on no parameter"):
+        s.step()
+    worker = TrainingWorker(s)
+    try:
+        worker.train()
+        assert _wait(lambda: "depends on no parameter" in worker.error)
+        assert worker.alive
+    finally:
+        worker.stop()
