@@ -81,6 +81,8 @@ def cmd_train(args) -> int:
 
     try:
         project = load(args.project)
+        for warning in project.warnings:  # opened, but not quite as saved
+            print(f"playground: warning: {warning}", file=sys.stderr)
         if args.seed is not None:
             if args.seed < 0:
                 return _fail(f"--seed must be ≥ 0, got {args.seed}")

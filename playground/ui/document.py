@@ -105,6 +105,8 @@ class DocumentMixin:
             self.show_error("Cannot open project", f"{exc.message}{where}")
             self.show_message(f"Could not open {path}: {exc.message}")
             return False
+        if project.warnings:  # opened, but not quite as saved: say so, once, plainly
+            QMessageBox.warning(self, "Opened with a warning", "\n\n".join(project.warnings))
         self.show_message(f"Opened {project.path or path}")
         return True
 
