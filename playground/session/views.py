@@ -15,7 +15,9 @@ Families of nodes, and the node each one shows when the selected node is not of 
 ``histogram``  any node; default: the first node with parameters.
 ``conv``       nodes with a 4-D float output (N, C, H, W); default: the first node with a
                4-D weight (a convolution). Kernels are shown for nodes with a 4-D weight.
-``attention``  nodes with an ``attn_weights`` output (MultiheadAttention); default: the first.
+``attention``  nodes with an ``attn_weights`` output (MultiheadAttention), and the Softmax of
+               attention drawn from its parts (after a Scale or CausalMask, as in an
+               open MultiheadAttentionBlock); default: the first.
 ``embedding``  Embedding nodes; default: the first.
 
 Shapes: N batch, C channels, H/W height and width, L query length, S key length, h heads,
@@ -176,6 +178,16 @@ def _weight4(call) -> np.ndarray | None:
     return data if isinstance(data, np.ndarray) and data.ndim == 4 else None
 
 
+def _is_attention_softmax(program, call) -> bool:
+    """A Softmax over attention scores drawn from their parts (an open or closed
+    MultiheadAttentionBlock: QKᵀ, Scale, CausalMask, Softmax): its output is the weights."""
+    if call.spec.type != "Softmax":
+        return False
+    sources = [program.call(src).spec.type for _, src, _ in call.inputs
+               if src in program._by_id]
+    return any(t in ("CausalMask", "Scale") for t in sources)
+
+
 def families(session: "Session") -> dict[str, list[str]]:
     """Node ids that can show each family's view (before running: by spec and weights;
     ``conv`` lists nodes with a 4-D weight)."""
@@ -186,7 +198,8 @@ def families(session: "Session") -> dict[str, list[str]]:
             out["histogram"].append(call.node_id)
         if _weight4(call) is not None:
             out["conv"].append(call.node_id)
-        if any(p.name == "attn_weights" for p in call.spec.outputs):
+        if any(p.name == "attn_weights" for p in call.spec.outputs) or _is_attention_softmax(
+                session.program, call):
             out["attention"].append(call.node_id)
         if call.spec.type == "Embedding":
             out["embedding"].append(call.node_id)
@@ -282,7 +295,8 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
             out["conv"] = {"node": conv, "maps": maps, "kernels": kernels,
                            "channels": channels}
     if attn is not None and trace is not None:
-        wts = trace.outputs.get(attn, {}).get("attn_weights")
+        outs = trace.outputs.get(attn, {})
+        wts = outs.get("attn_weights", outs.get("output"))  # (a Softmax: its output)
         if isinstance(wts, Tensor) and wts.data.ndim >= 3:
             a = wts.data[0]
             if a.ndim == 2:
