@@ -14,6 +14,8 @@ shot transformer_reverse transformer_reverse --steps 400
 shot gan_ring            gan_ring --steps 3000
 shot vae_digits          vae_digits --steps 2000
 shot char_lstm           char_lstm --steps 1000
+shot seq2seq_dates       seq2seq_dates --steps 400 --select attention
+shot transformer_lm      transformer_lm --steps 1000 --select self_attn/softmax
 shot resnet18_closed     resnet18
 shot resnet18_open       resnet18 --open layer2_0
 shot summary_resnet18    resnet18 --select layer2_0
