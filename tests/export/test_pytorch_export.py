@@ -17,7 +17,8 @@ import pytest
 
 from playground.engine import Tensor, manual_seed, no_grad
 from playground.export import pytorch_nodes
-from playground.export.pytorch_code import PyTorchExportError, export_pytorch, wrap
+from playground.export.pytorch_code import PyTorchExportError, export_pytorch
+from playground.export.pytorch_writer import wrap
 from playground.graph import GraphModel, compile
 from playground.project import load
 from playground.session import Session
