@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from playground.graph import GraphModel, Summary, SummaryRow, summary
 from playground.ui.follow import FollowsModel
+from playground.ui.views.base import tool_button
 
 COLUMNS = ("Name", "Type", "Input shape", "Output shape", "Params", "MACs", "Params formula",
            "MACs formula")
@@ -247,12 +248,7 @@ class SummaryWidget(FollowsModel, QWidget):
     # -- export ---------------------------------------------------------------------------
 
     def _button(self, text: str, tip: str, slot) -> QToolButton:
-        b = QToolButton(self)
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setAutoRaise(True)
-        b.clicked.connect(slot)
-        return b
+        return tool_button(self, text, tip, slot)
 
     def export(self, path: str | Path) -> Path:
         """Save the summary of the graph as it is now: Markdown for a ``.md`` (or

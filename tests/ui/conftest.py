@@ -38,3 +38,18 @@ def make_window(qtbot):
     yield make
     for w in made:
         w.shutdown()
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """The error boxes the app shows, as ``[(title, text)]``, instead of showing them."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+
+    def critical(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", critical)
+    return shown

@@ -9,9 +9,6 @@ import os
 import random
 from pathlib import Path
 
-import pytest
-from PySide6.QtWidgets import QMessageBox
-
 from playground.project import resolve
 
 
@@ -21,18 +18,6 @@ def _hostile_module():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-
-    def critical(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", critical)
-    return shown
 
 
 def _bad_files(tmp_path: Path) -> list[tuple[Path, str]]:

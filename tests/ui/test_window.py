@@ -17,7 +17,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QFileDialog  # noqa: E402
 
 from playground.graph import REGISTRY  # noqa: E402
 from playground.project import load, presets_dir  # noqa: E402
@@ -27,19 +27,6 @@ from playground.ui.main_window import MainWindow  # noqa: E402
 from playground.ui.palette import MIME_TYPE  # noqa: E402
 
 
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Collects QMessageBox.critical calls as (title, text) instead of showing them."""
-    shown = []
-
-    def critical(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", critical)
-    return shown
 
 
 def select(window: MainWindow, node_id: str) -> None:

@@ -143,6 +143,16 @@ def image_plot(layout: pg.GraphicsLayoutWidget, title: str, colors: dict, row: i
 # ------------------------------------------------------------------------------- views
 
 
+
+def tool_button(parent: QWidget, text: str, tip: str, slot) -> QToolButton:
+    """A flat text button of a dock's header (PNG, SVG, CSV...) that calls ``slot``."""
+    b = QToolButton(parent)
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    b.clicked.connect(slot)
+    return b
+
 class ViewWidget(QWidget):
     """A view dock's contents: a header (caption, PNG, SVG and CSV buttons) over either the
     view's content or a placeholder explaining why the view is empty.
@@ -196,12 +206,7 @@ class ViewWidget(QWidget):
         self.show_placeholder(f"{self.blurb}\n\nPress Train to fill this view.")
 
     def _button(self, text: str, tip: str, slot) -> QToolButton:
-        b = QToolButton(self)
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setAutoRaise(True)
-        b.clicked.connect(slot)
-        return b
+        return tool_button(self, text, tip, slot)
 
     def set_content(self, widget: QWidget) -> None:
         self.content = widget
@@ -392,5 +397,5 @@ class WrappedView(ViewWidget):
         self.colors = colors  # the wrapped widget gets its colours from the window
 
 
-__all__ = ["Frame", "ViewWidget", "WrappedView", "image_plot", "lut", "normalise_each",
+__all__ = ["Frame", "ViewWidget", "tool_button", "WrappedView", "image_plot", "lut", "normalise_each",
            "rgb_image", "tile"]
