@@ -115,8 +115,10 @@ class NegativeSamplingLoss(Module):
     """Skip-gram's negative-sampling loss with its output (context) embedding table.
 
     Parameter: ``weight`` (num_embeddings, embedding_dim), word2vec's output vectors
-    ("syn1neg"), initialised to zeros as in the reference C code (so every score starts at
-    0 and the loss at K*log 2). ``forward(input (N, E), target (N, K))`` -> loss ().
+    ("syn1neg"), initialised U(-0.5/E, 0.5/E) (the reference C code's range for the input
+    vectors; it starts the output ones at zeros, which leaves no gradient for the input
+    table on the first step), so every score starts near 0 and the loss near K*log 2.
+    ``forward(input (N, E), target (N, K))`` -> loss ().
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, reduction: str = "mean",
@@ -131,7 +133,8 @@ class NegativeSamplingLoss(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.zeros_(self.weight)
+        bound = 0.5 / self.embedding_dim
+        init.uniform_(self.weight, -bound, bound)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return negative_sampling_loss(input, self.weight, target, self.reduction)

@@ -52,13 +52,14 @@ def test_matches_the_formula_in_torch(reduction):
     np.testing.assert_allclose(ew.grad, tw.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_module_starts_at_k_log_2_and_owns_the_output_table():
+def test_module_starts_near_k_log_2_and_owns_the_output_table():
     m = NegativeSamplingLoss(V, E)
-    assert m.weight.shape == (V, E) and not m.weight.data.any()  # zeros, as word2vec's
+    assert m.weight.shape == (V, E) and np.abs(m.weight.data).max() <= 0.5 / E
+    assert m.weight.data.std() > 0.1 / E
     rng = np.random.default_rng(1)
     v, _, t = _args(rng)
     loss = m(Tensor(v.astype(np.float32), requires_grad=True), t)
-    assert float(loss.data) == pytest.approx(K * np.log(2), rel=1e-6)
+    assert float(loss.data) == pytest.approx(K * np.log(2), rel=0.1)  # scores near 0
     loss.backward()
     assert m.weight.grad.shape == (V, E) and np.abs(m.weight.grad).sum() > 0
 

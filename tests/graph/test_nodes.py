@@ -126,6 +126,8 @@ CASES = {
     "Mean": case({"input": (2, 3, 4)}, dict(dim=(2, 3)), {"output": (None, 2)}),
     # Losses
     "CrossEntropyLoss": case({"input": (10,), "target": "index:10"}, {}, {"output": ()}),
+    "NegativeSamplingLoss": case({"input": (6,), "target": "seq:4"},  # 1 context + 3 negatives
+                                 dict(num_embeddings=10, embedding_dim=6), {"output": ()}),
     "NLLLoss": case({"input": (10,), "target": "index:10"}, {}, {"output": ()},
                     feed={"input": _log_probs}),
     "MSELoss": case({"input": (4,), "target": (4,)}, {}, {"output": ()}),

@@ -26,6 +26,7 @@ The inference pass prefixes it with the node's type and name ("Linear 'fc2' ..."
 from . import data, layers, conv, recurrent, attention, norm, activations  # noqa: F401
 from . import math, losses, generative  # noqa: F401
 from . import seq2seq  # noqa: F401  (AdditiveAttention, LuongAttention)
+from . import word2vec  # noqa: F401  (NegativeSamplingLoss)
 from . import primitives, regression  # noqa: F401  (Log, Exp, Pow, Parameter, Constant; Regression)
 from .data import dataset_of, load_dataset
 
