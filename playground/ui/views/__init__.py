@@ -362,7 +362,7 @@ class ViewsController(QObject):
                      "Gradients in time": "grad_through_time" in v,
                      "Decision boundary": frame.boundary is not None or not (
                          "conv" in nodes or "attention" in nodes or "sampling" in v
-                         or frame.recipe != "supervised")})
+                         or "embedding" in nodes or frame.recipe != "supervised")})
 
     def expect(self, model, recipe: str = "supervised") -> None:
         """Before the first frame of a new document: show the views its graph will fill
@@ -402,7 +402,7 @@ class ViewsController(QObject):
                 self.docks[title].setVisible(ok)
             self._tab_bars_timer.start()
         for pick in ("GAN", "Latent space", "Samples", "Attention", "Feature maps",
-                     "Decision boundary"):
+                     "Decision boundary", "Embeddings"):
             if applies.get(pick):
                 self.docks[pick].raise_()
                 break

@@ -209,6 +209,8 @@ class EmbeddingView(ViewWidget):
             self.token_combo.clear()
             self.token_combo.addItems(names)
             self.token = min(self.token, len(names) - 1)
+            if names[self.token] == "<unk>" and len(names) > 1:  # an untrained row: the next
+                self.token = (self.token + 1) % len(names)
             self.token_combo.setCurrentIndex(self.token)
             self.token_combo.blockSignals(blocked)
             for item in self.labels:
