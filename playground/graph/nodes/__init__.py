@@ -16,6 +16,7 @@ losses         CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, BCELoss
                BCEWithLogitsLoss, KLDivLoss, GaussianKL
 generative     Reparameterize, NoiseSource
 seq2seq        AdditiveAttention, LuongAttention (attention of recurrent encoder-decoders)
+word2vec       NegativeSamplingLoss (skip-gram's loss, with the context embedding table)
 primitives     Log, Exp, Pow, Parameter, Constant (Math: a model from single operations)
 =============  ==========================================================================
 
