@@ -280,10 +280,12 @@ def _weight_paths(scope: Scope, prefix: str, out: dict[str, str]) -> None:
 
 
 def _state(program, paths: Mapping[str, str]) -> dict[str, np.ndarray]:
-    """The program's parameters and buffers under the generated module's keys."""
+    """The program's parameters and buffers under the generated module's keys. A node the
+    module leaves out (a loss; word2vec's NegativeSamplingLoss holds the context table) keeps
+    its weights out of weights.npz too."""
     state = {}
     for call in program.calls:
-        if call.module is None:
+        if call.module is None or call.node_id not in paths:
             continue
         for name, value in call.module.state_dict().items():
             state[f"{paths[call.node_id]}.{name}"] = np.ascontiguousarray(value)

@@ -448,3 +448,16 @@ def test_a_blocks_inner_sizes_are_written_in_its_params(tmp_path):
     assert "DenseLayer(in_channels=in_channels + 2 * growth_rate," in text
     assert "class DenseBlockNumLayers2(nn.Module):" in text
     assert "self.dense = DenseBlock(in_channels=8, growth_rate=4, bn_size=2)" in text
+
+
+def test_a_loss_with_weights_stays_out_of_the_module_and_its_weights_file(tmp_path):
+    # word2vec's NegativeSamplingLoss holds the context table: the module is the center
+    # embedding, and weights.npz holds only what the module loads
+    project, weights = _trained("word2vec_skipgram")
+    folder = export_pytorch(project, tmp_path / "w2v", weights)
+    model, theirs = _torch_outputs(folder)
+    assert _max_diff(folder, theirs) <= TOL
+    saved = np.load(folder / "weights.npz", allow_pickle=False)
+    assert set(saved.files) == set(model.state_dict()) == {"center.weight"}
+    np.testing.assert_array_equal(saved["center.weight"], weights["center.weight"])
+    assert "NegativeSamplingLoss" in (folder / "model.py").read_text()  # named in a comment
