@@ -14,6 +14,10 @@ shot transformer_reverse transformer_reverse --steps 400
 shot gan_ring            gan_ring --steps 3000
 shot vae_digits          vae_digits --steps 2000
 shot char_lstm           char_lstm --steps 1000
+shot char_rnn            char_rnn --steps 1000 --select rnn
+shot char_gru            char_gru --steps 1000 --select rnn
+shot bilstm_reverse      bilstm_reverse --steps 1000
+shot word2vec_skipgram   word2vec_skipgram --steps 2000
 shot seq2seq_dates       seq2seq_dates --steps 400 --select attention
 shot transformer_lm      transformer_lm --steps 1000 --select self_attn/softmax
 shot resnet18_closed     resnet18

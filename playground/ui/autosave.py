@@ -1,4 +1,4 @@
-"""Autosave and recovery: a crash or a ``kill -9`` loses at most a minute of work.
+"""Autosave and recovery: a crash or a ``kill -9`` loses at most 30 seconds of work.
 
 While a window has unsaved edits or trained weights (``MainWindow.is_dirty`` /
 ``has_unsaved_weights``), it writes the document every :data:`INTERVAL_MS` to the autosave
@@ -36,7 +36,7 @@ __all__ = ["Autosave", "Recovery", "autosave_dir", "pending", "offer_recovery",
            "INTERVAL_MS", "install_autosave"]
 
 #: Milliseconds between autosaves (``$PLAYGROUND_AUTOSAVE_MS`` overrides it).
-INTERVAL_MS = 60_000
+INTERVAL_MS = 30_000
 
 
 def autosave_dir() -> Path:

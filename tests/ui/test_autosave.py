@@ -158,7 +158,7 @@ def test_kill_9_during_training_keeps_the_last_autosave(folder, tmp_path):
 
 def test_the_main_window_autosaves_and_a_deliberate_close_cleans_up(make_window, folder):
     w = make_window("xor_mlp")
-    assert w.autosave is not None and w.autosave.timer.interval() == 60_000
+    assert w.autosave is not None and w.autosave.timer.interval() == 30_000
     w.undo_stack.push(SetParamCommand(w.model, "fc1", "out_features", 12))
     w.autosave.tick()
     w.autosave.wait()
