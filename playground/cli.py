@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=None, help="steps (default: the project's)")
     t.add_argument("--seed", type=int, default=None, help="seed (default: the project's)")
     t.add_argument("--json", action="store_true", help="last line: JSON of final metrics")
+    t.add_argument("--save", metavar="OUT.json", default=None,
+                   help="save the trained project (and its weights beside it) here; also "
+                        "every tenth of the run, so a killed run keeps its last checkpoint")
     s = sub.add_parser("summary", help="per-node shapes, params and MACs")
     s.add_argument("project")
     s.add_argument("--json", action="store_true")
@@ -76,7 +79,7 @@ def _fail(message: str) -> int:
 
 def cmd_train(args) -> int:
     from playground.graph import GraphFormatError
-    from playground.project import ProjectError, load
+    from playground.project import ProjectError, load, save
     from playground.session import Session, SessionError
 
     try:
@@ -98,12 +101,25 @@ def cmd_train(args) -> int:
     t0 = time.perf_counter()
     every = max(1, steps // 10)
 
+    def checkpoint() -> str | None:
+        """Save the run to --save (atomically); the error text when it cannot be."""
+        try:
+            save(session.to_project(), args.save)
+        except (ProjectError, OSError) as exc:
+            return str(exc)
+        return None
+
     def progress(m):
         if m["step"] % every == 0 or m["step"] == steps:
             parts = [f"step {m['step']:>6}", f"loss {m['loss']:.4f}"]
             if "accuracy" in m:
                 parts.append(f"acc {m['accuracy']:.3f}")
             print("  ".join(parts), flush=True)
+            if args.save and "diverged" not in m and m["step"] != steps:
+                failed = checkpoint()
+                if failed:
+                    print(f"playground: warning: checkpoint not saved: {failed}",
+                          file=sys.stderr)
         return "diverged" in m
 
     final = session.train(steps, callback=progress)
@@ -118,6 +134,15 @@ def cmd_train(args) -> int:
     out = {k: final[k] for k in order if k in final}
     out.update({k: v for k, v in final.items()  # the recipe's own (d_real, kl, ...)
                 if k not in out and isinstance(v, (int, float))})
+    if args.save:
+        if "diverged" in final:
+            print(f"playground: not saved to {args.save}: the weights are not finite (its "
+                  "last checkpoint, if any, is kept)", file=sys.stderr)
+        else:
+            failed = checkpoint()
+            if failed:
+                return _fail(f"cannot save {args.save}: {failed}")
+            print(f"saved {args.save}", file=sys.stderr)
     if args.json:
         print(json.dumps(out))
     else:

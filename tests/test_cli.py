@@ -83,3 +83,38 @@ def test_gui_refuses_a_bad_file_with_trains_one_line_error(kind, tmp_path):
 def test_screenshot_size_is_checked(capsys):
     assert main(["screenshot", "xor_mlp", "-o", "x.png", "--size", "big"]) == 2
     assert "--size must be WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_train_save_keeps_the_run_and_a_killed_run_its_last_checkpoint(tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from playground.project import load
+    from playground.project.format import TRAINING_STEP_KEY
+
+    out = tmp_path / "mine.json"
+    assert main(["train", "xor_mlp", "--steps", "50", "--save", str(out)]) == 0
+    assert f"saved {out}" in capsys.readouterr().err
+    saved = load(out)
+    assert int(saved.weights[TRAINING_STEP_KEY]) == 50 and "fc1.weight" in saved.weights
+    # a long run killed with SIGKILL keeps its last tenth-of-the-run checkpoint
+    killed = tmp_path / "killed.json"
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "train", "digits_mlp",
+                             "--steps", "200000", "--save", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not killed.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # (a second checkpoint may land meanwhile: also fine)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    kept = load(killed)
+    step = int(kept.weights[TRAINING_STEP_KEY])
+    assert step > 0 and step % 20000 == 0
+    assert all(np.isfinite(v).all() for v in kept.weights.values())
