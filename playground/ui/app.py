@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from playground.graph.nodes.regression import has_data_source
 from playground.project import Project, load
 
+from . import crash
 from .autosave import offer_recovery
 from .main_window import APP_NAME, MainWindow
 from .theme import DARK, apply_theme
@@ -44,6 +45,7 @@ def run_gui(project: str | Project | None = None) -> int:
     app = _application()
     apply_theme(app, DARK)
     window = MainWindow(loaded)
+    crash.install(window)  # an unexpected exception is logged and shown; the app goes on
     window.show()
     QTimer.singleShot(0, lambda: offer_recovery(window))  # work a crash lost, if any
     return app.exec()
