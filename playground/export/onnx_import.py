@@ -41,6 +41,7 @@ from playground.graph.layout import PRESET_WINDOW
 from playground.project import Project
 
 from .onnx_export import BLOCKS_KEY, ExportError, build_program, require_onnx
+from ._names import distinct
 from .onnx_import_ops import IMPORTERS
 
 #: The oldest default-domain opset read (the attribute layouts handled below).
@@ -339,12 +340,7 @@ class _Importer:
         base = _clean(hint) or re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type_).lower()
         if base[0].isdigit():
             base = f"{type_.lower()}_{base}"
-        name, k = base, 1
-        while name in self.ids:
-            k += 1
-            name = f"{base}_{k}"
-        self.ids.add(name)
-        return name
+        return distinct(base, self.ids)
 
     def hint(self, node) -> str:
         """A node id from its weights' name (``fc1.weight``), else its ONNX node name

@@ -18,6 +18,8 @@ import numpy as np
 
 from playground.graph.compile import FlatNode
 
+from ._names import distinct
+
 
 class ExportError(ValueError):
     """The project cannot be exported; the message says why and what to do."""
@@ -38,12 +40,7 @@ class _Builder:
         self.prefix = ""
 
     def fresh(self, base: str) -> str:
-        name, i = base, 1
-        while name in self.names:
-            i += 1
-            name = f"{base}_{i}"
-        self.names.add(name)
-        return name
+        return distinct(base, self.names)
 
     def init(self, suffix: str, array: np.ndarray, dtype=np.float32) -> str:
         """An initializer named ``"<node id>.<suffix>"`` (the state-dict key for weights)."""

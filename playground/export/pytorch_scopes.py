@@ -13,6 +13,7 @@ from playground.engine import nn
 from playground.graph import GraphModel
 from playground.graph.composite import CompositeSpec, Subgraph
 
+from ._names import distinct
 from .pytorch_nodes import HELPERS, Expr
 
 
@@ -54,12 +55,7 @@ class Namer:
         self.taken = set(taken)
 
     def __call__(self, text: str) -> str:
-        base = identifier(text)
-        name, k = base, 2
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
+        return distinct(identifier(text), self.taken)
 
 
 # ------------------------------------------------------------------------------ scopes

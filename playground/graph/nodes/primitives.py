@@ -136,6 +136,11 @@ def _parameter_cost(p, ins, outs) -> Cost:
     return Cost(prod(shape), 0, f"prod(shape) = {'*'.join(map(str, shape))}", "0")
 
 
+#: The shape param of Parameter and Constant.
+_SHAPE = ParamSpec("shape", "ints", (1,), "the tensor's shape, without a batch N", low=1,
+                   high=1_000_000)
+
+
 REGISTRY.register(NodeSpec(
     type="Parameter",
     category="Math",
@@ -143,8 +148,7 @@ REGISTRY.register(NodeSpec(
                 "shape (1,) that broadcasts against (N, 1).",
     outputs=(PortSpec("output", "tensor", "w: shape (no batch N)"),),
     params=(
-        ParamSpec("shape", "ints", (1,), "the tensor's shape, without a batch N", low=1,
-                  high=1_000_000),
+        _SHAPE,
         ParamSpec("init", "choice", "normal", "how it starts: zeros, ones, constant (value), "
                   "normal N(value, std²), uniform with mean value and std",
                   choices=PARAMETER_INITS),
@@ -184,8 +188,7 @@ REGISTRY.register(NodeSpec(
                 "ln(x + 1).",
     outputs=(PortSpec("output", "tensor", "c: shape (no batch N)"),),
     params=(
-        ParamSpec("shape", "ints", (1,), "the tensor's shape, without a batch N", low=1,
-                  high=1_000_000),
+        _SHAPE,
         ParamSpec("value", "float", 1.0, "every entry's value", low=-1e6, high=1e6),
     ),
     infer=_shape_infer,
