@@ -87,8 +87,9 @@ def explain_divergence(session: "Session") -> str:
                     break
     except Exception:  # noqa: BLE001 - the diagnosis is a courtesy; the stop stands
         where = ""
+    advice = _advice(session)
     return f"training stopped: the loss is not finite (it diverged).{where} " \
-           f"{_advice(session)[0].upper()}{_advice(session)[1:]}"
+           f"{advice[0].upper()}{advice[1:]}"
 
 
 class RunawayWatch:

@@ -183,9 +183,8 @@ def _is_attention_softmax(program, call) -> bool:
     MultiheadAttentionBlock: QKᵀ, Scale, CausalMask, Softmax): its output is the weights."""
     if call.spec.type != "Softmax":
         return False
-    sources = [program.call(src).spec.type for _, src, _ in call.inputs
-               if src in program._by_id]
-    return any(t in ("CausalMask", "Scale") for t in sources)
+    return any(program.call(src).spec.type in ("CausalMask", "Scale")
+               for _, src, _ in call.inputs)
 
 
 def families(session: "Session") -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QPushButton, QSplit
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from playground.graph import GraphModel
-from playground.graph.nodes.regression import has_data_source
+from playground.graph.nodes.regression import DATA_SOURCES
 from playground.project import Project, ProjectError, load, preset_names
 
 from .canvas.scene import CanvasScene
@@ -42,9 +42,9 @@ def lesson_groups(projects: dict[str, Project]) -> list[tuple[str, list[str]]]:
     topics (alphabetical), then :data:`INSPECT_TOPIC`; names alphabetical within a topic.
     A trainable preset without a topic goes under "More lessons"."""
     groups: dict[str, list[str]] = {}
-    for name, project in projects.items():
-        model = GraphModel.from_dict(project.graph)
-        topic = (project.topic or "More lessons") if has_data_source(model) else INSPECT_TOPIC
+    for name, project in projects.items():  # (the node types tell; no shape inference)
+        trainable = any(n["type"] in DATA_SOURCES for n in project.graph["nodes"])
+        topic = (project.topic or "More lessons") if trainable else INSPECT_TOPIC
         groups.setdefault(topic, []).append(name)
     others = sorted(t for t in groups if t not in COURSE_ORDER and t != INSPECT_TOPIC)
     order = [t for t in COURSE_ORDER if t in groups] + others + \

@@ -236,8 +236,6 @@ class TrainingPanel(QWidget):
         w._set_training_controls(w.project.training, refresh_panel=False)
         if key == "steps":
             w.pace.set_run_length(value)
-        target = w.worker if w.worker is not None else None
-
         def push(session, key=key, value=value):
             if key == "lr":
                 session.set_lr(value)
@@ -251,8 +249,8 @@ class TrainingPanel(QWidget):
             elif key == "eval_every":
                 session._eval_every = value
 
-        if target is not None:
-            target.call(push)
+        if w.worker is not None:
+            w.worker.call(push)
         elif w.session is not None:
             push(w.session)
         if key in AT_RESET and (w.worker is not None or w.session is not None):
