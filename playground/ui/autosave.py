@@ -68,6 +68,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _remove(json_path: Path) -> None:
+    """Delete an autosave: its ``.json``, ``.npz`` and ``.meta.json``."""
+    stem = json_path.with_suffix("")
+    for suffix in (".json", ".npz", ".meta.json"):
+        try:
+            Path(f"{stem}{suffix}").unlink()
+        except FileNotFoundError:
+            pass
+
+
 @dataclass(frozen=True)
 class Recovery:
     """An autosave whose process is gone.
@@ -97,12 +107,7 @@ class Recovery:
 
     def discard(self) -> None:
         """Delete the autosave's files."""
-        stem = self.json_path.with_suffix("")
-        for suffix in (".json", ".npz", ".meta.json"):
-            try:
-                Path(f"{stem}{suffix}").unlink()
-            except FileNotFoundError:
-                pass
+        _remove(self.json_path)
 
 
 def pending(directory: Path | None = None) -> list[Recovery]:
@@ -196,7 +201,7 @@ class Autosave:
                 self.last_error = f"Autosave failed: {exc}"
 
         if old is not None and old != self._written:  # the document moved: one autosave
-            self._discard_files(old)
+            _remove(old)
         self._writer = threading.Thread(target=write, name="autosave", daemon=True)
         self._writer.start()
 
@@ -212,15 +217,11 @@ class Autosave:
         except RuntimeError:  # the window is being destroyed
             pass
 
-    @staticmethod
-    def _discard_files(json_path: Path) -> None:
-        Recovery(json_path, "", None, 0.0, 0).discard()
-
     def discard(self) -> None:
         """Delete this window's autosave (its work is saved, or thrown away on purpose)."""
         self.wait()
         if self._written is not None:
-            self._discard_files(self._written)
+            _remove(self._written)
             self._written = None
 
     def stop(self) -> None:
