@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 
 class StatusNumbers:
     """Permanent widgets on the right of ``status`` (a QStatusBar), in order: step, the
-    ``pace``'s progress bar, loss, accuracy (train and held-out), steps per second.
+    ``pace``'s progress bar, loss, accuracy (train and held-out; a language model's perplexity instead),
+    steps per second.
 
     Attributes:
         step_label, loss_label, acc_label, speed_label: the QLabels.
@@ -34,9 +35,13 @@ class StatusNumbers:
         self.pace.show_progress(step)
         self.loss_label.setText(f"loss {m['loss']:.4f}" if "loss" in m else "loss —")
         acc = []
-        if "accuracy" in m:
+        if "perplexity" in m:  # a language model: perplexity says more than accuracy
+            acc.append(f"perplexity {m['perplexity']:.2f}")
+            if "val_perplexity" in m:
+                acc.append(f"held-out {m['val_perplexity']:.2f}")
+        elif "accuracy" in m:
             acc.append(f"acc {m['accuracy']:.1%}")
-        if "val_accuracy" in m:
+        if "val_accuracy" in m and "perplexity" not in m:
             acc.append(f"held-out {m['val_accuracy']:.1%}")
         self.acc_label.setText("  ".join(acc))
         self.speed_label.setText(f"{snap.steps_per_sec:,.0f} steps/s"
