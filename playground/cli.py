@@ -2,7 +2,7 @@
 
     playground [gui] [PROJECT]                   open the app (default preset: spiral_mlp)
     playground train PROJECT [--steps N] [--seed S] [--json]
-    playground summary PROJECT [--json]
+    playground summary PROJECT [--json | --format {text,csv,markdown}] [-o FILE]
     playground screenshot PROJECT -o FILE.png [--steps N] [--size WxH] [--open BLOCK]
                           [--select NODE] [--forward-steps N] [--backward-steps N]
     playground presets
@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="per-node shapes, params and MACs")
     s.add_argument("project")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--format", choices=("text", "csv", "markdown"), default="text",
+                   help="table format (default text); csv and markdown suit spreadsheets "
+                        "and READMEs")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the table here, not stdout")
     sh = sub.add_parser("screenshot", help="render the main window to a PNG")
     sh.add_argument("project")
     sh.add_argument("-o", "--output", required=True, help="PNG file to write")
@@ -160,7 +164,18 @@ def cmd_summary(args) -> int:
     except (ProjectError, GraphFormatError) as exc:
         return _fail(str(exc))
     s = summary(model)
-    print(json.dumps(s.to_json()) if args.json else s.to_text())
+    text = json.dumps(s.to_json()) + "\n" if args.json else {
+        "text": lambda: s.to_text() + "\n", "csv": s.to_csv, "markdown": s.to_markdown}[
+        args.format]()
+    if args.output is None:
+        print(text, end="")
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    except OSError as exc:
+        return _fail(f"{args.output}: cannot write: {exc}")
+    print(f"wrote {args.output}")
     return 0
 
 

@@ -27,6 +27,27 @@ def test_summary_json_format(capsys):
                               "params": 8320, "macs": 8192}
 
 
+
+def test_summary_as_csv_and_markdown_to_stdout_or_a_file(capsys, tmp_path):
+    import csv
+    import io
+
+    assert main(["summary", "digits_mlp", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    fc1 = next(r for r in rows if r["node"] == "fc1")
+    assert (fc1["type"], fc1["output_shape"], fc1["params"], fc1["macs"]) == \
+        ("Linear", "(N, 128)", "8320", "8192")
+    assert rows[-1]["node"] == "total" and rows[-1]["params"] == str(64 * 128 + 128 + 1290)
+    out = tmp_path / "summary.md"
+    assert main(["summary", "digits_mlp", "--format", "markdown", "-o", str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("| Name | Type |")
+    assert "| fc1 | Linear | (N, 64) | (N, 128) | 8,320 | 8,192 |" in lines
+    assert any(line.startswith("| **Total** |") and "**9,610**" in line for line in lines)
+    assert str(out) in capsys.readouterr().out  # says where it wrote, not the table
+    assert main(["summary", "digits_mlp", "-o", str(tmp_path / "no" / "dir" / "s.txt")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
 def test_presets_lists_each_with_its_first_sentence(capsys):
     assert main(["presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
