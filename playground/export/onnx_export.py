@@ -95,7 +95,9 @@ def _jsonable(params: Mapping[str, Any]) -> dict:
 
 
 #: Types that become graph inputs rather than nodes (their own inputs are not followed).
-_SOURCES = ("Dataset", "Input", "NoiseSource")
+_SOURCES = ("Dataset", "Regression", "Input", "NoiseSource")
+#: Data nodes: their ports (``x``, ``target``) become graph inputs named after the port.
+_DATA = ("Dataset", "Regression")
 
 
 # ------------------------------------------------------------------------------- selection
@@ -148,7 +150,7 @@ def _select(project: Project, flat: list[FlatNode], part: str | None, states: di
         for n in losses:
             for ref in n.inputs.values():
                 ref = tuple(ref)
-                if by_id[ref[0]].spec.type not in ("Dataset", "Input") and ref not in outputs:
+                if by_id[ref[0]].spec.type not in (*_DATA, "Input") and ref not in outputs:
                     outputs.append(ref)
     else:
         for n in flat:
@@ -168,7 +170,7 @@ def _select(project: Project, flat: list[FlatNode], part: str | None, states: di
         need.add(nid)
         if by_id[nid].spec.type not in _SOURCES:
             stack.extend(ref[0] for ref in by_id[nid].inputs.values())
-    members = [n for n in flat if n.node_id in need and n.spec.type not in ("Dataset", "Input")]
+    members = [n for n in flat if n.node_id in need and n.spec.type not in (*_DATA, "Input")]
     return members, outputs, {n.node_id for n in members}
 
 
@@ -279,7 +281,7 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
         # token indices, and class labels (a target with num_classes), are int64
         dtype = np.int64 if meta.get("dtype") == "int64" or "num_classes" in meta \
             else np.float32
-        if src.spec.type == "Dataset":
+        if src.spec.type in _DATA:
             name = ref[1]
         elif src.spec.type == "Input":
             name = src.name

@@ -347,7 +347,8 @@ class _Importer:
         (``/fc1/Gemm`` -> ``fc1``; ``/lstm/Transpose`` -> ``lstm_transpose`` when the
         LSTM's weights claim ``lstm``), else "" (an id from the type)."""
         for i in node.input[1:]:
-            if i in self.graph_initializers and "." in i:
+            if i in self.graph_initializers and "." in i and not (
+                    node.op_type not in _WEIGHTED and self.is_tensor_node(i)):
                 return i.rsplit(".", 1)[0]
         hint = _name_hint(node)
         if not node.name.strip("/"):
@@ -384,13 +385,53 @@ class _Importer:
             self.fail(node, f"input {value!r} is a recurrent op's raw Y (L, D, N, H); it is "
                             "imported only through Squeeze(axis 1) or Transpose(0, 2, 1, 3) + "
                             "Reshape")
+        if value in self.consts and (self.is_tensor_node(value) or self.uniform(value)):
+            return self._tensor_node(value)
         if value in self.consts:
             self.fail(node, f"input {value!r} is a constant here; this op is imported only "
-                            "with computed inputs")
+                            "with computed inputs (or a learnable tensor named "
+                            "'<node>.weight', or a tensor of one value)")
         self.fail(node, f"input {value!r} comes from nothing imported")
 
     def const(self, value: str):
         return self.consts.get(value)
+
+    def is_tensor_node(self, value: str) -> bool:
+        """Whether a constant is a Parameter's weight (an initializer ``"<node>.weight"``
+        that an op without weights of its own reads) or our Constant node's value (an
+        ONNX Constant whose output is named like a node id): either comes back as its
+        node."""
+        if value not in self.consts:
+            return False
+        if value in self.graph_initializers:
+            return value.endswith(".weight") and value.count(".") == 1
+        return value in self.constant_ops and re.fullmatch(r"[A-Za-z_]\w*", value) \
+            is not None and self.uniform(value)
+
+    def uniform(self, value: str) -> bool:
+        arr = self.consts.get(value)
+        return arr is not None and arr.size >= 1 and arr.dtype.kind == "f" and \
+            bool(np.all(arr == arr.reshape(-1)[0]))
+
+    def _tensor_node(self, value: str) -> tuple[str, str]:
+        """A Parameter (a learnable initializer) or a Constant (one value) node for a
+        constant that an op reads as a tensor; its (node id, port)."""
+        arr = np.asarray(self.consts[value], np.float32)
+        shape = [int(d) for d in arr.shape] or [1]
+        first = float(arr.reshape(-1)[0])
+        if value in self.graph_initializers and value.endswith(".weight"):
+            nid = self.new_id(value.rsplit(".", 1)[0], "Parameter")
+            self.nodes.append({"id": nid, "type": "Parameter", "name": nid,
+                               "params": {"shape": shape, "init": "constant", "value": first,
+                                          "std": 1.0}, "pos": [0, 0]})
+            self.weights[f"{nid}.weight"] = arr.reshape(shape)
+        else:
+            nid = self.new_id(value, "Constant")
+            self.nodes.append({"id": nid, "type": "Constant", "name": nid,
+                               "params": {"shape": shape, "value": first}, "pos": [0, 0]})
+        self.origin[nid] = nid
+        self.refs[value] = (nid, "output")
+        return self.refs[value]
 
     def shape(self, value: str) -> tuple | None:
         return self.shapes.get(value)
@@ -400,6 +441,7 @@ class _Importer:
     def run(self) -> None:
         graph = self.graph
         self.graph_initializers = set(self.consts)
+        self.constant_ops = {o for n in graph.node if n.op_type == "Constant" for o in n.output}
         #: ids the weighted nodes will take (from their weights' names)
         self.reserved = {i.rsplit(".", 1)[0] for n in graph.node for i in n.input[1:]
                          if i in self.graph_initializers and "." in i}

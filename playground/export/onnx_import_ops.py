@@ -34,7 +34,7 @@ def _matmul(im, node, a):
     if node.input[0] in im.adaptive:
         _adaptive_pool(im, node)
         return
-    w = im.const(node.input[1])
+    w = None if im.is_tensor_node(node.input[1]) else im.const(node.input[1])
     if w is not None and w.ndim == 2 and im.const(node.input[0]) is None:
         rec = im.add(node, "Linear", {"in_features": int(w.shape[0]),
                                       "out_features": int(w.shape[1]), "bias": False},
@@ -66,7 +66,8 @@ def _adaptive_pool(im, node):
 def _binary(type_: str):
     def fn(im, node, a):
         x, y = node.input
-        cx, cy = im.const(x), im.const(y)
+        # a Parameter's or our Constant's value is wired in as that node, not folded
+        cx, cy = (None if im.is_tensor_node(v) else im.const(v) for v in (x, y))
         if type_ == "Add" and (cx is not None or cy is not None):
             value, bias = (y, cx) if cx is not None else (x, cy)
             rec = im.fusable.get(value)
@@ -86,9 +87,13 @@ def _binary(type_: str):
                 im.add(node, "Scale", {"scale": 1.0 / scale if type_ == "Div" else scale},
                        {"input": value})
                 return
-        if cx is not None or cy is not None:
+        if (cx is not None and not im.uniform(x)) or (cy is not None and not im.uniform(y)):
             im.fail(node, "one input is a constant tensor; only a Linear's bias (after "
-                          "MatMul) or a scalar factor is imported")
+                          "MatMul), a scalar factor, a tensor of one value (as Constant) "
+                          "or a learnable weight named '<node>.weight' (as Parameter) is "
+                          "imported")
+        if type_ == "Div":
+            im.fail(node, "only a division by a constant scalar is imported (as Scale)")
         ours = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply"}[type_]
         im.add(node, ours, {}, {"input": x, "other": y})
     return fn
@@ -430,6 +435,13 @@ def _recurrent(im, node, a):
         im.sequences[outs[0]] = (rec["id"], dirs, "raw")
 
 
+def _pow(im, node, a):
+    e = im.const(node.input[1])
+    if e is None or e.size != 1:
+        im.fail(node, "only a constant scalar exponent is imported (as Pow)")
+    im.add(node, "Pow", {"exponent": float(e.reshape(()))}, {"input": node.input[0]})
+
+
 def _gelu(a):
     approx = a.get("approximate", "none")
     return approx.decode() if isinstance(approx, bytes) else approx
@@ -444,6 +456,7 @@ IMPORTERS = {
     "LayerNormalization": _layernorm, "Flatten": _flatten, "Reshape": _reshape,
     "Transpose": _transpose, "Identity": _identity, "Dropout": _dropout, "Concat": _concat,
     "Gather": _gather, "ReduceMean": _reduce_mean, "Constant": _constant,
+    "Log": _unary("Log"), "Exp": _unary("Exp"), "Pow": _pow,
     "Relu": _unary("ReLU"), "Tanh": _unary("Tanh"), "Sigmoid": _unary("Sigmoid"),
     "LeakyRelu": _unary("LeakyReLU", negative_slope=lambda a: float(a.get("alpha", 0.01))),
     "Elu": _unary("ELU", alpha=lambda a: float(a.get("alpha", 1.0))),

@@ -320,6 +320,27 @@ def _layernorm(b, c, ins):
     return {"output": _layer_norm_op(b, ins["input"], c.module, c.out_name("output"))}
 
 
+# ------------------------------------------------------------------------------ primitives
+
+
+def _pow(b, c, ins):
+    e = c.p["exponent"]
+    return {"output": b.op("Pow", [ins["input"], b.init("exponent", np.float32(e))],
+                           c.out_name("output"))}
+
+
+def _parameter(b, c, ins):
+    """The learnable tensor itself, an initializer named as its state-dict key
+    (``"w1.weight"``): the importer knows a Parameter by that name."""
+    return {"output": b.init("weight", _arr(c.module.weight))}
+
+
+def _constant(b, c, ins):
+    """An ONNX Constant named after the node (a fixed value: not a weight)."""
+    value = b.onnx.numpy_helper.from_array(np.array(c.module._data, np.float32))
+    return {"output": b.op("Constant", [], c.out_name("output"), value=value)}
+
+
 # ------------------------------------------------------------------------- data, generative
 
 
@@ -656,6 +677,11 @@ MAPPERS: dict[str, Callable] = {
     "Reshape": _reshape_to,
     "Permute": _permute,
     "Mean": _mean,
+    "Log": _unary("Log"),
+    "Exp": _unary("Exp"),
+    "Pow": _pow,
+    "Parameter": _parameter,
+    "Constant": _constant,
     "ShiftRight": _shift_right,
     "SinusoidalTable": _sinusoidal_table,
     "CausalMask": _causal_mask,

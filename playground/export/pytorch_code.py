@@ -36,10 +36,10 @@ from playground.engine import Tensor, manual_seed, no_grad
 from playground.graph import GraphModel, compile
 from playground.graph import blocks as _blocks  # noqa: F401  (registers the block types)
 from playground.graph.composite import Subgraph
-from playground.graph.nodes import dataset_of
+from playground.graph.nodes.regression import source_dataset
 from playground.project.format import Project
 
-from .pytorch_nodes import HELPERS, LOSS_CLASSES, MAPPINGS, RANDOM_TYPES, lit
+from .pytorch_nodes import BARE_PARAMETERS, HELPERS, LOSS_CLASSES, MAPPINGS, RANDOM_TYPES, lit
 from .pytorch_scopes import (Item, Namer, Ref, Scope, _block_scope, _ports, _var, class_name,
                              identifier)
 from .pytorch_writer import Writer
@@ -48,7 +48,9 @@ __all__ = ["export_pytorch", "PyTorchExportError", "TOLERANCE"]
 
 #: check.py fails above this max absolute difference between torch's outputs and ours.
 TOLERANCE = 1e-5
-SOURCE_TYPES = ("Dataset", "Input")
+SOURCE_TYPES = ("Dataset", "Regression", "Input")
+#: Data nodes: each output port (x, target) is a forward argument of its name.
+DATA_TYPES = ("Dataset", "Regression")
 
 
 class PyTorchExportError(ValueError):
@@ -109,7 +111,7 @@ def _top_scope(project: Project, model: GraphModel) -> tuple[Scope, dict, list[s
     for n in body:
         for e in model.in_edges(n):
             if e.src in source_ids and (e.src, e.src_port) not in arg_of:
-                port = e.src_port if model.spec(e.src).type == "Dataset" else "x"
+                port = e.src_port if model.spec(e.src).type in DATA_TYPES else "x"
                 text = port if len(source_ids) == 1 else f"{e.src}_{port}"
                 arg = namer(text)
                 arg_of[(e.src, e.src_port)] = arg
@@ -287,8 +289,10 @@ def _state(program, paths: Mapping[str, str]) -> dict[str, np.ndarray]:
     for call in program.calls:
         if call.module is None or call.node_id not in paths:
             continue
+        bare = BARE_PARAMETERS.get(call.spec.type)
         for name, value in call.module.state_dict().items():
-            state[f"{paths[call.node_id]}.{name}"] = np.ascontiguousarray(value)
+            key = paths[call.node_id] if name == bare else f"{paths[call.node_id]}.{name}"
+            state[key] = np.ascontiguousarray(value)
     return state
 
 
@@ -298,8 +302,8 @@ def _feeds(model: GraphModel, program, batch_size: int, seed: int) -> dict:
     for node in program.sources:
         spec = model.spec(node)
         params = model.params(node)
-        if spec.type == "Dataset":
-            ds = dataset_of(params)
+        if spec.type in DATA_TYPES:
+            ds = source_dataset(spec.type, params)
             split = ds.val if ds.val is not None and len(ds.val.input) >= batch_size \
                 else ds.train
             feeds[node] = {"x": Tensor(split.input[:batch_size]),

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Expr", "Inputs", "NodeCode", "MAPPINGS", "HELPERS", "RANDOM_TYPES", "lit"]
+__all__ = ["Expr", "Inputs", "NodeCode", "MAPPINGS", "HELPERS", "RANDOM_TYPES", "BARE_PARAMETERS",
+           "lit"]
 
 
 class Expr(str):
@@ -226,6 +227,17 @@ def _seq_attention(cls: str, positional: tuple[str, ...], defaults: dict) -> Cal
     return mapping
 
 
+def _pow(p, ins):
+    e = p["exponent"]
+    e = int(e) if float(e).is_integer() else e  # x ** 2 keeps negative x finite, as ours
+    return NodeCode(None, f"torch.pow({ins['input']}, {lit(e)})")
+
+
+def _shape(p) -> str:
+    shape = p["shape"] if isinstance(p["shape"], (list, tuple)) else (p["shape"],)
+    return lit(tuple(shape))
+
+
 def _noise(p, ins):
     n = f"{ins['reference']}.shape[0]" if "reference" in ins else lit(p["batch_size"])
     return NodeCode(None, f"torch.randn({n}, {lit(p['dim'])})")
@@ -284,6 +296,13 @@ MAPPINGS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], NodeCode]] 
     "Permute": _permute,
     "Mean": _mean,
     "ShiftRight": _shift_right,
+    "Log": lambda p, ins: NodeCode(None, f"torch.log({ins['input']})"),
+    "Exp": lambda p, ins: NodeCode(None, f"torch.exp({ins['input']})"),
+    "Pow": _pow,
+    # the tensor itself is the submodule attribute: its state-dict key is the node's id
+    "Parameter": lambda p, ins: NodeCode(f"nn.Parameter(torch.zeros({_shape(p)}))", "{self}"),
+    "Constant": lambda p, ins: NodeCode(None,
+                                        f"torch.full({_shape(p)}, {lit(float(p['value']))})"),
     "Reparameterize": lambda p, ins: NodeCode(
         None, f"{ins['mu']} + torch.exp(0.5 * {ins['logvar']}) * torch.randn_like({ins['mu']})"),
     "NoiseSource": _noise,
@@ -292,6 +311,10 @@ MAPPINGS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], NodeCode]] 
     "LuongAttention": _seq_attention("LuongAttention", ("query_dim", "key_dim"),
                                      {"score": "dot"}),
 }
+
+#: Node types written as a bare ``nn.Parameter`` attribute: the engine's state-dict key
+#: ``"<node>.<name>"`` is the generated module's ``"<node>"``.
+BARE_PARAMETERS = {"Parameter": "weight"}
 
 #: Node types whose output is random: a VAE's sample, a GAN's noise. The exported module
 #: runs them in ``forward`` and offers the deterministic parts around them as methods.

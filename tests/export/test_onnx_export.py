@@ -53,22 +53,23 @@ def assert_close(got, want, what=""):
 
 
 def _supervised_presets() -> list[str]:
-    """Every preset that trains with the supervised recipe (a Dataset node): new ones are
-    covered as they come (GAN and VAE have their own tests below)."""
+    """Every preset that trains with the supervised recipe (a Dataset or Regression node):
+    new ones are covered as they come (GAN and VAE have their own tests below)."""
     from playground.project import preset_names
 
     out = []
     for name in preset_names():
         project = load(name)
         if project.recipe["type"] == "supervised" and \
-                any(n["type"] == "Dataset" for n in project.graph["nodes"]):
+                any(n["type"] in ("Dataset", "Regression") for n in project.graph["nodes"]):
             out.append(name)
     return out
 
 
 #: The logits each preset's loss reads, as the exporter names them (the node ids).
 KNOWN_OUTPUTS = {"xor_mlp": ["fc2"], "spiral_mlp": ["fc3"], "digits_mlp": ["fc2"],
-                 "cnn_digits": ["fc"], "transformer_reverse": ["logits"]}
+                 "cnn_digits": ["fc"], "transformer_reverse": ["logits"],
+                 "tiny_autograd": ["mul"], "l1_vs_l2_outliers": ["fc_l1", "fc_l2"]}
 
 
 def test_the_course_presets_are_covered():
@@ -357,6 +358,17 @@ ZOO = {
                    ("sc", "MatMul", {}, ["x", "pt"]), ("pt", "Permute", {"dims": [0, 2, 1]},
                                                        ["x"]),
                    ("cm", "CausalMask", {}, ["sc"])], (5, 8)),
+    "primitives": ([("w", "Parameter", {"shape": [6], "init": "normal"}, []),
+                    ("one", "Constant", {"shape": [1], "value": 1.0}, []),
+                    ("sq", "Pow", {"exponent": 2.0}, ["x"]),             # x² >= 0
+                    ("u", "Add", {}, ["sq", "one"]),                      # x² + 1 > 0
+                    ("ln", "Log", {}, ["u"]),
+                    ("wx", "Multiply", {}, ["ln", "w"]),
+                    ("e", "Exp", {}, ["wx"]),
+                    ("root", "Pow", {"exponent": 0.5}, ["e"]),
+                    ("inv", "Pow", {"exponent": -1.0}, ["u"]),
+                    ("cube", "Pow", {"exponent": 3.0}, ["x"]),            # negative x stay
+                    ("d", "Subtract", {}, ["cube", "w"])], (6,)),
 }
 
 
