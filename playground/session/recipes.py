@@ -79,6 +79,7 @@ from playground.engine import functional as F
 from playground.graph import Trace
 from playground.project.format import OPTIMIZERS
 
+from .autoencoder import autoencoder_views
 from .decoding import decoding_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -265,8 +266,9 @@ class Recipe:
         return out
 
     def views(self, small: bool = False) -> dict[str, Any]:
-        """Data for the recipe's own views (none for supervised training)."""
-        return {}
+        """Data for the recipe's own views: for an autoencoder (a loss whose target is the
+        Dataset's x) its reconstructions and code space (:mod:`.autoencoder`), else none."""
+        return autoencoder_views(self.s, small)
 
 
 #: Held-out sequences decoded greedily at each evaluation (each costs L forward passes).

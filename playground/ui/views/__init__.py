@@ -34,6 +34,7 @@ from playground.graph.nodes.regression import DATA_SOURCES
 from ..window_state import hide_stale_tab_bars
 from .base import Frame, ViewWidget, WrappedView
 from .generative import GanView, LatentView, SamplesView
+from .reconstruction import ReconstructionView
 from .language import GradThroughTimeView, SamplingView
 from .nodes import AttentionView, EmbeddingView, FeatureMapView
 from .sequence import SequenceView
@@ -56,7 +57,8 @@ ATTENTION_TYPES = frozenset({"MultiheadAttention", "ScaledDotProductAttention",
 
 #: View families by dock area: the right one (beside the inspector) and the bottom one.
 RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
-BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView, SamplingView, GradThroughTimeView)
+BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView, SamplingView, GradThroughTimeView,
+                ReconstructionView)
 
 
 class TimelineBar(QWidget):
@@ -350,7 +352,7 @@ class ViewsController(QObject):
         nodes, v = frame.nodes, frame.views
         sig = (frame.recipe, "conv" in nodes, "attention" in nodes, "embedding" in nodes,
                "discriminator" in v, "samples" in v, "sequence" in v, "sampling" in v,
-               "grad_through_time" in v,
+               "grad_through_time" in v, "reconstruction" in v,
                frame.boundary is not None)
         if sig == self._signature:
             return
@@ -360,9 +362,11 @@ class ViewsController(QObject):
                      "Samples": "samples" in v, "Latent space": "latent" in v,
                      "Sequences": "sequence" in v, "Sampling": "sampling" in v,
                      "Gradients in time": "grad_through_time" in v,
+                     "Reconstruction": "reconstruction" in v,
                      "Decision boundary": frame.boundary is not None or not (
                          "conv" in nodes or "attention" in nodes or "sampling" in v
-                         or "embedding" in nodes or frame.recipe != "supervised")})
+                         or "embedding" in nodes or "reconstruction" in v
+                         or frame.recipe != "supervised")})
 
     def expect(self, model, recipe: str = "supervised") -> None:
         """Before the first frame of a new document: show the views its graph will fill
@@ -379,13 +383,18 @@ class ViewsController(QObject):
             ds = None
         conv = bool(types & CONV_TYPES)
         attention = bool(types & ATTENTION_TYPES)
+        autoencoder = recipe == "supervised" and any(  # a loss fed the Dataset's own x
+            e.src == data[0] and e.src_port == "x" and e.dst_port == "target"
+            for e in model.edges())
         # every dock gets a say: those hidden for the last document (an architecture to
         # inspect hides them all) come back when they apply to this one
         self._apply({**dict.fromkeys(self.docks, True),
                      "Feature maps": conv, "Attention": attention,
                      "Embeddings": "Embedding" in types,
                      "GAN": recipe == "gan" and ds is not None and ds.feature_shape == (2,),
-                     "Samples": recipe in ("gan", "vae"), "Latent space": recipe == "vae",
+                     "Samples": recipe in ("gan", "vae"),
+                     "Latent space": recipe == "vae" or autoencoder,
+                     "Reconstruction": autoencoder,
                      "Sequences": ds is not None and len(ds.target_shape) > 0,  # per position
                      "Sampling": ds is not None and ds.name == "text",
                      "Gradients in time": ds is not None and ds.name == "text"
@@ -408,6 +417,8 @@ class ViewsController(QObject):
                 break
         if applies.get("Sequences"):
             self.docks["Sequences"].raise_()
+        if applies.get("Reconstruction"):
+            self.docks["Reconstruction"].raise_()
         if applies.get("Sampling"):  # a language model: its text tells the most
             self.docks["Sampling"].raise_()
 

@@ -152,11 +152,14 @@ class GanView(ViewWidget):
 
 
 class LatentView(ViewWidget):
-    """A VAE's latent space: the encoder's means of held-out examples coloured by class,
-    and (2-D latent) the decoder's images over a grid of z."""
+    """A VAE's latent space (the encoder's means of held-out examples) or an autoencoder's
+    code space, coloured by class, and (2-D codes) the decoder's images over a grid of z:
+    z ∈ [-2, 2]² for a VAE, the box the codes fill for an autoencoder
+    (``manifold_range``)."""
 
     title = "Latent space"
-    blurb = "The latent space of a VAE (points coloured by class) and its decoded manifold."
+    blurb = ("The latent space of a VAE or an autoencoder (points coloured by class) and "
+             "its decoded manifold.")
 
     def __init__(self, colors: dict = DARK_PLOT, parent=None):
         super().__init__(colors, parent)
@@ -179,8 +182,9 @@ class LatentView(ViewWidget):
 
     def render(self, frame: Frame) -> str | None:
         latent = frame.views.get("latent")
-        if frame.recipe != "vae" or latent is None:
-            return "This view shows the latent space of a VAE (the vae recipe)."
+        if latent is None:
+            return ("This view shows the latent space of a VAE (the vae recipe) or the code "
+                    "of an autoencoder (a loss fed the Dataset's x as its target).")
         if latent is self._shown:
             return None
         self._shown = latent
@@ -199,11 +203,22 @@ class LatentView(ViewWidget):
             flat = self.manifold.reshape(g * g, *self.manifold.shape[2:])
             self.manifold_image.setImage(image_grid(flat, self.colors["background"], cols=g),
                                          levels=(0, 255))
+            box = frame.views.get("manifold_range", (-2.0, 2.0))
+            if np.ndim(box) == 1:  # a VAE's prior box, the same on both axes
+                title = f"decoded manifold, z ∈ [{box[0]:g}, {box[1]:g}]²"
+            else:
+                (a, b), (c, d) = box
+                title = f"decoded over [{a:.1f}, {b:.1f}] x [{c:.1f}, {d:.1f}]"
+            _style_plot(self.manifold_plot, title, self.colors, grid=False)
         else:
             self.manifold_image.clear()
         dims = self.points.shape[1]
         note = "" if dims == 2 else f" (first 2 of {dims} dimensions)"
-        self.set_caption(f"{len(self.points)} held-out examples{note}", frame)
+        code = frame.views.get("code")
+        what = f" coded by {self.name(code[0])}" if code else ""
+        _style_plot(self.scatter_plot, f"codes {self.name(code[0])}(x), by class" if code else
+                    "latent means μ(x), by class", self.colors)
+        self.set_caption(f"{len(self.points)} held-out examples{what}{note}", frame)
         return None
 
     def csv_table(self):
