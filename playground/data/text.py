@@ -44,11 +44,11 @@ import numpy as np
 
 from playground._resources import resource_path
 
-from .base import DatasetFileError
+from .base import Dataset, DatasetFileError, Split
 
 __all__ = ["CORPUS", "CORPORA", "CHAR_VOCAB_SIZE", "LEVELS", "UNK", "VAL_FRACTION", "Vocabulary", "TextData",
            "corpus_path", "read_corpus", "words", "char_vocabulary", "word_vocabulary",
-           "text_data", "make_windows", "unigram_perplexity"]
+           "text_data", "make_windows", "unigram_perplexity", "load_text", "MAX_TEXT_BYTES"]
 
 CORPUS = "shakespeare"
 CORPORA = ("shakespeare",)
@@ -59,6 +59,8 @@ VAL_FRACTION = 0.1
 #: reading it (a test checks the two agree).
 CHAR_VOCAB_SIZE = 61
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+#: Largest text file read as a corpus (bytes).
+MAX_TEXT_BYTES = 64 * 2**20
 
 
 def corpus_path(name: str = CORPUS) -> Path:
@@ -66,12 +68,25 @@ def corpus_path(name: str = CORPUS) -> Path:
     return resource_path("assets", "text", f"{name}.txt")
 
 
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
 @lru_cache(maxsize=4)
-def _read(path: str) -> str:
+def _read(path: str, stamp: tuple[int, int] = (0, 0)) -> str:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"text corpus not found at {p}; it ships in assets/text/ "
                                 "(reinstall DL Playground, or pass the path of a UTF-8 text)")
+    if not p.is_file():
+        raise DatasetFileError(f"text corpus {p} is a folder or device, not a text file")
+    if p.stat().st_size > MAX_TEXT_BYTES:
+        raise DatasetFileError(f"text corpus {p} is {p.stat().st_size / 1e6:.0f} MB; at most "
+                               f"{MAX_TEXT_BYTES // 2**20} MB is read")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -83,13 +98,16 @@ def _read(path: str) -> str:
 
 
 def read_corpus(path: str | PathLike[str] | None = None) -> str:
-    """The corpus text (default: the shipped :data:`CORPUS`), read once and cached.
+    """The corpus text (default: the shipped :data:`CORPUS`), read once and cached (read
+    again when the file changes).
 
     Raises:
         FileNotFoundError: no file at ``path`` (names it).
-        DatasetFileError: not UTF-8, or shorter than 1,000 characters.
+        DatasetFileError: not UTF-8, over :data:`MAX_TEXT_BYTES`, or shorter than 1,000
+            characters.
     """
-    return _read(str(corpus_path() if path is None else Path(path)))
+    p = str(corpus_path() if path is None else Path(path).expanduser())
+    return _read(p, _stamp(p))
 
 
 def words(text: str) -> list[str]:
@@ -189,14 +207,21 @@ class TextData:
         return (counts + 1.0) / (counts.sum() + len(counts))
 
 
-@lru_cache(maxsize=8)
 def text_data(level: str = "char", min_count: int = 2, path: str | None = None) -> TextData:
-    """The corpus tokenized at ``level`` and split (cached).
+    """The corpus (the shipped one, or the UTF-8 text file at ``path``) tokenized at
+    ``level`` and split (cached until the file changes).
 
     Raises:
         ValueError: ``level`` not in :data:`LEVELS`, or ``min_count`` < 1.
         FileNotFoundError, DatasetFileError: see :func:`read_corpus`.
     """
+    key = None if path is None else str(Path(path).expanduser())
+    return _text_data(level, min_count, key, (0, 0) if key is None else _stamp(key))
+
+
+@lru_cache(maxsize=8)
+def _text_data(level: str, min_count: int, path: str | None,
+               stamp: tuple[int, int]) -> TextData:
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if min_count < 1:
@@ -249,3 +274,39 @@ def unigram_perplexity(unigram: np.ndarray, targets: np.ndarray) -> float:
     under the train unigram)."""
     t = np.asarray(targets).ravel()
     return float(math.exp(-np.log(unigram[t]).mean()))
+
+
+def load_text(n_samples: int, seed: int, seq_len: int, level: str = "char",
+              min_count: int = 2, path: str | PathLike[str] | None = None) -> Dataset:
+    """The ``text`` dataset: next-token windows of the corpus (the shipped one, or the UTF-8
+    text file at ``path``; see the module docstring).
+
+    Returns:
+        Dataset ``"text"``: x int64 (N, L), L = ``seq_len``, and target int64 (N, L), the
+        same tokens shifted by one; ``n_samples`` training windows and at most as many
+        held-out ones; ``class_names`` the vocabulary's tokens; ``extras`` the
+        ``vocabulary``, the train ``unigram``, the ``level`` and the ``corpus`` (the file's
+        stem for a user's text).
+
+    Raises:
+        ValueError: see :func:`text_data` and :func:`make_windows` (a text too short for
+            ``seq_len``). FileNotFoundError, DatasetFileError: see :func:`read_corpus`.
+    """
+    corpus = text_data(level, min_count if level == "word" else 2,
+                       None if path is None else str(path))
+    vocab = corpus.vocabulary
+    x, y = make_windows(corpus.train, seq_len, n_samples, np.random.default_rng([seed, 0]))
+    vx, vy = make_windows(corpus.val, seq_len, n_samples, np.random.default_rng([seed, 1]),
+                          tile=True)
+    return Dataset(
+        name="text",
+        train=Split(input=x, target=y),
+        val=Split(input=vx, target=vy),
+        num_classes=len(vocab),
+        feature_shape=(seq_len,),
+        image_shape=None,
+        class_names=vocab.tokens,
+        target_shape=(seq_len,),
+        extras={"vocabulary": vocab, "unigram": corpus.unigram(), "level": level,
+                "corpus": CORPUS if path is None else Path(path).stem},
+    )

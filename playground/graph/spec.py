@@ -18,6 +18,8 @@ Shape = tuple  # (None, *dims): None is the batch dimension N
 
 #: Port kinds. A "tensor" carries float activations; "index" carries integer class labels.
 PORT_KINDS = ("tensor", "index", "scalar")
+#: Longest ``str`` or ``path`` param value (characters).
+MAX_TEXT = 4096
 
 
 def format_shape(shape: Shape | None) -> str:
@@ -53,6 +55,11 @@ class ParamSpec:
       length (2 for a pair) or is None for any length; ``low``/``high`` bound every entry. A
       list (from a JSON file) becomes a tuple; a text such as ``"3, 5"`` or ``"(3, 5)"`` (from
       the inspector) is parsed.
+    * ``str``: a line of text (a CSV's column names, an array's key), at most
+      :data:`MAX_TEXT` characters, no control characters; surrounding spaces are dropped.
+    * ``path``: a file or folder path as text, the same rules as ``str`` (the inspector adds
+      a Browse… button). "" means none. A project file stores it relative to the project
+      where possible (:mod:`playground.project.format`).
 
     ``optional`` also allows None (PyTorch's ``None`` defaults: ``MaxPool2d.stride``,
     ``Embedding.padding_idx``); the inspector writes it as an empty field or ``None``.
@@ -91,6 +98,8 @@ class ParamSpec:
                                     f"got {value!r}")
         if self.type == "ints":
             return self._coerce_ints(value, where)
+        if self.type in ("str", "path"):
+            return self._coerce_text(value, where)
         if self.optional and isinstance(value, str):  # typed into a text field
             try:
                 value = _parse_number(value)
@@ -116,6 +125,18 @@ class ParamSpec:
             raise ParamError(where, f"{where} must be ≥ {self.low:g}, got {_show(value)}")
         if self.high is not None and value > self.high:
             raise ParamError(where, f"{where} must be ≤ {self.high:g}, got {_show(value)}")
+
+    def _coerce_text(self, value: Any, where: str) -> str:
+        what = "a file path" if self.type == "path" else "text"
+        if not isinstance(value, str):
+            raise ParamError(where, f"{where} must be {what}, got {_show(value)}")
+        if len(value) > MAX_TEXT:
+            raise ParamError(where, f"{where} must be at most {MAX_TEXT} characters, got "
+                                    f"{len(value)}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ParamError(where, f"{where} must be one line without control characters, "
+                                    f"got {_show(value)}")
+        return value.strip()
 
     def _coerce_ints(self, value: Any, where: str) -> int | tuple:
         want = ("a whole number or a pair such as (3, 3)" if self.length == 2 else

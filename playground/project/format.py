@@ -62,6 +62,10 @@ MAX_POS = 1e7
 MAX_LESSON_LINE = 300
 #: Longest node id or name (characters).
 MAX_NAME = 200
+#: The Dataset node's params that hold a path to the user's data. A saved project stores
+#: them relative to its own folder (with "/" separators) where possible, so that a project
+#: and its data move together; a loaded project holds them absolute.
+DATA_PATH_PARAMS = ("path", "target_path")
 
 
 @dataclass
@@ -239,7 +243,45 @@ def _load_json(path: Path) -> tuple[Project, str | None]:
         proj = from_dict(raw, default_name=path.stem)
     except ProjectError as exc:
         raise ProjectError(f"{path}: {exc.message}", exc.field) from None
+    _absolute_data_paths(proj.graph, path.parent)
     return proj, raw.get("weights_sha256")
+
+
+def _data_nodes(graph: dict):
+    for node in graph.get("nodes", []):
+        if node.get("type") == "Dataset" and isinstance(node.get("params"), dict):
+            yield node
+
+
+def _absolute_data_paths(graph: dict, folder: Path) -> None:
+    """Resolve the Dataset nodes' relative data paths against ``folder`` (in place)."""
+    for node in _data_nodes(graph):
+        for key in DATA_PATH_PARAMS:
+            value = node["params"].get(key)
+            if isinstance(value, str) and value.strip() and \
+                    not os.path.isabs(os.path.expanduser(value)):
+                node["params"][key] = os.path.abspath(os.path.join(folder, value))
+
+
+def _relative_data_paths(graph: dict, folder: Path) -> dict:
+    """A copy of ``graph`` whose Dataset nodes' absolute data paths are relative to
+    ``folder`` (when on the same drive)."""
+    nodes = []
+    for node in graph.get("nodes", []):
+        params = node.get("params")
+        if node.get("type") == "Dataset" and isinstance(params, dict):
+            params = dict(params)
+            for key in DATA_PATH_PARAMS:
+                value = params.get(key)
+                if isinstance(value, str) and os.path.isabs(value):
+                    try:
+                        rel = os.path.relpath(value, os.path.abspath(folder))
+                    except ValueError:  # another drive (Windows): stays absolute
+                        continue
+                    params[key] = Path(rel).as_posix()
+            node = {**node, "params": params}
+        nodes.append(node)
+    return {**graph, "nodes": nodes}
 
 
 def _recover(path: Path, digest: str | None) -> Project | None:
@@ -644,6 +686,7 @@ def save(project: Project, path: str | os.PathLike) -> Path:
     wpath, jtemp, wtemp = weights_path(path), temp_path(path), temp_path(weights_path(path))
     weights = _check_saved_weights(project.weights)
     data = to_dict(project)
+    data["graph"] = _relative_data_paths(data["graph"], path.parent)
     try:
         text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:

@@ -824,7 +824,8 @@ def test_every_param_default_is_valid_and_documented():
     for spec in REGISTRY:
         for p in spec.params:
             assert p.doc and p.coerce(p.default) == p.default, (spec.type, p.name)
-            assert p.type in ("int", "float", "bool", "choice", "ints"), (spec.type, p.name)
+            assert p.type in ("int", "float", "bool", "choice", "ints", "str", "path"), \
+                (spec.type, p.name)
             if p.default is None:
                 assert p.optional, (spec.type, p.name)
 

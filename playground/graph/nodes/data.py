@@ -7,8 +7,13 @@ caller of ``Program.run`` passes their outputs in ``feeds``.
 * ShiftRight: the decoder input of teacher forcing, the target tokens shifted one place
   right behind a begin-of-sequence token.
 
-The ``text`` dataset reads three more params (``seq_len``, ``level``, ``min_count``); the
-other datasets ignore them, so their defaults keep every older project valid.
+The ``text`` dataset reads three more params (``seq_len``, ``level``, ``min_count``) and
+``path`` (a UTF-8 text of the user's; empty: the shipped corpus). The user's own files are
+the datasets ``csv``, ``npz``, ``idx`` and ``image_folder`` (:mod:`playground.data.files`):
+they read ``path`` and :data:`FILE_PARAMS`. Every dataset ignores the params it does not
+read, so their defaults keep every older project valid. A file that is missing or malformed
+makes the node invalid with the loader's message (naming the file and what is wrong); the
+project still opens.
 
 A sequence dataset (``reverse``, ``dates``, ``text``) gives int64 token indices (N, L) on ``input`` and a class
 per position (N, L) on ``target``. Its ``input`` port's metadata says ``dtype="int64"``: an
@@ -22,18 +27,32 @@ from functools import lru_cache
 import numpy as np
 
 from playground import data as datasets
+from playground.data import files
 from playground.engine import Tensor
 
 from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
 from ._common import Lambda, need, no_cost
 
-__all__ = ["load_dataset", "dataset_of", "shift_right", "TEXT_PARAMS"]
+__all__ = ["load_dataset", "dataset_of", "shift_right", "TEXT_PARAMS", "FILE_PARAMS",
+           "FILE_DATASETS", "PATH_PARAMS"]
 
 _TEXT_DEFAULTS = dict(datasets.DATASETS["text"].defaults)
 
 
 #: Dataset-node params that only the ``text`` dataset reads (the others ignore them).
 TEXT_PARAMS = ("seq_len", "level", "min_count")
+#: Dataset-node params that the user's files read (:func:`playground.data.files.load_file`).
+FILE_PARAMS = ("target_path", "input_columns", "target_column", "image_size", "color",
+               "val_fraction")
+#: The ``dataset`` values read from the user's files.
+FILE_DATASETS = tuple(files.FAMILIES)
+#: Dataset-node params holding a path (a project stores them relative to itself).
+PATH_PARAMS = ("path", "target_path")
+
+
+@lru_cache(maxsize=16)
+def _load_file(family: str, path: str, stamps: tuple, seed: int, options: tuple):
+    return files.load_file(family, path, seed=seed, **dict(options))
 
 
 @lru_cache(maxsize=16)
@@ -47,10 +66,35 @@ def load_dataset(name: str, n_samples: int, noise: float, seed: int,
 
 
 def dataset_of(params) -> datasets.Dataset:
+    """The (cached) dataset of a Dataset node's params; a user's file is read again when
+    it changes on disk.
+
+    Raises:
+        ValueError, KeyError: a bad param. FileNotFoundError, DatasetFileError: the user's
+        file is missing or malformed (the message names it).
+    """
     name = params["dataset"]
+    path = params.get("path", "")
+    if name in files.FAMILIES:
+        options = tuple((k, params.get(k, _FILE_DEFAULTS[k])) for k in FILE_PARAMS)
+        target = params.get("target_path", "")
+        stamps = (files.stamp(path), files.stamp(target) if target else None)
+        if name == "idx" and not target:
+            stamps += (files.stamp(files.labels_path_for(path)),)
+        return _load_file(name, path, stamps, params["seed"], options)
+    if name == "text" and path:
+        d = {k: params.get(k, _TEXT_DEFAULTS[k]) for k in TEXT_PARAMS}
+        return _load_text(path, files.stamp(path), params["n_samples"], params["seed"],
+                          d["seq_len"], d["level"], d["min_count"])
     text = tuple(params.get(k, _TEXT_DEFAULTS[k]) for k in TEXT_PARAMS) \
         if name == "text" else ()
     return load_dataset(name, params["n_samples"], params["noise"], params["seed"], text)
+
+
+@lru_cache(maxsize=4)
+def _load_text(path: str, stamp: tuple, n_samples: int, seed: int, seq_len: int, level: str,
+               min_count: int) -> datasets.Dataset:
+    return datasets.text.load_text(n_samples, seed, seq_len, level, min_count, path)
 
 
 def _dataset_infer(p, inputs):
@@ -65,6 +109,9 @@ def _dataset_infer(p, inputs):
     return shapes, meta
 
 
+_FILE_DEFAULTS = {"target_path": "", "input_columns": "", "target_column": "",
+                  "image_size": 28, "color": "grayscale", "val_fraction": 0.2}
+
 REGISTRY.register(NodeSpec(
     type="Dataset",
     category="Data",
@@ -74,7 +121,9 @@ REGISTRY.register(NodeSpec(
              PortSpec("target", "index", "y: (N,) int64 class indices, or (N, L) one per "
                                          "position")),
     params=(
-        ParamSpec("dataset", "choice", "spirals", "which dataset", choices=tuple(datasets.names())),
+        ParamSpec("dataset", "choice", "spirals", "which dataset; csv, npz, idx and "
+                  "image_folder read your own file (path)",
+                  choices=tuple(datasets.names()) + FILE_DATASETS),
         ParamSpec("n_samples", "int", 400, "examples in the training split (2-D toys)",
                   low=4, high=100_000),
         ParamSpec("noise", "float", 0.1, "std of the noise added to the 2-D toys", low=0.0, high=1.0),
@@ -87,6 +136,21 @@ REGISTRY.register(NodeSpec(
         ParamSpec("min_count", "int", _TEXT_DEFAULTS["min_count"], "text, level=word: rarer "
                   "words become <unk>", low=datasets.MIN_COUNT_RANGE[0],
                   high=datasets.MIN_COUNT_RANGE[1]),
+        ParamSpec("path", "path", "", "your file (csv, npz, idx) or folder (image_folder); "
+                  "text: a UTF-8 text (empty: the shipped Shakespeare)"),
+        ParamSpec("target_path", "path", "", "idx: the labels file (empty: found by MNIST's "
+                  "names); npz: an .npy of targets for an .npy of inputs"),
+        ParamSpec("input_columns", "str", "", "csv, .npy table: input columns by name or "
+                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key"),
+        ParamSpec("target_column", "str", "", "csv, .npy table: the target column (empty: "
+                  "the last); npz: the targets' key"),
+        ParamSpec("image_size", "int", 28, "image_folder: images resized to size x size",
+                  low=files.IMAGE_SIZE_RANGE[0], high=files.IMAGE_SIZE_RANGE[1]),
+        ParamSpec("color", "choice", "grayscale", "image_folder: 1 gray or 3 RGB channels",
+                  choices=files.COLORS),
+        ParamSpec("val_fraction", "float", 0.2, "your files: the fraction held out "
+                  "(stratified by class, drawn by seed)", low=files.VAL_FRACTION_RANGE[0],
+                  high=files.VAL_FRACTION_RANGE[1]),
     ),
     infer=_dataset_infer,
     build=None,
