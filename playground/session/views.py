@@ -331,6 +331,10 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
         if not small and len(table) <= MAX_NEIGHBOUR_ROWS:
             e["neighbours"], e["similarity"] = nearest_neighbours(table)
         out["embedding"] = e
+    from .race import landscape_view  # (late: race imports the session)
+    landscape = landscape_view(session, small)  # a TestFunction's path, for the contour
+    if landscape is not None:
+        out["landscape"] = landscape
     return out
 
 

@@ -156,9 +156,11 @@ CASES = {
     "Pow": case({"input": (4,)}, dict(exponent=3.0), {"output": (None, 4)}),
     "Parameter": case({}, dict(shape=(2, 3)), {"output": (2, 3)}),
     "Constant": case({}, dict(shape=(3,), value=2.0), {"output": (3,)}, constant=True),
+    # an optimization problem's loss (nodes/optimization.py; its data: GradientNoise)
+    "TestFunction": case({"x": (1,), "y": (1,)}, dict(function="beale"), {"output": ()}),
 }
 
-SOURCES = {"Dataset", "Input", "Regression"}
+SOURCES = {"Dataset", "Input", "Regression", "GradientNoise"}
 TYPES = [s.type for s in REGISTRY if not is_composite(s)]
 
 

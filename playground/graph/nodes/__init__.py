@@ -18,6 +18,7 @@ generative     Reparameterize, NoiseSource
 seq2seq        AdditiveAttention, LuongAttention (attention of recurrent encoder-decoders)
 word2vec       NegativeSamplingLoss (skip-gram's loss, with the context embedding table)
 primitives     Log, Exp, Pow, Parameter, Constant (Math: a model from single operations)
+optimization   TestFunction (a loss), GradientNoise (its data): optimizers on a landscape
 =============  ==========================================================================
 
 Every message a spec raises says what it expected, what it got and from where, and one fix.
@@ -29,6 +30,7 @@ from . import math, losses, generative  # noqa: F401
 from . import seq2seq  # noqa: F401  (AdditiveAttention, LuongAttention)
 from . import word2vec  # noqa: F401  (NegativeSamplingLoss)
 from . import primitives, regression  # noqa: F401  (Log, Exp, Pow, Parameter, Constant; Regression)
+from . import optimization  # noqa: F401  (TestFunction, GradientNoise: optimizers on a landscape)
 from .data import dataset_of, load_dataset
 
 __all__ = ["load_dataset", "dataset_of"]

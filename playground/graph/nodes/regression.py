@@ -22,7 +22,7 @@ from .data import dataset_of
 __all__ = ["DATA_SOURCES", "has_data_source", "regression_of", "source_dataset"]
 
 #: Node types the session trains from (exactly one per graph).
-DATA_SOURCES = ("Dataset", "Regression")
+DATA_SOURCES = ("Dataset", "Regression", "GradientNoise")
 
 
 def has_data_source(model) -> bool:
@@ -46,6 +46,9 @@ def regression_of(params: Mapping[str, Any]) -> reg.RegressionDataset:
 def source_dataset(node_type: str, params: Mapping[str, Any]):
     """The data of a data-source node: a Dataset node's registry dataset or a Regression
     node's :class:`~playground.data.regression.RegressionDataset`."""
+    if node_type == "GradientNoise":  # an optimization problem's (optimization.py)
+        from .optimization import noise_of
+        return noise_of(params)
     return regression_of(params) if node_type == "Regression" else dataset_of(params)
 
 
