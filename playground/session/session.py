@@ -16,11 +16,13 @@ from playground import data as datasets
 from playground.engine import Tensor, manual_seed, no_grad, optim
 from playground.engine.nn.utils import clip_grad_norm_
 from playground.engine._random import generator as _engine_generator
+from playground.engine.grad_mode import is_grad_enabled
 from playground.graph import CompileError, GraphModel, Program, Trace, compile
 from playground.graph.nodes.regression import DATA_SOURCES, source_dataset
 from playground.project import Project, ProjectError, Training
 from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_KEY
 
+from .diagnose import Divergence, NonFiniteStep, describe, find_culprit, guard_optimizer
 from .health import Health, Probe
 from .history import History
 from .language_model import Sampling, language_model_views
@@ -194,6 +196,11 @@ class Session:
         self.focus: str | None = None
         #: what the sampling view of a language model generates (see :meth:`set_sampling`)
         self.sampling = Sampling()
+        #: refuse optimizer steps whose loss or gradients are not finite (see :meth:`step`)
+        self.guard_nonfinite = True
+        #: the last step the guard refused, until a step is taken (None: none)
+        self.divergence: Divergence | None = None
+        self._train_trace: Trace | None = None  # the pass being stepped (the guard reads it)
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -261,6 +268,11 @@ class Session:
             raise SessionError(str(exc)) from None
         self.recipe: Recipe = recipe
         self._tape = None
+        # the buffers (batch norm's running statistics) and a copy taken before each step:
+        # a refused step puts back what its forward pass changed
+        self._kept_buffers = [(b, b.data.copy()) for call in program.calls
+                              if call.module is not None for b in call.module.buffers()
+                              if b is not None]
 
     @property
     def optimizer(self) -> optim.Optimizer | None:
@@ -277,6 +289,7 @@ class Session:
         self.history.clear()
         self.metrics = {}
         self.health = None
+        self.divergence = None
         if self.timeline is not None:
             self.timeline.clear()
         self._build(fresh=True)
@@ -333,16 +346,21 @@ class Session:
         """Run the program, or ``program`` (a copy of it; see
         :func:`playground.session.stepping.run_calls` for ``until`` and ``inputs``); a
         ``probe`` keeps every node output's and wire's gradient."""
+        own = program is None or program is self.program
         program = self.program if program is None else program
         if probe is None and inputs is None and all(n in program.sources for n in feeds):
-            return program.run(feeds, until)
-        out: dict[str, dict[str, Tensor]] = {}
-        for call, _, outputs in run_calls(program, feeds, until=until, inputs=inputs,
-                                          wire=probe.wire if probe is not None else None):
-            out[call.node_id] = outputs
-            if probe is not None:
-                probe.watch(outputs)
-        return trace_of(program, out)
+            trace = program.run(feeds, until)
+        else:
+            out: dict[str, dict[str, Tensor]] = {}
+            for call, _, outputs in run_calls(program, feeds, until=until, inputs=inputs,
+                                              wire=probe.wire if probe is not None else None):
+                out[call.node_id] = outputs
+                if probe is not None:
+                    probe.watch(outputs)
+            trace = trace_of(program, out)
+        if own and is_grad_enabled():  # a training pass: the guard checks its losses
+            self._train_trace = trace
+        return trace
 
     @contextlib.contextmanager
     def inference(self):
@@ -389,18 +407,68 @@ class Session:
         the recipe's own metrics (VAE: ``reconstruction``, ``kl``; GAN: ``d_loss``,
         ``g_loss``, ``d_real``, ``d_fake``) and, on the steps where held-out metrics are
         computed, their ``val_`` versions (GAN: ``modes_covered``, ``high_quality``).
+
+        The non-finite guard (on unless :attr:`guard_nonfinite` is False): an optimizer
+        step whose loss or gradients hold NaN or infinity is not taken, so the weights and
+        the optimizer's state stay the last finite ones (and batch norm's running
+        statistics are put back). Then the step count does not move, :attr:`divergence`
+        names the first node where the NaN or infinity appeared (see
+        :func:`.diagnose.find_culprit`) and the metrics are ``{"step", "loss",
+        "diverged": 1.0}``.
         """
         t0 = time.perf_counter()
         n = self.step_count + 1
         on_timeline = self.timeline is not None and self.timeline.due(n)
-        if on_timeline or (self.health_enabled and n % self._health_every == 0):
-            return self._probed_step(n, on_timeline, t0)
-        metrics, _ = self.recipe.train_step()
+        rng = self._arm_guard() if self.guard_nonfinite else None
+        try:
+            if on_timeline or (self.health_enabled and n % self._health_every == 0):
+                return self._probed_step(n, on_timeline, t0)
+            metrics, _ = self.recipe.train_step()
+        except NonFiniteStep as refused:
+            return self._refuse_step(n, refused.what, rng)
+        finally:
+            self._train_trace = None
         metrics = self._finish_step(n, metrics)
         cost = time.perf_counter() - t0
         self._step_cost = cost if self._step_cost == 0 else \
             self._step_cost + 0.05 * (cost - self._step_cost)
         self._after_step(metrics)
+        return metrics
+
+    def _arm_guard(self):
+        """Before a step: guard every optimizer (see :func:`.diagnose.guard_optimizer`),
+        keep a copy of the buffers, and return the engine generator's state."""
+        for opt in self.optimizers:
+            if not getattr(opt, "_nonfinite_guard", False):
+                guard_optimizer(opt, self._pass_losses)
+        for b, kept in self._kept_buffers:
+            np.copyto(kept, b.data)
+        return _engine_generator().bit_generator.state
+
+    def _pass_losses(self) -> list[np.ndarray]:
+        """The loss nodes' outputs in the pass being stepped (0-d, or per example with
+        ``reduction="none"``)."""
+        trace = self._train_trace
+        if trace is None:
+            return []
+        outs = trace.outputs
+        return [outs[n]["output"].data for n in self.program.losses if n in outs]
+
+    def _refuse_step(self, n: int, what: str, rng_state) -> dict[str, float]:
+        """Step ``n`` had a non-finite loss or gradient, and its optimizer step was not
+        taken: the weights and optimizer state are those before it; put the buffers back,
+        name the culprit (:attr:`divergence`) and return ``{"step", "loss", "diverged"}``
+        (the step count stays; nothing goes into the history)."""
+        trace = self._train_trace
+        losses = self._pass_losses()
+        for b, kept in self._kept_buffers:
+            b.data[...] = kept
+        culprit = find_culprit(self, trace, rng_state)
+        self.divergence = Divergence(n, what, culprit, describe(self, culprit, what, n))
+        with np.errstate(all="ignore"):
+            loss = float(sum(np.sum(v) for v in losses)) if losses else math.nan
+        metrics = {"step": self.step_count, "loss": loss, "diverged": 1.0}
+        self.metrics.update(metrics)
         return metrics
 
     def clip_gradients(self) -> float | None:
@@ -427,6 +495,8 @@ class Session:
         if self.dataset.val is not None and self._due_for_eval():
             metrics.update(self.evaluate())
         self.history.record(self.step_count, metrics)
+        self.divergence = None
+        self.metrics.pop("diverged", None)
         self.metrics.update(metrics)
 
     def _probed_step(self, n: int, on_timeline: bool, t0: float) -> dict[str, float]:

@@ -65,6 +65,8 @@ class TrainingWorker:
     Attributes:
         snapshot: the newest published :class:`Snapshot` (read it; never mutate it).
         error: the last error message from a command, or "".
+        culprit: the node id the last refused step named (see ``Session.step``'s
+            non-finite guard), or None; cleared by the next command to train or reset.
         target: the step the current run stops at, or None (until stopped, or not run yet).
         at_target: the last run stopped because it reached its target (set before that
             run's last snapshot is published; cleared by the next command to train).
@@ -84,6 +86,7 @@ class TrainingWorker:
         self._stop = False
         self._times: deque[float] = deque(maxlen=200)
         self.error = ""
+        self.culprit: str | None = None
         #: flags a finite loss that climbs far above its best (once per run)
         self.runaway = RunawayWatch()
         try:
@@ -169,8 +172,12 @@ class TrainingWorker:
 
     def call(self, fn: Callable[[Session], Any]) -> Future:
         """Run ``fn(session)`` on the worker thread between steps; the Future has its result
-        or its exception."""
+        or its exception (at once a RuntimeError when the thread has stopped, so a caller
+        waiting on it never waits for nothing)."""
         fut: Future = Future()
+        if not self._thread.is_alive():
+            fut.set_exception(RuntimeError("the training worker has stopped"))
+            return fut
         self._commands.put(("call", fn, fut))
         return fut
 
@@ -229,6 +236,7 @@ class TrainingWorker:
     def _handle(self, cmd: tuple) -> None:
         kind = cmd[0]
         if kind == "train":
+            self.culprit = None
             self._running = True
             self.at_target = False
             self._times.clear()
@@ -247,6 +255,7 @@ class TrainingWorker:
             for _ in range(cmd[1]):
                 self._do_step()
         elif kind == "reset":
+            self.culprit = None
             self._running = False
             self.target = None
             self._stepping = None
@@ -273,7 +282,7 @@ class TrainingWorker:
             self._next_step_at = started + 1.0 / self.max_rate
         try:
             metrics = self.session.step()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure pauses the run, reported
             self._running = False
             self.error = f"training stopped: {exc}"
             return
@@ -281,6 +290,8 @@ class TrainingWorker:
         if "diverged" in metrics:
             self._running = False
             self.error = explain_divergence(self.session)
+            divergence = self.session.divergence
+            self.culprit = divergence.node_id if divergence is not None else None
         else:
             warning = self.runaway.update(metrics.get("loss", 0.0), self.session)
             if warning:
@@ -291,30 +302,39 @@ class TrainingWorker:
 
     def _loop(self) -> None:
         while not self._stop:
-            # while training under a speed cap, wait for the next step's time on the queue
-            wait = self._next_step_at - time.perf_counter() if self._running else None
             try:
-                if not self._running:
-                    cmd = self._commands.get()
-                elif wait is not None and wait > 0:
-                    cmd = self._commands.get(timeout=wait)
-                else:
-                    cmd = self._commands.get_nowait()
-            except queue.Empty:
-                cmd = None
-            if cmd is not None:
-                try:
-                    self._handle(cmd)
-                except Exception as exc:  # noqa: BLE001 - a failed command is reported
-                    self._running = False
-                    self.error = f"{cmd[0]} failed: {exc}"
+                self._turn()
+            except Exception as exc:  # noqa: BLE001 - the thread never dies: pause, report
+                self._running = False
+                self.error = f"training stopped: {exc}"
                 self._publish()
-                continue
-            if self._running and time.perf_counter() >= self._next_step_at:
-                self._do_step()
-                if time.perf_counter() - self._last_publish >= PUBLISH_INTERVAL or \
-                        not self._running:
-                    self._publish()
+
+    def _turn(self) -> None:
+        """One turn of the loop: a command, or a training step (and a publish)."""
+        # while training under a speed cap, wait for the next step's time on the queue
+        wait = self._next_step_at - time.perf_counter() if self._running else None
+        try:
+            if not self._running:
+                cmd = self._commands.get()
+            elif wait is not None and wait > 0:
+                cmd = self._commands.get(timeout=wait)
+            else:
+                cmd = self._commands.get_nowait()
+        except queue.Empty:
+            cmd = None
+        if cmd is not None:
+            try:
+                self._handle(cmd)
+            except Exception as exc:  # noqa: BLE001 - a failed command is reported
+                self._running = False
+                self.error = f"{cmd[0]} failed: {exc}"
+            self._publish()
+            return
+        if self._running and time.perf_counter() >= self._next_step_at:
+            self._do_step()
+            if time.perf_counter() - self._last_publish >= PUBLISH_INTERVAL or \
+                    not self._running:
+                self._publish()
 
 
 def _run_length(steps: int | None) -> int | None:

@@ -33,8 +33,12 @@ def test_a_diverged_run_names_the_first_node_that_blew_up_and_the_worker_lives_o
     try:
         worker.train()
         assert _wait(lambda: "diverged" in worker.error)
-        assert "Embedding 'src_embed'" in worker.error and "weight" in worker.error
+        # the guard refuses the step: the weights stay finite, the first NaN output is named
+        assert "MultiheadAttention 'self_attn'" in worker.error and "output" in worker.error
+        assert "the weights are the last finite ones" in worker.error
         assert "Lower the learning rate (now 10)" in worker.error
+        w = worker.call(lambda s: s.program.call("src_embed").module.weight.data.copy())
+        assert np.isfinite(w.result(timeout=30)).all()
         assert worker.alive and not worker.running
         worker.reset()  # Reset works after it (the issue: it did nothing)
         assert _wait(lambda: worker.snapshot.step == 0)
@@ -125,7 +129,7 @@ def test_playground_train_names_the_culprit_of_a_divergence(tmp_path, capsys):
     path = save(_exploding_transformer(), tmp_path / "boom.json")
     assert main(["train", str(path), "--steps", "40"]) == 1
     err = capsys.readouterr().err
-    assert "diverged" in err and "Embedding 'src_embed'" in err
+    assert "diverged" in err and "MultiheadAttention 'self_attn'" in err
 
 
 def _graph(*extra_nodes, extra_edges=()):
