@@ -20,6 +20,7 @@ import numpy as np
 from playground.engine import Tensor, nn
 
 from .model import GraphModel
+from .nodes._init import apply_init, gain_name, has_weight_init
 from .spec import NodeSpec
 
 
@@ -266,4 +267,26 @@ def compile(model: GraphModel) -> Program:  # noqa: A001 - the design's name
         module = spec.build(node.params, node.in_shapes) if spec.build else None
         calls.append(Call(node.node_id, node.name, spec, module,
                           tuple((p, s, sp) for p, (s, sp) in node.inputs.items())))
+    _apply_inits(flat, calls)
     return Program(calls, blocks)
+
+
+def _apply_inits(flat: list[FlatNode], calls: list[Call]) -> None:
+    """Redraw the weights of every layer whose ``init`` param is not ``"default"``, after
+    all layers are built (so the others keep PyTorch's draws), with the gain of the one
+    activation its output feeds (see :mod:`playground.graph.nodes._init`)."""
+    consumers: dict[str, list[FlatNode]] = {}
+    for node in flat:
+        for src, _ in node.inputs.values():
+            consumers.setdefault(src, []).append(node)
+    for node, call in zip(flat, calls):
+        if call.module is None or not has_weight_init(node.spec) or \
+                node.params.get("init", "default") == "default":
+            continue
+        if node.spec.category == "Recurrent":
+            gain = (node.params.get("nonlinearity", "tanh"), None)
+        else:
+            users = consumers.get(node.node_id, [])
+            one = users[0] if len(users) == 1 else None
+            gain = gain_name(one.spec.type if one else None, one.params if one else None)
+        apply_init(call.module, node.params, *gain)

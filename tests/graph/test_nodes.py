@@ -464,7 +464,7 @@ def test_linear_counts_every_position_of_a_sequence():
 
 
 # every parametrised type against torch.nn's parameter count
-NODE_ONLY = {"is_causal", "tgt_is_causal", "average_attn_weights"}
+NODE_ONLY = {"is_causal", "tgt_is_causal", "average_attn_weights", "init", "init_std"}
 
 
 @pytest.mark.parametrize("type_name", sorted(CASES))

@@ -33,6 +33,7 @@ from playground.engine import nn
 
 from ..spec import REGISTRY, Cost, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
 from ._common import fmt, mismatch, need, pair, tensor
+from ._init import INIT_PARAMS
 
 _SIZE = dict(low=1, high=4096)
 
@@ -159,6 +160,7 @@ REGISTRY.register(NodeSpec(
         ParamSpec("groups", "int", 1, "split the channels into groups convolved separately "
                                       "(in_channels: depthwise)", low=1, high=100_000),
         ParamSpec("bias", "bool", True, "learn one bias per output channel"),
+        *INIT_PARAMS,
     ),
     infer=_conv2d_infer,
     build=lambda p, ins: nn.Conv2d(p["in_channels"], p["out_channels"], p["kernel_size"],
@@ -231,6 +233,7 @@ REGISTRY.register(NodeSpec(
                   low=1, high=100_000),
         ParamSpec("bias", "bool", True, "learn one bias per output channel"),
         ParamSpec("dilation", "ints", 1, "spacing between kernel taps", length=2, **_SIZE),
+        *INIT_PARAMS,
     ),
     infer=_conv_transpose2d_infer,
     build=lambda p, ins: nn.ConvTranspose2d(

@@ -17,6 +17,7 @@ from playground.engine import nn
 
 from ..spec import REGISTRY, Cost, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
 from ._common import cost_per_position, is_tokens, mismatch, need, no_cost, norm_dim, tensor
+from ._init import INIT_PARAMS
 
 # ---------------------------------------------------------------------------------- Linear
 
@@ -51,6 +52,7 @@ REGISTRY.register(NodeSpec(
         ParamSpec("out_features", "int", 16, "size of each output sample", low=1,
                   high=1_000_000),
         ParamSpec("bias", "bool", True, "learn an additive bias b"),
+        *INIT_PARAMS,
     ),
     infer=_linear_infer,
     build=lambda p, ins: nn.Linear(p["in_features"], p["out_features"], bias=p["bias"]),

@@ -23,6 +23,7 @@ from playground.engine import nn
 
 from ..spec import REGISTRY, Cost, NodeSpec, ParamSpec, PortSpec, ShapeError, format_shape
 from ._common import adapted, mismatch, need, seq_len, sequence, tensor
+from ._init import INIT_PARAMS
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 
@@ -142,6 +143,7 @@ def _params(kind: str) -> tuple:
                   low=0.0, high=1.0),
         ParamSpec("bidirectional", "bool", False, "also run the sequence backwards and "
                                                   "concatenate (D = 2)"),
+        *INIT_PARAMS,
     ]
     return tuple(ps)
 
