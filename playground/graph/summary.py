@@ -7,6 +7,10 @@ Linear params ``in_features*out_features + out_features``, MACs ``in_features*ou
 A closed block is one row whose counts are the sums over the primitive nodes inside it
 (nested blocks are expanded, so each primitive is counted exactly once); the row's
 ``children`` hold the breakdown. An open block's members are ordinary rows.
+
+:func:`bottlenecks` finds each 1×1 convolution that reduces the channels fed to a K_H×K_W
+convolution (GoogLeNet's ``*_reduce`` branches, DenseNet's and ResNet's bottleneck layers)
+and the weights it saves; ``Summary.bottlenecks`` holds them.
 """
 
 from __future__ import annotations
@@ -15,8 +19,92 @@ import csv
 import io
 from dataclasses import dataclass
 
+from .compile import FlatNode, flatten
 from .model import GraphModel
 from .spec import format_shape
+
+#: Nodes a bottleneck's reduced maps may pass through on the way to the K×K conv: one input,
+#: the same channels out (normalisation, elementwise activations, dropout).
+PASS_THROUGH = frozenset({"BatchNorm2d", "ReLU", "LeakyReLU", "ELU", "GELU", "Sigmoid",
+                          "Tanh", "Softplus", "Dropout", "Identity"})
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Bottleneck:
+    """A 1×1 convolution that reduces C_in channels to C_mid ahead of a K_H×K_W convolution
+    to C_out, against that K_H×K_W convolution applied directly to the C_in channels.
+
+    Counts are weights only (no biases, no BatchNorm), as Szegedy et al. 2015 (GoogLeNet,
+    §4: "1×1 convolutions are used to compute reductions before the expensive 3×3 and 5×5
+    convolutions") and He et al. 2016 (ResNet, §4.1 "Deeper Bottleneck Architectures")
+    compare them::
+
+        direct  = C_out·C_in·K_H·K_W
+        weights = C_mid·C_in + C_out·C_mid·K_H·K_W      (the 1×1, then the K_H×K_W)
+        saved   = direct - weights
+
+    e.g. C_in = 40, C_mid = 16, C_out = 32, 3×3: direct 32·40·9 = 11,520, weights
+    16·40 + 32·16·9 = 5,248, saved 6,272 (54%). Per-position multiply-accumulates shrink by
+    the same fraction when both convolutions keep H and W.
+
+    Attributes:
+        reduce, conv: node ids of the 1×1 and the K_H×K_W convolution (``"<block>/<local>"``
+            inside closed blocks).
+        reduce_name, conv_name: their display names, with the blocks' names as the path.
+        in_channels, mid_channels, out_channels: C_in, C_mid, C_out.
+        kernel_size: (K_H, K_W) of the second convolution.
+    """
+
+    reduce: str
+    conv: str
+    reduce_name: str
+    conv_name: str
+    in_channels: int
+    mid_channels: int
+    out_channels: int
+    kernel_size: tuple[int, int]
+
+    @property
+    def direct(self) -> int:
+        """Weights of the K_H×K_W conv applied to the C_in channels: C_out·C_in·K_H·K_W."""
+        kh, kw = self.kernel_size
+        return self.out_channels * self.in_channels * kh * kw
+
+    @property
+    def weights(self) -> int:
+        """Weights of the pair: C_mid·C_in + C_out·C_mid·K_H·K_W."""
+        kh, kw = self.kernel_size
+        c_in, c_mid, c_out = self.in_channels, self.mid_channels, self.out_channels
+        return c_mid * c_in + c_out * c_mid * kh * kw
+
+    @property
+    def saved(self) -> int:
+        """``direct - weights``: > 0 for every bottleneck :func:`bottlenecks` reports."""
+        return self.direct - self.weights
+
+    @property
+    def text(self) -> str:
+        """One line, e.g. ``"1×1 bottleneck in inception_b: branch2_reduce/conv →
+        branch2/conv saves 6,272 of 11,520 weights (54%) against a 3×3 conv 40→32"``; the
+        blocks both convolutions lie in are named once, after "in"."""
+        a, b = self.reduce_name.split("/"), self.conv_name.split("/")
+        n = 0
+        while n < min(len(a), len(b)) - 1 and a[n] == b[n]:
+            n += 1
+        where = f" in {'/'.join(a[:n])}:" if n else ""
+        kh, kw = self.kernel_size
+        return (f"1×1 bottleneck{where} {'/'.join(a[n:])} → {'/'.join(b[n:])} saves "
+                f"{self.saved:,} of {self.direct:,} weights ({self.percent:.0f}%) against a "
+                f"{kh}×{kw} conv {self.in_channels}→{self.out_channels}")
+
+    @property
+    def percent(self) -> float:
+        """``saved`` as a percentage of ``direct``."""
+        return 100.0 * self.saved / self.direct
 
 
 @dataclass(frozen=True)
@@ -40,6 +128,7 @@ class Summary:
     rows: list[SummaryRow]
     total_params: int
     total_macs: int
+    bottlenecks: tuple[Bottleneck, ...] = ()   # see :func:`bottlenecks`
 
     @property
     def param_bytes(self) -> int:
@@ -67,6 +156,7 @@ class Summary:
         lines.append("-" * len(head))
         lines.append(f"{'total':<50} {self.total_params:>10,} {self.total_macs:>12,}")
         lines.append(f"parameter memory: {self.param_bytes:,} bytes (float32)")
+        lines.extend(b.text for b in self.bottlenecks)
         return "\n".join(lines)
 
 
@@ -121,6 +211,9 @@ class Summary:
         lines.append("")
         lines.append(f"Parameter memory: {self.param_bytes:,} bytes (float32). Counts are "
                      "per example; MACs are multiply-accumulates.")
+        if self.bottlenecks:
+            lines.append("")
+            lines.extend(f"- {b.text}" for b in self.bottlenecks)
         return "\n".join(lines) + "\n"
 
 
@@ -167,6 +260,44 @@ def _row(model: GraphModel, node_id: str, name: str, type_name: str, params: dic
                       group=group)
 
 
+def _bottleneck_from(node: FlatNode, consumers: dict[str, list[FlatNode]]
+                     ) -> Bottleneck | None:
+    p = node.params
+    if node.spec.type != "Conv2d" or _pair(p["kernel_size"]) != (1, 1) or p["groups"] != 1 \
+            or _pair(p["stride"]) != (1, 1) or _pair(p["padding"]) != (0, 0):
+        return None
+    cur = node
+    while len(consumers.get(cur.node_id, ())) == 1:  # the reduced maps go one way only
+        cur = consumers[cur.node_id][0]
+        if cur.spec.type in PASS_THROUGH:
+            continue
+        q = cur.params
+        if cur.spec.type != "Conv2d" or q["groups"] != 1 or \
+                q["in_channels"] != p["out_channels"] or _pair(q["kernel_size"]) == (1, 1):
+            return None
+        found = Bottleneck(node.node_id, cur.node_id, node.name, cur.name, p["in_channels"],
+                           p["out_channels"], q["out_channels"], _pair(q["kernel_size"]))
+        return found if found.saved > 0 else None
+    return None
+
+
+def bottlenecks(model: GraphModel) -> tuple[Bottleneck, ...]:
+    """Every 1×1 convolution (stride 1, no padding, groups 1) whose output goes, through
+    nothing but :data:`PASS_THROUGH` nodes and to no other node, into a K_H×K_W convolution
+    (groups 1, K_H·K_W > 1), when the pair has fewer weights than the K_H×K_W convolution
+    applied directly to the 1×1's input channels (see :class:`Bottleneck`). Blocks are looked
+    into. In execution order; () when the graph has errors."""
+    if model.errors() or not all(s.ok for s in model.states().values()):
+        return ()
+    flat, _ = flatten(model)
+    consumers: dict[str, list[FlatNode]] = {}
+    for node in flat:
+        for src, _port in node.inputs.values():
+            consumers.setdefault(src, []).append(node)
+    found = (_bottleneck_from(node, consumers) for node in flat)
+    return tuple(b for b in found if b is not None)
+
+
 def summary(model: GraphModel) -> Summary:
     """Summarise ``model`` in execution order. Nodes in error get zero counts and their
     message in ``error``; it never raises on a bad graph."""
@@ -180,4 +311,5 @@ def summary(model: GraphModel) -> Summary:
         attrs = model.node(node_id)
         rows.append(_row(model, node_id, attrs["name"], attrs["type"], attrs["params"], state,
                          attrs.get("subgraph"), ins, attrs.get("group") or ""))
-    return Summary(rows, sum(r.params for r in rows), sum(r.macs for r in rows))
+    return Summary(rows, sum(r.params for r in rows), sum(r.macs for r in rows),
+                   bottlenecks(model))

@@ -1,6 +1,8 @@
 """The model summary dock: one table row per node (name, type, input and output shapes,
 parameters, multiply-accumulates and the formula behind each), a total row, and the
-parameter memory; its CSV and Markdown buttons save the table.
+parameter memory; its CSV and Markdown buttons save the table. Below it, when the graph has
+1×1 bottlenecks (:func:`playground.graph.summary.bottlenecks`), a line says what they save
+and names the first few; its tooltip lists them all.
 
 Model/view: :class:`SummaryTableModel` is a ``QAbstractTableModel`` over
 :func:`playground.graph.summary`; :class:`SummaryWidget` shows it in a ``QTableView`` and
@@ -12,6 +14,7 @@ it); double-click it to list its inside, indented, below it. Selecting a row emi
 
 from __future__ import annotations
 
+import html
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from pathlib import Path
@@ -28,6 +31,30 @@ COLUMNS = ("Name", "Type", "Input shape", "Output shape", "Params", "MACs", "Par
 NAME, TYPE, INPUTS, OUTPUT, PARAMS, MACS, PARAMS_FORMULA, MACS_FORMULA = range(len(COLUMNS))
 #: Role of a row's node id ("" for the total row).
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+#: Bottlenecks named under the table; the rest are counted (the tooltip lists them all).
+BOTTLENECK_LINES = 1
+
+
+def bottleneck_text(s: Summary, lines: int = BOTTLENECK_LINES) -> str:
+    """The dock's bottleneck note as HTML: a headline with the weights the 1×1 bottlenecks
+    save in all, then the first ``lines`` of them; "" when the graph has none."""
+    found = s.bottlenecks
+    if not found:
+        return ""
+    saved, direct = sum(b.saved for b in found), sum(b.direct for b in found)
+    head = (f"<b>{len(found)} 1×1 bottleneck{'s' if len(found) > 1 else ''}</b> save "
+            f"<b>{saved:,}</b> of {direct:,} weights ({100 * saved / direct:.0f}%) of k×k "
+            "convs on the un-reduced channels")
+    if len(found) > lines:
+        head += " · hover for all"
+    return "<br>".join([head, *(html.escape(b.text) for b in found[:lines])])
+
+
+def bottlenecks_in(s: Summary, node_id: str) -> list[str]:
+    """The bottleneck lines of node ``node_id``: the 1×1 conv itself, or a closed block
+    with bottlenecks inside."""
+    inside = f"{node_id}/"
+    return [b.text for b in s.bottlenecks if b.reduce == node_id or b.reduce.startswith(inside)]
 
 
 def human_bytes(n: int) -> str:
@@ -117,6 +144,9 @@ class SummaryTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if row.error:
                 return row.error
+            found = bottlenecks_in(self.summary, row.node) if c in (NAME, PARAMS) else []
+            if found:
+                return "\n".join(found)
             if c == PARAMS or c == PARAMS_FORMULA:
                 return f"params = {row.params_formula}" if row.params_formula else None
             if c == MACS or c == MACS_FORMULA:
@@ -211,6 +241,11 @@ class SummaryWidget(FollowsModel, QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)
         layout.addWidget(self.table)
+        self.bottlenecks = QLabel(self)
+        self.bottlenecks.setWordWrap(True)
+        self.bottlenecks.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bottlenecks.hide()
+        layout.addWidget(self.bottlenecks)
         foot = QHBoxLayout()
         foot.addWidget(self.totals, 1)
         self.csv_button = self._button("CSV", "Save the table as CSV (for a spreadsheet)",
@@ -242,6 +277,10 @@ class SummaryWidget(FollowsModel, QWidget):
             f"<b>{s.total_params:,}</b> parameters · <b>{s.total_macs:,}</b> multiply-"
             f"accumulates per example ({mmacs:,.1f} M) · parameter memory "
             f"<b>{human_bytes(s.param_bytes)}</b> ({s.param_bytes:,} bytes at float32)")
+        note = bottleneck_text(s)
+        self.bottlenecks.setText(note)
+        self.bottlenecks.setToolTip("\n".join(b.text for b in s.bottlenecks))
+        self.bottlenecks.setVisible(bool(note))
         if selected:
             self.select_node(selected)
 
