@@ -9,7 +9,9 @@ Run trains every row from the same initial weights (the ones the project's seed
 initialises), on a background thread; a progress bar shows run and step, and Stop ends
 it after the current step. Then it shows the runs' curves overlaid (train loss, and the
 held-out metric) and the run table (setting, final loss, held-out metric), which exports
-to CSV.
+to CSV. A race (a project with a TestFunction loss, e.g. optimizers_race) starts with the six
+optimizers of :data:`playground.session.race.RACE` and also draws every run's path on the
+contour plot (:func:`playground.session.race.race`).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from playground.project import Project, ProjectError
 from playground.session import SessionError
 from playground.session.compare import (MAX_RUNS, CompareCancelled, RunConfig, RunResult,
                                         compare, held_out_metric, run_table)
+from playground.session.race import race, race_configs, test_function_node
 
 from .plots import CLASS_COLORS, DARK_PLOT, _style_plot, decimate, moving_average
+from .views.contour import ContourPlot
 
 __all__ = ["CompareDialog", "parse_setting", "format_setting", "default_runs",
            "install_compare"]
@@ -80,7 +84,9 @@ def format_setting(overrides: dict[str, Any]) -> str:
 def default_runs(project: Project) -> list[RunConfig]:
     """The rows a new comparison starts with: the project as saved, and one alternative
     optimizer (Adam when the project uses SGD, else SGD with momentum), so that Run
-    compares something at once."""
+    compares something at once. A race project starts with the race's six optimizers."""
+    if test_function_node(project.graph) is not None:
+        return race_configs()
     t = project.training
     if t.optimizer == "SGD":
         other = RunConfig("Adam lr=0.01", {"training.optimizer": "Adam", "training.lr": 0.01})
@@ -173,8 +179,12 @@ class CompareDialog(QDialog):
         bg = self.colors["background"]
         self.loss_widget = pg.PlotWidget(plots, background=bg)
         self.held_widget = pg.PlotWidget(plots, background=bg)
-        plot_lay.addWidget(self.loss_widget)
-        plot_lay.addWidget(self.held_widget)
+        plot_lay.addWidget(self.loss_widget, 1)
+        plot_lay.addWidget(self.held_widget, 1)
+        #: the runs' paths on the landscape, for a race (hidden otherwise)
+        self.contour = ContourPlot(self.colors, plots)
+        self.contour.setVisible(test_function_node(self.project.graph) is not None)
+        plot_lay.addWidget(self.contour, 2)
         self.loss_plot = self.loss_widget.getPlotItem()
         self.held_plot = self.held_widget.getPlotItem()
         self.held_plot.setXLink(self.loss_plot)
@@ -269,9 +279,11 @@ class CompareDialog(QDialog):
             self._progress = (run, step, total, n_runs)
             return self._cancel
 
+        run = race if test_function_node(self.project.graph) is not None else compare
+
         def work():
             try:
-                self._outcome = ("done", compare(self.project, configs, steps, progress))
+                self._outcome = ("done", run(self.project, configs, steps, progress))
             except CompareCancelled as exc:
                 self._outcome = ("stopped", exc.results)
             except (ProjectError, SessionError, ValueError) as exc:
@@ -364,6 +376,11 @@ class CompareDialog(QDialog):
                 self.held_plot.plot(steps, values, pen=pen, name=r.config.label,
                                     symbol="o", symbolSize=4, symbolBrush=pen.color(),
                                     symbolPen=None)
+        paths = [(r.config.label, r.path) for r in results if getattr(r, "path", None) is not None]
+        if paths:
+            self.contour.set_function(results[0].function)
+            self.contour.set_paths(paths)
+            self.contour.show()
         header, rows = run_table(results)
         self.result_table.setColumnCount(len(header))
         self.result_table.setHorizontalHeaderLabels(header)

@@ -33,6 +33,7 @@ from playground.graph.nodes.regression import DATA_SOURCES
 
 from ..window_state import hide_stale_tab_bars
 from .base import Frame, ViewWidget, WrappedView
+from .contour import ContourView
 from .generative import GanView, LatentView, SamplesView
 from .reconstruction import ReconstructionView
 from .language import GradThroughTimeView, SamplingView
@@ -56,7 +57,8 @@ ATTENTION_TYPES = frozenset({"MultiheadAttention", "ScaledDotProductAttention",
                              "MultiheadAttentionBlock"})
 
 #: View families by dock area: the right one (beside the inspector) and the bottom one.
-RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView)
+RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView,
+               ContourView)
 BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView, SamplingView, GradThroughTimeView,
                 ReconstructionView)
 
@@ -352,7 +354,7 @@ class ViewsController(QObject):
         nodes, v = frame.nodes, frame.views
         sig = (frame.recipe, "conv" in nodes, "attention" in nodes, "embedding" in nodes,
                "discriminator" in v, "samples" in v, "sequence" in v, "sampling" in v,
-               "grad_through_time" in v, "reconstruction" in v,
+               "grad_through_time" in v, "reconstruction" in v, "landscape" in nodes,
                frame.boundary is not None)
         if sig == self._signature:
             return
@@ -363,9 +365,11 @@ class ViewsController(QObject):
                      "Sequences": "sequence" in v, "Sampling": "sampling" in v,
                      "Gradients in time": "grad_through_time" in v,
                      "Reconstruction": "reconstruction" in v,
+                     "Contour": "landscape" in nodes,
                      "Decision boundary": frame.boundary is not None or not (
                          "conv" in nodes or "attention" in nodes or "sampling" in v
                          or "embedding" in nodes or "reconstruction" in v
+                         or "landscape" in nodes
                          or frame.recipe != "supervised")})
 
     def expect(self, model, recipe: str = "supervised") -> None:
@@ -395,6 +399,7 @@ class ViewsController(QObject):
                      "Samples": recipe in ("gan", "vae"),
                      "Latent space": recipe == "vae" or autoencoder,
                      "Reconstruction": autoencoder,
+                     "Contour": "TestFunction" in types,
                      "Sequences": ds is not None and len(ds.target_shape) > 0,  # per position
                      "Sampling": ds is not None and ds.name == "text",
                      "Gradients in time": ds is not None and ds.name == "text"
@@ -410,7 +415,7 @@ class ViewsController(QObject):
             for title, ok in applies.items():
                 self.docks[title].setVisible(ok)
             self._tab_bars_timer.start()
-        for pick in ("GAN", "Latent space", "Samples", "Attention", "Feature maps",
+        for pick in ("Contour", "GAN", "Latent space", "Samples", "Attention", "Feature maps",
                      "Decision boundary", "Embeddings"):
             if applies.get(pick):
                 self.docks[pick].raise_()
