@@ -332,36 +332,37 @@ def describe(session: "Session", culprit: Culprit | None, what: str, step: int) 
                 f"holds {culprit.bad} ({_type(session, culprit.node_id)} "
                 f"'{culprit.node_id}'.{culprit.detail}): the data is at fault, not the "
                 "training. Check the dataset's file and settings.")
-    head = (f"training paused at step {step}: the {what} is not finite (it diverged), so "
-            "the step was not applied and the weights are the last finite ones.")
+    kept = " The step was not applied: the weights are the last finite ones."
     if culprit is None:
-        where = ""
+        where = f"the {what} is not finite (it diverged).{kept}"
     else:
         node = f"{_type(session, culprit.node_id)} '{culprit.node_id}'"
+        so = f"so the {what} is not finite (it diverged).{kept}"
         if culprit.kind == "output":
-            where = (f" The first node whose output holds {culprit.bad} is {node} "
-                     f"(port '{culprit.detail}').")
+            where = (f"the output of {node} holds {culprit.bad} (port '{culprit.detail}'), "
+                     f"the first node whose output does; {so}")
             blown = _blown_parameter(session, culprit.node_id)
             if blown:
                 where += f" Its {blown[0]} already holds {blown[1]}."
-        elif culprit.detail.startswith("input "):
-            where = (f" Going backward, the first node whose gradient holds {culprit.bad} "
-                     f"is {node}: the gradient it sends back to its {culprit.detail}.")
         else:
-            where = (f" Going backward, the first node whose gradient holds {culprit.bad} "
-                     f"is {node}: the gradient of its {culprit.detail}.")
+            what_grad = (f"the gradient it sends back to its {culprit.detail}"
+                         if culprit.detail.startswith("input ") else
+                         f"the gradient of its {culprit.detail}")
+            where = (f"going backward, {node} is the first node whose gradient holds "
+                     f"{culprit.bad} ({what_grad}); {so}")
         hint = HINTS.get(_type(session, culprit.node_id))
         if hint:
             where += f" {hint[0].upper()}{hint[1:]}."
+    head = f"training paused at step {step}: {where}"
     if step <= 1:  # no update has been made yet: the learning rate is not the cause
-        return (f"{head}{where} It happens on the first batch, before any update, so the "
-                "graph or its initial weights are at fault, not the learning rate.")
+        return (f"{head} It happens on the first batch, before any update, so the graph or "
+                "its initial weights are at fault, not the learning rate.")
     t = session.training
     tips = [f"lower the learning rate (now {t.lr:g})"]
     if getattr(t, "clip_grad_norm", None) is None:
         tips.append("turn on gradient clipping (training.clip_grad_norm)")
     advice = ", or ".join(tips)
-    return (f"{head}{where} {advice[0].upper()}{advice[1:]}, then press Reset (or Train to "
+    return (f"{head} {advice[0].upper()}{advice[1:]}, then press Reset (or Train to "
             "go on from these weights, if the loss before this step was still reasonable).")
 
 

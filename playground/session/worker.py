@@ -289,9 +289,9 @@ class TrainingWorker:
         self._times.append(time.perf_counter())
         if "diverged" in metrics:
             self._running = False
-            self.error = explain_divergence(self.session)
-            divergence = self.session.divergence
-            self.culprit = divergence.node_id if divergence is not None else None
+            divergence = self.session.divergence  # the culprit before the error: the UI
+            self.culprit = divergence.node_id if divergence is not None else None  # reads
+            self.error = explain_divergence(self.session)  # the culprit when error changes
         else:
             warning = self.runaway.update(metrics.get("loss", 0.0), self.session)
             if warning:

@@ -38,6 +38,7 @@ from .errors import ErrorsWidget
 from .autosave import install_autosave
 from .compare import install_compare
 from .training_dock import install_training_dock
+from .dataset_dialog import install_dataset_import
 from .export_menu import install_export_menu
 from .run_export import install_run_export
 from .help import install_help
@@ -46,6 +47,7 @@ from .lesson import install_lesson
 from .lesson_browser import install_lesson_browser
 from .pace import PaceControls
 from .palette import PaletteWidget
+from .guard import show_culprit
 from .status import StatusNumbers
 from .plots import DARK_PLOT, LIGHT_PLOT, BoundaryWidget, CurvesWidget
 from .stepper import install_stepper
@@ -129,6 +131,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.lesson = install_lesson(self)  # the project's notes, beside the inspector
         self.help_menu = install_help(self)
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
+        self.import_data_action = install_dataset_import(self)  # File ▸ Import Data…
         self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
         self.training_panel = install_training_dock(self)  # every training setting, undoable
         self.lesson_browser_action = install_lesson_browser(self)  # File ▸ Presets ▸ Lessons
@@ -581,6 +584,7 @@ class MainWindow(DocumentMixin, QMainWindow):
             self._last_worker_error = worker.error
             if worker.error:
                 self.show_message(worker.error)
+                show_culprit(self.canvas, worker)  # a NaN's node (issue 13)
         marker = self._train_marker
         if self._wants_training and not self._paused_for_errors and self._pending_sync is None \
                 and (marker is None or marker.done()) and not worker.running:
