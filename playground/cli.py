@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "gui"
     if command == "gui" and not hasattr(args, "project"):
         args.project = None
+    if command in ("train", "summary", "export"):  # image folders decode with Qt's QImage
+        from playground.ui.image_files import install
+        install()
     handler = {"gui": cmd_gui, "train": cmd_train, "summary": cmd_summary,
                "screenshot": cmd_screenshot, "presets": cmd_presets, "export": cmd_export,
                "import": cmd_import}[command]

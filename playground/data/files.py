@@ -65,8 +65,9 @@ from .regression import RegressionDataset, RegressionSplit
 __all__ = ["FAMILIES", "TASKS", "COLORS", "MAX_BYTES", "VAL_FRACTION_RANGE",
            "IMAGE_SIZE_RANGE", "IMAGE_SUFFIXES", "Table", "ArrayInfo", "load_file",
            "load_csv", "load_arrays", "load_idx", "load_image_folder", "read_table",
-           "array_infos", "idx_info", "labels_path_for", "image_folder_classes",
-           "set_image_reader", "image_reader", "stamp"]
+           "array_infos", "idx_info", "choose_columns", "X_KEYS", "Y_KEYS",
+           "labels_path_for", "image_folder_classes", "set_image_reader", "image_reader",
+           "stamp"]
 
 #: Dataset-node ``dataset`` values read from the user's files, with a one-line doc each.
 FAMILIES = {
@@ -85,8 +86,9 @@ VAL_FRACTION_RANGE = (0.05, 0.5)
 IMAGE_SIZE_RANGE = (4, 256)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".webp")
 _MAX_HEADER = 10_000
-_X_KEYS = ("x", "X", "x_train", "images", "data", "inputs", "features")
-_Y_KEYS = ("y", "Y", "y_train", "labels", "target", "targets")
+#: The keys an .npz's inputs and targets are looked for under, in order.
+X_KEYS = ("x", "X", "x_train", "images", "data", "inputs", "features")
+Y_KEYS = ("y", "Y", "y_train", "labels", "target", "targets")
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -373,8 +375,15 @@ def _pick_columns(spec: str, columns: Sequence[str], what: str, where: str) -> l
     return out
 
 
-def _choose(columns: Sequence[str], input_columns: str, target_column: str,
-            where: str) -> tuple[list[int], int]:
+def choose_columns(columns: Sequence[str], input_columns: str, target_column: str,
+                   where: str) -> tuple[list[int], int]:
+    """The input column indices and the target column index that ``input_columns`` and
+    ``target_column`` pick from ``columns`` (see the module docstring).
+
+    Raises:
+        DatasetFileError: a column that is not there, the target among the inputs, no
+            inputs (the message starts with ``where``).
+    """
     if target_column.strip():
         picked = _pick_columns(target_column, columns, "target_column", where)
         if len(picked) != 1:
@@ -437,7 +446,7 @@ def load_csv(path: str | os.PathLike, *, input_columns: str = "", target_column:
     where = str(Path(path).expanduser())
     if not table.rows:
         raise DatasetFileError(f"{where}: the CSV file has a header but no rows")
-    inputs, target = _choose(table.columns, input_columns, target_column, where)
+    inputs, target = choose_columns(table.columns, input_columns, target_column, where)
     cells = np.empty((len(table.rows), len(inputs)), np.float64)
     for k, j in enumerate(inputs):
         cells[:, k] = _parse_column(table, j, where)
@@ -619,12 +628,12 @@ def load_arrays(path: str | os.PathLike, *, target_path: str = "", input_columns
                                        f"table (N, columns), got shape {x.shape}; give the "
                                        "targets' .npy in target_path")
             columns = [str(j) for j in range(x.shape[1])]
-            inputs, target = _choose(columns, input_columns, target_column, str(p))
+            inputs, target = choose_columns(columns, input_columns, target_column, str(p))
             x, y = x[:, inputs], x[:, target]
     else:
         keys = [i.key for i in infos]
-        xk = _pick_key(keys, input_columns, _X_KEYS, "inputs", str(p))
-        yk = _pick_key(keys, target_column, _Y_KEYS, "targets", str(p))
+        xk = _pick_key(keys, input_columns, X_KEYS, "inputs", str(p))
+        yk = _pick_key(keys, target_column, Y_KEYS, "targets", str(p))
         x, y = _np_load(p, xk), _np_load(p, yk)
         tx, ty = xk.replace("train", "test"), yk.replace("train", "test")
         if "train" in xk and tx in keys and ty in keys:

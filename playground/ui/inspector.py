@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
-                               QFormLayout, QFrame, QLabel, QLineEdit, QPushButton, QScrollArea,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from playground.graph import GraphModel, ParamError, ParamSpec, format_shape, summary
 
@@ -98,6 +98,8 @@ class TextParamEdit(QLineEdit):
         self._shown = ""
         if spec.type == "ints":
             hint = "3 or 3, 5" if spec.length == 2 else "e.g. 1, 8, 8"
+        elif spec.type in ("str", "path"):
+            hint = "(empty: the default)"
         else:
             hint = "a number"
         self.setPlaceholderText(f"None ({hint})" if spec.optional else hint)
@@ -116,6 +118,57 @@ class TextParamEdit(QLineEdit):
             self.valueChanged.emit(self.text())
 
 
+class PathParamEdit(QWidget):
+    """A ``path`` param's editor: a line edit and a "Browse…" button (a QFileDialog).
+    ``valueChanged`` carries the text when editing finishes or a file is chosen.
+
+    Attributes:
+        line_edit, browse_button: its widgets.
+        pick_folder: called on Browse; True opens a folder chooser instead of a file one.
+        start_dir: called on Browse for the folder to start in (the project's).
+    """
+
+    valueChanged = Signal(object)
+
+    def __init__(self, spec: ParamSpec, parent=None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.line_edit = TextParamEdit(spec, self)
+        self.line_edit.setPlaceholderText("(none)")
+        self.line_edit.valueChanged.connect(self.valueChanged)
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self._on_browse)
+        lay.addWidget(self.line_edit, 1)
+        lay.addWidget(self.browse_button)
+        self.pick_folder = lambda: False
+        self.start_dir = lambda: ""
+
+    def set_value(self, value: Any) -> None:
+        self.line_edit.set_value(value)
+        self.line_edit.setToolTip(str(value or ""))
+
+    def value(self) -> str:
+        return self.line_edit.text()
+
+    def _on_browse(self) -> None:
+        start = self.line_edit.text() or self.start_dir()
+        if self.pick_folder():
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a data file", start,
+                                                  DATA_FILE_FILTER)
+        if path:
+            self.line_edit.set_value(path)
+            self.valueChanged.emit(path)
+
+
+#: The Browse… dialog's file types.
+DATA_FILE_FILTER = ("Data files (*.csv *.tsv *.txt *.npy *.npz *-ubyte *.idx* *.gz);;"
+                    "All files (*)")
+
+
 def format_param(value: Any) -> str:
     """A param value as a text editor shows it: ``(3, 5)`` -> ``"3, 5"``, None -> ``""``."""
     if value is None:
@@ -128,8 +181,11 @@ def format_param(value: Any) -> str:
 def make_editor(spec: ParamSpec, parent=None) -> QWidget:
     """A widget for one param: QSpinBox (int), QDoubleSpinBox (float), QCheckBox (bool),
     QComboBox (choice), bounded by the spec's low/high/choices; a :class:`TextParamEdit` for
-    ``ints`` and for optional numbers (which may be None)."""
-    if spec.type == "ints" or (spec.optional and spec.type in ("int", "float")):
+    ``ints``, ``str`` and for optional numbers (which may be None); a :class:`PathParamEdit`
+    for ``path``."""
+    if spec.type == "path":
+        w = PathParamEdit(spec, parent)
+    elif spec.type in ("ints", "str") or (spec.optional and spec.type in ("int", "float")):
         w = TextParamEdit(spec, parent)
     elif spec.type == "int":
         w = QSpinBox(parent)
@@ -161,7 +217,7 @@ def set_editor_value(widget: QWidget, value: Any) -> None:
     """Show ``value`` in an editor from :func:`make_editor` without emitting its signals."""
     blocked = widget.blockSignals(True)
     try:
-        if isinstance(widget, TextParamEdit):
+        if isinstance(widget, (TextParamEdit, PathParamEdit)):
             widget.set_value(value)
         elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
@@ -281,6 +337,11 @@ class InspectorWidget(QWidget):
         self.param_error_label.setWordWrap(True)
         self.param_error_label.setStyleSheet(f"color: {ERROR_COLOR};")
         lay.addWidget(self.param_error_label)
+        self.import_button = QPushButton("Import Data…", body)  # a Dataset node's file
+        self.import_button.setToolTip("Choose your own CSV, NPY/NPZ, IDX file, image folder "
+                                      "or text, with a preview")
+        self.import_button.clicked.connect(self._on_import_clicked)
+        lay.addWidget(self.import_button)
         lay.addStretch(1)
 
     # -- public -----------------------------------------------------------------------
@@ -337,6 +398,11 @@ class InspectorWidget(QWidget):
             editor = make_editor(pspec, self.form_host)
             set_editor_value(editor, params[pspec.name])
             self._connect_editor(pspec.name, editor)
+            if isinstance(editor, PathParamEdit):
+                node = self.node_id
+                editor.pick_folder = lambda: self.model.params(node).get("dataset") == \
+                    "image_folder"
+                editor.start_dir = self._start_dir
             label = QLabel(pspec.name)
             label.setToolTip(pspec.doc)
             self.form.addRow(label, editor)
@@ -363,6 +429,7 @@ class InspectorWidget(QWidget):
         if not shown:
             self.status_label.hide()
             self.fix_button.hide()
+            self.import_button.hide()
             return
         spec = self.model.spec(node)
         name = self.model.name(node)
@@ -377,6 +444,7 @@ class InspectorWidget(QWidget):
             self.name_edit.setText(name)
         self.type_label.setText(spec.type)
         self.params_title.setVisible(bool(spec.params))
+        self.import_button.setVisible(spec.type == "Dataset")
         state = self.model.state(node)
         row = next((r for r in summary(self.model).rows if r.node == node), None)
         ins = row.input_shapes if row else {}
@@ -420,7 +488,19 @@ class InspectorWidget(QWidget):
         else:
             self.fix_button.hide()
 
+    def _start_dir(self) -> str:
+        """The open project's folder, where a file chooser starts ("" if unsaved)."""
+        path = getattr(getattr(self.window(), "project", None), "path", None)
+        return str(path.parent) if path is not None else ""
+
     # -- handlers ---------------------------------------------------------------------
+
+    def _on_import_clicked(self) -> None:
+        from .dataset_dialog import DatasetDialog
+
+        self.dataset_dialog = DatasetDialog(self.model, self.undo_stack, self.node_id,
+                                            self._start_dir(), self)
+        self.dataset_dialog.open()
 
     def _on_fix_clicked(self) -> None:
         if self._fix is not None:

@@ -1,0 +1,579 @@
+"""File ▸ Import Data…: choose your own data file, see a preview, and set the Dataset node.
+
+The dialog reads the file with the data layer (:mod:`playground.data.files`) as the
+Dataset node will, so what it shows is what training gets:
+
+* CSV: the first rows as a table, the input columns (check boxes) and the target column;
+* NPY/NPZ: each array's key, shape and dtype, and which arrays are the inputs and targets;
+* IDX: the images' and labels' shapes and dtypes;
+* a folder of images: the classes with their image counts and a few thumbnails, the size
+  the images are resized to, grayscale or RGB;
+* a text file: its first lines and length.
+
+Below the preview, a line says what the Dataset node will get (examples, features,
+classes) or, in red, why the file cannot be read. OK sets the Dataset node's params as one
+undoable step (a macro of :class:`SetParamCommand`\\ s), or adds a Dataset node when the
+graph has none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
+                               QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from playground.data import files
+from playground.data.text import read_corpus
+from playground.graph import GraphModel, dataset_of
+
+from . import image_files
+from .commands import AddNodeCommand, SetParamCommand
+
+__all__ = ["DatasetDialog", "KINDS", "install_dataset_import"]
+
+#: (label, Dataset-node ``dataset`` value), in the kind chooser's order.
+KINDS = (("CSV table", "csv"), ("NPY / NPZ arrays", "npz"), ("IDX files (MNIST)", "idx"),
+         ("Folder of images by class", "image_folder"), ("Text file (language model)", "text"))
+_FILTERS = {
+    "csv": "CSV tables (*.csv *.tsv *.txt);;All files (*)",
+    "npz": "NumPy arrays (*.npy *.npz);;All files (*)",
+    "idx": "IDX files (*-ubyte *-ubyte.gz *.idx* *.gz);;All files (*)",
+    "text": "Text files (*.txt *.md);;All files (*)",
+}
+PREVIEW_ROWS = 20
+THUMBNAILS = 8
+ERROR_COLOR = "#ff6b6b"
+
+
+class DatasetDialog(QDialog):
+    """Import Data for the Dataset node ``node_id`` of ``model`` (the graph's first Dataset
+    node when ""; a new one on OK when it has none). Edits go to ``undo_stack``.
+
+    Public widgets (tests drive them): ``kind_combo``, ``path_edit``, ``target_path_edit``,
+    ``preview_table`` (CSV), ``inputs_list`` (checkable CSV columns), ``target_combo``,
+    ``arrays_label`` (NPY/NPZ and IDX shapes), ``x_key_combo``, ``y_key_combo``,
+    ``thumbnails`` (image-folder QLabels), ``image_size_spin``, ``color_combo``,
+    ``text_preview``, ``val_fraction_spin``, ``summary_label`` and ``buttons``.
+    """
+
+    def __init__(self, model: GraphModel, undo_stack, node_id: str = "", start_dir: str = "",
+                 parent=None):
+        super().__init__(parent)
+        image_files.install()
+        self.setWindowTitle("Import Data")
+        self.model = model
+        self.undo_stack = undo_stack
+        if not node_id:
+            node_id = next((n for n in model.nodes() if model.spec(n).type == "Dataset"), "")
+        self.node_id = node_id
+        self.start_dir = start_dir
+        self.dataset = None  # what the current choices load, or None
+        self.error = ""
+        self._table: files.Table | None = None
+        self._updating = False
+        self._build()
+        self._load_from_node()
+        self.resize(760, 560)
+
+    # -- layout -----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.kind_combo = QComboBox(self)
+        for label, kind in KINDS:
+            self.kind_combo.addItem(label, kind)
+        self.kind_combo.currentIndexChanged.connect(self._on_kind_changed)
+        form.addRow("Kind", self.kind_combo)
+        self.path_edit, path_row = self._path_row(self._on_browse)
+        form.addRow("File", path_row)
+        self.target_path_edit, self.target_row = self._path_row(self._on_browse_target)
+        self.target_path_edit.setPlaceholderText("(empty: found beside the images)")
+        form.addRow("Labels file", self.target_row)
+        self.target_row_label = form.labelForField(self.target_row)
+        lay.addLayout(form)
+
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self._csv_page())
+        self.stack.addWidget(self._arrays_page())
+        self.stack.addWidget(self._images_page())
+        self.stack.addWidget(self._text_page())
+        lay.addWidget(self.stack, 1)
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("Held out", self))
+        self.val_fraction_spin = QDoubleSpinBox(self)
+        self.val_fraction_spin.setRange(*files.VAL_FRACTION_RANGE)
+        self.val_fraction_spin.setSingleStep(0.05)
+        self.val_fraction_spin.setValue(0.2)
+        self.val_fraction_spin.setToolTip("the fraction of the examples held out, stratified "
+                                          "by class (a file's own test split wins)")
+        self.val_fraction_spin.valueChanged.connect(self._refresh_summary)
+        bottom.addWidget(self.val_fraction_spin)
+        bottom.addStretch(1)
+        lay.addLayout(bottom)
+        self.summary_label = QLabel(self)
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.summary_label)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+
+    def _path_row(self, on_browse) -> tuple[QLineEdit, QWidget]:
+        row = QWidget(self)
+        h = QHBoxLayout(row)
+        h.setContentsMargins(0, 0, 0, 0)
+        edit = QLineEdit(row)
+        edit.editingFinished.connect(self._on_path_edited)
+        button = QPushButton("Browse…", row)
+        button.clicked.connect(on_browse)
+        h.addWidget(edit, 1)
+        h.addWidget(button)
+        return edit, row
+
+    def _csv_page(self) -> QWidget:
+        page = QWidget(self)
+        h = QHBoxLayout(page)
+        h.setContentsMargins(0, 0, 0, 0)
+        self.preview_table = QTableWidget(page)
+        self.preview_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        h.addWidget(self.preview_table, 3)
+        side = QVBoxLayout()
+        side.addWidget(QLabel("Target column", page))
+        self.target_combo = QComboBox(page)
+        self.target_combo.currentIndexChanged.connect(self._on_target_changed)
+        side.addWidget(self.target_combo)
+        side.addWidget(QLabel("Input columns", page))
+        self.inputs_list = QListWidget(page)
+        self.inputs_list.itemChanged.connect(self._refresh_summary)
+        side.addWidget(self.inputs_list, 1)
+        h.addLayout(side, 1)
+        return page
+
+    def _arrays_page(self) -> QWidget:
+        page = QWidget(self)
+        v = QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.arrays_label = QLabel(page)
+        self.arrays_label.setWordWrap(True)
+        self.arrays_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.arrays_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        v.addWidget(self.arrays_label)
+        keys = QFormLayout()
+        self.x_key_combo = QComboBox(page)
+        self.y_key_combo = QComboBox(page)
+        for combo in (self.x_key_combo, self.y_key_combo):
+            combo.currentIndexChanged.connect(self._refresh_summary)
+        keys.addRow("Inputs array", self.x_key_combo)
+        keys.addRow("Targets array", self.y_key_combo)
+        self.keys_box = QWidget(page)
+        self.keys_box.setLayout(keys)
+        v.addWidget(self.keys_box)
+        v.addStretch(1)
+        return page
+
+    def _images_page(self) -> QWidget:
+        page = QWidget(self)
+        v = QVBoxLayout(page)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.classes_label = QLabel(page)
+        self.classes_label.setWordWrap(True)
+        v.addWidget(self.classes_label)
+        row = QHBoxLayout()
+        self.thumbnails = [QLabel(page) for _ in range(THUMBNAILS)]
+        for t in self.thumbnails:
+            t.setFixedSize(64, 80)
+            t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            row.addWidget(t)
+        row.addStretch(1)
+        v.addLayout(row)
+        opts = QFormLayout()
+        self.image_size_spin = QSpinBox(page)
+        self.image_size_spin.setRange(*files.IMAGE_SIZE_RANGE)
+        self.image_size_spin.setValue(28)
+        self.image_size_spin.setKeyboardTracking(False)
+        self.image_size_spin.valueChanged.connect(self._refresh_summary)
+        self.color_combo = QComboBox(page)
+        for c in files.COLORS:
+            self.color_combo.addItem(c, c)
+        self.color_combo.currentIndexChanged.connect(self._refresh_summary)
+        opts.addRow("Resized to (pixels)", self.image_size_spin)
+        opts.addRow("Colour", self.color_combo)
+        v.addLayout(opts)
+        v.addStretch(1)
+        return page
+
+    def _text_page(self) -> QWidget:
+        self.text_preview = QPlainTextEdit(self)
+        self.text_preview.setReadOnly(True)
+        return self.text_preview
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return self.kind_combo.currentData()
+
+    def _load_from_node(self) -> None:
+        """Start from the node's params when it already reads a file."""
+        self._updating = True
+        try:
+            params = self.model.params(self.node_id) if self.node_id else {}
+            kind = params.get("dataset")
+            if kind in files.FAMILIES or (kind == "text" and params.get("path")):
+                self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+                self.path_edit.setText(params.get("path", ""))
+                self.target_path_edit.setText(params.get("target_path", ""))
+                self.val_fraction_spin.setValue(params.get("val_fraction", 0.2))
+                self.image_size_spin.setValue(params.get("image_size", 28))
+                self.color_combo.setCurrentIndex(self.color_combo.findData(
+                    params.get("color", "grayscale")))
+        finally:
+            self._updating = False
+        self._on_kind_changed()
+        if self.node_id and self.kind in ("csv", "npz"):
+            self._select_columns(self.model.params(self.node_id))
+
+    def params(self) -> dict[str, Any]:
+        """The Dataset-node params the choices give (those the kind reads)."""
+        kind = self.kind
+        out: dict[str, Any] = {"dataset": kind, "path": self.path_edit.text().strip()}
+        if kind == "text":
+            return out
+        out["val_fraction"] = round(self.val_fraction_spin.value(), 4)
+        if kind in ("idx", "npz"):
+            out["target_path"] = self.target_path_edit.text().strip()
+        if kind == "csv":
+            out["input_columns"], out["target_column"] = self._csv_columns()
+        elif kind == "npz":
+            if self.x_key_combo.count():
+                out["input_columns"] = self.x_key_combo.currentData() or ""
+                out["target_column"] = self.y_key_combo.currentData() or ""
+            else:
+                out["input_columns"] = out["target_column"] = ""
+        elif kind == "image_folder":
+            out["image_size"] = self.image_size_spin.value()
+            out["color"] = self.color_combo.currentData()
+        return out
+
+    def _csv_columns(self) -> tuple[str, str]:
+        table = self._table
+        if table is None:
+            return "", ""
+        target = self.target_combo.currentIndex()
+        checked = [self.inputs_list.item(i).data(Qt.ItemDataRole.UserRole)
+                   for i in range(self.inputs_list.count())
+                   if self.inputs_list.item(i).checkState() == Qt.CheckState.Checked]
+        by_name = table.has_header and len(set(table.columns)) == len(table.columns) and \
+            not any("," in c or ";" in c for c in table.columns)
+        name = (lambda j: table.columns[j]) if by_name else str
+        everything_else = [j for j in range(len(table.columns)) if j != target]
+        inputs = "" if checked == everything_else else ", ".join(name(j) for j in checked)
+        return inputs, name(target) if target >= 0 else ""
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _on_kind_changed(self, *_) -> None:
+        kind = self.kind
+        page = {"csv": 0, "npz": 1, "idx": 1, "image_folder": 2, "text": 3}[kind]
+        self.stack.setCurrentIndex(page)
+        two_files = kind in ("idx", "npz")
+        self.target_row.setVisible(two_files)
+        self.target_row_label.setVisible(two_files)
+        self.target_path_edit.setPlaceholderText(
+            "(empty: found beside the images by MNIST's names)" if kind == "idx" else
+            "(only for an .npy of inputs: the .npy of targets)")
+        self.val_fraction_spin.setEnabled(kind != "text")
+        self._on_path_edited()
+
+    def _on_browse(self) -> None:
+        start = self.path_edit.text() or self.start_dir
+        if self.kind == "image_folder":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder of images", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a data file", start,
+                                                  _FILTERS[self.kind])
+        if path:
+            self.path_edit.setText(path)
+            self._on_path_edited()
+
+    def _on_browse_target(self) -> None:
+        start = self.target_path_edit.text() or self.path_edit.text() or self.start_dir
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the labels file", start,
+                                              _FILTERS[self.kind])
+        if path:
+            self.target_path_edit.setText(path)
+            self._on_path_edited()
+
+    def set_path(self, path: str | Path, kind: str | None = None) -> None:
+        """Choose ``path`` (and the kind), as Browse… does."""
+        if kind is not None:
+            self._updating = True
+            self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+            self._updating = False
+        self.path_edit.setText(str(path))
+        self._on_kind_changed()
+
+    def _on_path_edited(self) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self._fill_preview()
+        finally:
+            self._updating = False
+        self._refresh_summary()
+
+    def _on_target_changed(self, *_) -> None:
+        if self._updating or self._table is None:
+            return
+        target = self.target_combo.currentIndex()
+        self._updating = True
+        try:
+            self._fill_inputs(target)
+        finally:
+            self._updating = False
+        self._refresh_summary()
+
+    # -- preview ----------------------------------------------------------------------
+
+    def _fill_preview(self) -> None:
+        self._table = None
+        path = self.path_edit.text().strip()
+        kind = self.kind
+        self.preview_table.clear()
+        self.preview_table.setRowCount(0)
+        self.preview_table.setColumnCount(0)
+        self.target_combo.clear()
+        self.inputs_list.clear()
+        self.arrays_label.clear()
+        self.x_key_combo.clear()
+        self.y_key_combo.clear()
+        self.keys_box.hide()
+        self.classes_label.clear()
+        for t in self.thumbnails:
+            t.clear()
+        self.text_preview.clear()
+        if not path:
+            return
+        try:
+            if kind == "csv":
+                self._preview_csv(path)
+            elif kind == "npz":
+                self._preview_arrays(path)
+            elif kind == "idx":
+                self._preview_idx(path)
+            elif kind == "image_folder":
+                self._preview_images(path)
+            else:
+                text = read_corpus(path)
+                self.text_preview.setPlainText(
+                    f"{len(text):,} characters, {len(set(text))} distinct.\n\n{text[:2000]}")
+        except (OSError, ValueError) as exc:  # the summary line says it in red
+            self.arrays_label.setText(str(exc))
+
+    def _preview_csv(self, path: str) -> None:
+        table = files.read_table(path, max_rows=PREVIEW_ROWS)
+        self._table = table
+        t = self.preview_table
+        t.setColumnCount(len(table.columns))
+        t.setRowCount(len(table.rows))
+        t.setHorizontalHeaderLabels(list(table.columns))
+        for i, row in enumerate(table.rows):
+            for j, cell in enumerate(row):
+                t.setItem(i, j, QTableWidgetItem(cell))
+        t.setVerticalHeaderLabels([str(table.first_line + i) for i in range(len(table.rows))])
+        t.resizeColumnsToContents()
+        for j, name in enumerate(table.columns):
+            self.target_combo.addItem(name, j)
+        self.target_combo.setCurrentIndex(len(table.columns) - 1)
+        self._fill_inputs(len(table.columns) - 1)
+
+    def _fill_inputs(self, target: int) -> None:
+        table = self._table
+        self.inputs_list.clear()
+        for j, name in enumerate(table.columns):
+            if j == target:
+                continue
+            item = QListWidgetItem(name + ("" if table.numeric[j] else "  (text)"))
+            item.setData(Qt.ItemDataRole.UserRole, j)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if table.numeric[j]
+                               else Qt.CheckState.Unchecked)
+            self.inputs_list.addItem(item)
+
+    def _select_columns(self, params) -> None:
+        """Check the node's input_columns and pick its target_column in the pickers."""
+        if self.kind == "npz":
+            for combo, key in ((self.x_key_combo, "input_columns"),
+                               (self.y_key_combo, "target_column")):
+                i = combo.findData(params.get(key, ""))
+                if i >= 0:
+                    combo.setCurrentIndex(i)
+            self._refresh_summary()
+            return
+        table = self._table
+        if table is None:
+            return
+        try:
+            inputs, target = files.choose_columns(table.columns, params.get("input_columns", ""),
+                                           params.get("target_column", ""), "")
+        except ValueError:
+            return
+        self._updating = True
+        try:
+            self.target_combo.setCurrentIndex(target)
+            self._fill_inputs(target)
+            for i in range(self.inputs_list.count()):
+                item = self.inputs_list.item(i)
+                j = item.data(Qt.ItemDataRole.UserRole)
+                item.setCheckState(Qt.CheckState.Checked if j in inputs
+                                   else Qt.CheckState.Unchecked)
+        finally:
+            self._updating = False
+        self._refresh_summary()
+
+    def _preview_arrays(self, path: str) -> None:
+        infos = files.array_infos(path)
+        lines = [f"{i.key or Path(path).name}: shape {i.shape}, {i.dtype}" for i in infos]
+        if len(infos) == 1 and not infos[0].key:
+            lines.append("An .npy: a table whose last column is the target, or the inputs "
+                         "with the targets' .npy as the labels file.")
+        else:
+            keys = [i.key for i in infos]
+            for combo, defaults in ((self.x_key_combo, files.X_KEYS),
+                                    (self.y_key_combo, files.Y_KEYS)):
+                for k in keys:
+                    combo.addItem(k, k)
+                guess = next((k for k in defaults if k in keys), None)
+                if guess is not None:
+                    combo.setCurrentIndex(keys.index(guess))
+            self.keys_box.show()
+        self.arrays_label.setText("\n".join(lines))
+
+    def _preview_idx(self, path: str) -> None:
+        lines = []
+        img = files.idx_info(path)
+        lines.append(f"images {Path(path).name}: shape {img.shape}, {img.dtype}")
+        target = self.target_path_edit.text().strip() or str(files.labels_path_for(path))
+        try:
+            lab = files.idx_info(target)
+            lines.append(f"labels {Path(target).name}: shape {lab.shape}, {lab.dtype}")
+        except (OSError, ValueError) as exc:
+            lines.append(f"labels: {exc}")
+        self.arrays_label.setText("\n".join(lines))
+
+    def _preview_images(self, path: str) -> None:
+        classes = files.image_folder_classes(path)
+        counts = ", ".join(f"{name} ({len(v)})" for name, v in list(classes.items())[:20])
+        self.classes_label.setText(f"{len(classes)} classes: {counts}"
+                                   + (" ..." if len(classes) > 20 else ""))
+        picks = [(name, f) for name, v in classes.items() for f in v[:2]][:THUMBNAILS]
+        for label, (name, f) in zip(self.thumbnails, picks):
+            pix = QPixmap(str(f))
+            if not pix.isNull():
+                label.setPixmap(pix.scaled(56, 56, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))
+            label.setToolTip(f"{name}: {f.name}")
+
+    # -- summary ----------------------------------------------------------------------
+
+    def _refresh_summary(self, *_) -> None:
+        if self._updating:
+            return
+        self.dataset, self.error = None, ""
+        params = self.params()
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if not params["path"]:
+            self.summary_label.setStyleSheet("")
+            self.summary_label.setText("Choose a file.")
+            ok.setEnabled(False)
+            return
+        spec = self.model.spec(self.node_id) if self.node_id else None
+        full = {**(self.model.params(self.node_id) if spec is not None else
+                   _default_dataset_params()), **params}
+        try:
+            self.dataset = dataset_of(full)
+        except (OSError, ValueError, KeyError) as exc:
+            self.error = str(exc)
+        if self.dataset is None:
+            self.summary_label.setStyleSheet(f"color: {ERROR_COLOR};")
+            self.summary_label.setText(self.error)
+            ok.setEnabled(False)
+            return
+        ds = self.dataset
+        names = ", ".join(ds.class_names[:12]) + (" ..." if ds.num_classes > 12 else "")
+        what = f"images {ds.image_shape}" if ds.image_shape else \
+            f"{ds.feature_shape[0]} features" if ds.train.input.dtype.kind == "f" else \
+            f"windows of {ds.feature_shape[0]} tokens"
+        self.summary_label.setStyleSheet("")
+        self.summary_label.setText(
+            f"The Dataset node gets {len(ds.train):,} training and {len(ds.val):,} held-out "
+            f"examples, {what}, {ds.num_classes} classes: {names}.")
+        ok.setEnabled(True)
+
+    # -- OK ---------------------------------------------------------------------------
+
+    def accept(self) -> None:  # Qt override
+        """Set the Dataset node's params as one undo step (or add a Dataset node)."""
+        self._refresh_summary()
+        if self.dataset is None:
+            return
+        params = self.params()
+        name = Path(params["path"]).name
+        if not self.node_id:
+            command = AddNodeCommand(self.model, "Dataset", params, (0.0, 0.0))
+            command.setText(f"Import data {name}")
+            self.undo_stack.push(command)
+            self.node_id = command.node_id
+        else:
+            changes = [SetParamCommand(self.model, self.node_id, k, v)
+                       for k, v in params.items()]
+            changes = [c for c in changes if not c.isObsolete()]
+            if changes:
+                self.undo_stack.beginMacro(f"Import data {name} into "
+                                           f"{self.model.name(self.node_id)}")
+                for c in changes:
+                    self.undo_stack.push(c)
+                self.undo_stack.endMacro()
+        super().accept()
+
+
+def _default_dataset_params() -> dict[str, Any]:
+    from playground.graph import REGISTRY
+    return REGISTRY["Dataset"].default_params()
+
+
+def install_dataset_import(window) -> QAction:
+    """File ▸ Import Data… on ``window`` (before its Presets menu); opens the dialog for
+    its Dataset node."""
+    image_files.install()
+    action = QAction("Import &Data…", window)
+    action.setStatusTip("Train on your own CSV, NPY/NPZ, IDX file, image folder or text")
+
+    def open_dialog() -> None:
+        path = getattr(window.project, "path", None)
+        selected = getattr(window.inspector, "node_id", "")
+        node = selected if selected and window.model.spec(selected).type == "Dataset" else ""
+        window.dataset_dialog = DatasetDialog(window.model, window.undo_stack, node,
+                                              str(path.parent) if path else "", window)
+        window.dataset_dialog.open()
+
+    action.triggered.connect(open_dialog)
+    file_menu = window.menuBar().actions()[0].menu()
+    presets = next((a for a in file_menu.actions() if a.menu() is window.presets_menu), None)
+    if presets is not None:
+        file_menu.insertAction(presets, action)
+    else:
+        file_menu.addAction(action)
+    return action

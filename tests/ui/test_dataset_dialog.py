@@ -1,0 +1,147 @@
+"""File ▸ Import Data… (issue 14): the preview shows the file, OK sets the Dataset node's
+params as one undo step, undo restores them; the inspector edits a path with Browse…."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from test_files import digits_idx, write_csv  # noqa: E402
+
+from playground.ui.dataset_dialog import DatasetDialog  # noqa: E402
+from playground.ui.inspector import PathParamEdit  # noqa: E402
+
+
+def _ok(dialog):
+    return dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+
+
+def test_the_dialog_previews_a_csv_and_ok_sets_the_params_undoably(make_window, tmp_path,
+                                                                   qtbot):
+    write_csv(tmp_path / "toy.csv", n=120)
+    w = make_window("xor_mlp")
+    before = dict(w.model.params("data"))
+    qtbot.waitUntil(lambda: w.import_data_action.isEnabled())
+    w.import_data_action.trigger()
+    dialog = w.dataset_dialog
+    assert dialog.node_id == "data" and not _ok(dialog).isEnabled()  # no file yet
+    dialog.set_path(tmp_path / "toy.csv", "csv")
+
+    table = dialog.preview_table
+    assert [table.horizontalHeaderItem(j).text() for j in range(table.columnCount())] == \
+        ["x0", "x1", "noise", "side"]
+    assert table.rowCount() == 20 and table.item(0, 3).text() in ("left", "right")
+    assert dialog.target_combo.currentText() == "side"
+    # uncheck the noise column: two inputs
+    noise = next(dialog.inputs_list.item(i) for i in range(dialog.inputs_list.count())
+                 if dialog.inputs_list.item(i).text() == "noise")
+    noise.setCheckState(Qt.CheckState.Unchecked)
+    assert dialog.summary_label.text() == ("The Dataset node gets 96 training and 24 held-out "
+                                           "examples, 2 features, 2 classes: left, right.")
+    assert _ok(dialog).isEnabled()
+    depth = w.undo_stack.count()
+    qtbot.mouseClick(_ok(dialog), Qt.MouseButton.LeftButton)
+
+    params = w.model.params("data")
+    assert (params["dataset"], params["path"], params["input_columns"],
+            params["target_column"]) == ("csv", str(tmp_path / "toy.csv"), "x0, x1", "side")
+    assert w.undo_stack.count() == depth + 1  # one step
+    assert w.model.states()["data"].outputs["x"] == (None, 2)
+    assert w.model.states()["fc1"].ok  # xor_mlp's fc1 takes 2 features: still valid
+    w.undo_stack.undo()
+    assert dict(w.model.params("data")) == before
+    w.undo_stack.redo()
+    assert w.model.params("data")["path"] == str(tmp_path / "toy.csv")
+
+
+def test_a_bad_file_is_named_in_red_and_ok_stays_off(qtbot, tmp_path):
+    from PySide6.QtGui import QUndoStack
+
+    from playground.graph import GraphModel
+
+    model = GraphModel()
+    node = model.add_node("Dataset", params={"dataset": "xor"})
+    dialog = DatasetDialog(model, QUndoStack(), node)
+    qtbot.addWidget(dialog)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3\n")
+    dialog.set_path(bad, "csv")
+    assert dialog.summary_label.text() == (f"{bad}: row 3 has 1 cells but row 1 has 2; every "
+                                           "row needs the same columns (a ragged row, or a "
+                                           "comma inside a number?)")
+    assert not _ok(dialog).isEnabled()
+    dialog.accept()  # refused: nothing set
+    assert model.params(node)["dataset"] == "xor"
+
+
+def test_idx_preview_shows_shapes_and_image_folders_show_thumbnails(qtbot, tmp_path):
+    from PySide6.QtGui import QUndoStack
+
+    from playground.graph import GraphModel
+
+    model = GraphModel()
+    dialog = DatasetDialog(model, QUndoStack())  # no Dataset node: OK adds one
+    qtbot.addWidget(dialog)
+    img, images, _ = digits_idx(tmp_path)
+    dialog.set_path(img, "idx")
+    assert dialog.arrays_label.text() == (
+        f"images {img.name}: shape {images.shape}, uint8\n"
+        f"labels train-labels-idx1-ubyte: shape ({len(images)},), uint8")
+
+    folder = tmp_path / "shapes"
+    for name, color in (("red", QColor(220, 30, 30)), ("blue", QColor(30, 30, 220))):
+        (folder / name).mkdir(parents=True)
+        for i in range(5):
+            im = QImage(12 + i, 10, QImage.Format.Format_RGB32)
+            im.fill(color)
+            assert im.save(str(folder / name / f"{i}.png"))
+    dialog.set_path(folder, "image_folder")
+    dialog.image_size_spin.setValue(8)
+    dialog.color_combo.setCurrentIndex(dialog.color_combo.findData("rgb"))
+    assert dialog.classes_label.text() == "2 classes: blue (5), red (5)"
+    assert sum(not t.pixmap().isNull() for t in dialog.thumbnails) == 4
+    assert "8 training and 2 held-out examples, images (3, 8, 8), 2 classes: blue, red" in \
+        dialog.summary_label.text()
+    x = dialog.dataset.train.input.reshape(-1, 3, 8, 8)
+    red = dialog.dataset.train.target == dialog.dataset.class_names.index("red")
+    np.testing.assert_allclose(x[red][:, 0].mean(), 220 / 255, atol=0.01)  # red channel
+    np.testing.assert_allclose(x[red][:, 2].mean(), 30 / 255, atol=0.01)
+    dialog.accept()
+    (node,) = model.nodes()
+    assert model.params(node)["dataset"] == "image_folder"
+    assert model.states()[node].outputs["x"] == (None, 3 * 8 * 8)
+
+
+def test_the_inspector_edits_a_path_with_browse(make_window, tmp_path, monkeypatch):
+    write_csv(tmp_path / "toy.csv")
+    w = make_window("xor_mlp")
+    w.inspector.set_node("data")
+    editor = w.inspector.editor("path")
+    assert isinstance(editor, PathParamEdit) and editor.browse_button.text() == "Browse…"
+    assert w.inspector.import_button.isVisible()
+    w.inspector.apply_param("dataset", "csv")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(tmp_path / "toy.csv"), ""))
+    editor.browse_button.click()
+    assert w.model.params("data")["path"] == str(tmp_path / "toy.csv")
+    assert editor.line_edit.text() == str(tmp_path / "toy.csv")
+    assert w.model.states()["data"].outputs["x"] == (None, 3)
+    w.undo_stack.undo()
+    assert w.model.params("data")["path"] == "" and editor.line_edit.text() == ""
+    w.inspector.set_node("fc1")
+    assert not w.inspector.import_button.isVisible()
+
+
+@pytest.mark.parametrize("text", ["a\nb", 7])
+def test_a_path_param_refuses_what_is_not_one_line_of_text(make_window, text):
+    w = make_window("xor_mlp")
+    w.inspector.set_node("data")
+    assert not w.inspector.apply_param("path", text)
+    assert "data.path must be" in w.inspector.param_error_label.text()
