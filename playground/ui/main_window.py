@@ -39,7 +39,6 @@ from .autosave import install_autosave
 from .compare import install_compare
 from .training_dock import install_training_dock
 from .dataset_dialog import install_dataset_import
-from .dataset_dialog import install_dataset_import
 from .export_menu import install_export_menu
 from .run_export import install_run_export
 from .help import install_help
@@ -132,7 +131,6 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.lesson = install_lesson(self)  # the project's notes, beside the inspector
         self.help_menu = install_help(self)
         self.export_menu = install_export_menu(self)  # File ▸ Export/Import ONNX…
-        self.import_data_action = install_dataset_import(self)  # File ▸ Import Data…
         self.import_data_action = install_dataset_import(self)  # File ▸ Import Data…
         self.compare_action = install_compare(self)  # Train ▸ Compare Runs…
         self.training_panel = install_training_dock(self)  # every training setting, undoable
