@@ -62,10 +62,12 @@ MAX_POS = 1e7
 MAX_LESSON_LINE = 300
 #: Longest node id or name (characters).
 MAX_NAME = 200
-#: The Dataset node's params that hold a path to the user's data. A saved project stores
+#: The params of the data nodes (:data:`DATA_PATH_NODES`) that hold a path to the user's
+#: data. A saved project stores
 #: them relative to its own folder (with "/" separators) where possible, so that a project
 #: and its data move together; a loaded project holds them absolute.
 DATA_PATH_PARAMS = ("path", "target_path")
+DATA_PATH_NODES = ("Dataset", "Regression")
 
 
 @dataclass
@@ -249,12 +251,12 @@ def _load_json(path: Path) -> tuple[Project, str | None]:
 
 def _data_nodes(graph: dict):
     for node in graph.get("nodes", []):
-        if node.get("type") == "Dataset" and isinstance(node.get("params"), dict):
+        if node.get("type") in DATA_PATH_NODES and isinstance(node.get("params"), dict):
             yield node
 
 
 def _absolute_data_paths(graph: dict, folder: Path) -> None:
-    """Resolve the Dataset nodes' relative data paths against ``folder`` (in place)."""
+    """Resolve the data nodes' relative data paths against ``folder`` (in place)."""
     for node in _data_nodes(graph):
         for key in DATA_PATH_PARAMS:
             value = node["params"].get(key)
@@ -264,12 +266,12 @@ def _absolute_data_paths(graph: dict, folder: Path) -> None:
 
 
 def _relative_data_paths(graph: dict, folder: Path) -> dict:
-    """A copy of ``graph`` whose Dataset nodes' absolute data paths are relative to
+    """A copy of ``graph`` whose data nodes' absolute data paths are relative to
     ``folder`` (when on the same drive)."""
     nodes = []
     for node in graph.get("nodes", []):
         params = node.get("params")
-        if node.get("type") == "Dataset" and isinstance(params, dict):
+        if node.get("type") in DATA_PATH_NODES and isinstance(params, dict):
             params = dict(params)
             for key in DATA_PATH_PARAMS:
                 value = params.get(key)

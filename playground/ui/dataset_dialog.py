@@ -10,10 +10,12 @@ Dataset node will, so what it shows is what training gets:
   the images are resized to, grayscale or RGB;
 * a text file: its first lines and length.
 
-Below the preview, a line says what the Dataset node will get (examples, features,
-classes) or, in red, why the file cannot be read. OK sets the Dataset node's params as one
-undoable step (a macro of :class:`SetParamCommand`\\ s), or adds a Dataset node when the
-graph has none.
+A CSV or NPY/NPZ is read for classification (class labels: the Dataset node) or
+regression (float targets: the Regression node, ``function="file"``, into MSELoss).
+
+Below the preview, a line says what the node will get (examples, features, classes) or, in
+red, why the file cannot be read. OK sets the node's params as one undoable step (a macro
+of :class:`SetParamCommand`\\ s), or adds the node when the graph has no data node.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from playground.data import files
 from playground.data.text import read_corpus
-from playground.graph import GraphModel, dataset_of
+from playground.graph import REGISTRY, GraphModel, dataset_of
+from playground.graph.nodes.regression import DATA_SOURCES, regression_of
 
 from . import image_files
 from .commands import AddNodeCommand, SetParamCommand
@@ -53,12 +56,15 @@ ERROR_COLOR = "#ff6b6b"
 
 
 class DatasetDialog(QDialog):
-    """Import Data for the Dataset node ``node_id`` of ``model`` (the graph's first Dataset
-    node when ""; a new one on OK when it has none). Edits go to ``undo_stack``.
+    """Import Data for the data node ``node_id`` of ``model``: a Dataset node
+    (classification) or a Regression node (regression). With "" (or a node of the other
+    task), OK sets the graph's first node of the task's type, or adds one when the graph has
+    no data node. Edits go to ``undo_stack``.
 
     Public widgets (tests drive them): ``kind_combo``, ``path_edit``, ``target_path_edit``,
     ``preview_table`` (CSV), ``inputs_list`` (checkable CSV columns), ``target_combo``,
-    ``arrays_label`` (NPY/NPZ and IDX shapes), ``x_key_combo``, ``y_key_combo``,
+    ``task_combo``, ``arrays_label`` (NPY/NPZ and IDX shapes), ``x_key_combo``,
+    ``y_key_combo``,
     ``thumbnails`` (image-folder QLabels), ``image_size_spin``, ``color_combo``,
     ``text_preview``, ``val_fraction_spin``, ``summary_label`` and ``buttons``.
     """
@@ -70,9 +76,7 @@ class DatasetDialog(QDialog):
         self.setWindowTitle("Import Data")
         self.model = model
         self.undo_stack = undo_stack
-        if not node_id:
-            node_id = next((n for n in model.nodes() if model.spec(n).type == "Dataset"), "")
-        self.node_id = node_id
+        self.node_id = node_id  # the node it was opened for; see target_node()
         self.start_dir = start_dir
         self.dataset = None  # what the current choices load, or None
         self.error = ""
@@ -108,7 +112,19 @@ class DatasetDialog(QDialog):
         lay.addWidget(self.stack, 1)
 
         bottom = QHBoxLayout()
-        bottom.addWidget(QLabel("Held out", self))
+        self.task_label = QLabel("Task", self)
+        bottom.addWidget(self.task_label)
+        self.task_combo = QComboBox(self)
+        for task in files.TASKS:
+            self.task_combo.addItem(task, task)
+        self.task_combo.setToolTip("classification: class labels, for a Dataset node and "
+                                   "CrossEntropyLoss; regression: numbers, for a Regression "
+                                   "node and MSELoss")
+        self.task_combo.currentIndexChanged.connect(self._refresh_summary)
+        bottom.addWidget(self.task_combo)
+        bottom.addSpacing(16)
+        self.held_out_label = QLabel("Held out", self)
+        bottom.addWidget(self.held_out_label)
         self.val_fraction_spin = QDoubleSpinBox(self)
         self.val_fraction_spin.setRange(*files.VAL_FRACTION_RANGE)
         self.val_fraction_spin.setSingleStep(0.05)
@@ -224,12 +240,34 @@ class DatasetDialog(QDialog):
     def kind(self) -> str:
         return self.kind_combo.currentData()
 
+    @property
+    def task(self) -> str:
+        """classification, or regression (a CSV's or NPY/NPZ's float targets)."""
+        return self.task_combo.currentData() if self.kind in ("csv", "npz") \
+            else "classification"
+
+    def target_node(self) -> str:
+        """The node OK sets: the one the dialog was opened for when it is of the task's
+        type (Dataset for classification, Regression for regression), else the graph's
+        first of that type; "" when there is none."""
+        want = "Regression" if self.task == "regression" else "Dataset"
+        if self.node_id in self.model and self.model.spec(self.node_id).type == want:
+            return self.node_id
+        return next((n for n in self.model.nodes() if self.model.spec(n).type == want), "")
+
     def _load_from_node(self) -> None:
         """Start from the node's params when it already reads a file."""
         self._updating = True
         try:
-            params = self.model.params(self.node_id) if self.node_id else {}
+            params = self.model.params(self.node_id) if self.node_id in self.model else {}
             kind = params.get("dataset")
+            if self.node_id in self.model and \
+                    self.model.spec(self.node_id).type == "Regression":
+                self.task_combo.setCurrentIndex(self.task_combo.findData("regression"))
+                if params.get("function") == "file":
+                    path = params.get("path", "")
+                    kind = "npz" if path.lower().endswith((".npy", ".npz")) else "csv"
+                    params = {**params, "dataset": kind}
             if kind in files.FAMILIES or (kind == "text" and params.get("path")):
                 self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
                 self.path_edit.setText(params.get("path", ""))
@@ -241,14 +279,23 @@ class DatasetDialog(QDialog):
         finally:
             self._updating = False
         self._on_kind_changed()
-        if self.node_id and self.kind in ("csv", "npz"):
+        if self.node_id in self.model and self.kind in ("csv", "npz"):
             self._select_columns(self.model.params(self.node_id))
 
     def params(self) -> dict[str, Any]:
-        """The Dataset-node params the choices give (those the kind reads)."""
+        """The params the choices give the target node (those the kind reads): a Dataset
+        node's, or for regression a Regression node's (``function="file"``)."""
         kind = self.kind
         out: dict[str, Any] = {"dataset": kind, "path": self.path_edit.text().strip()}
         if kind == "text":
+            return out
+        if self.task == "regression":
+            out = {"function": "file", "path": out["path"]}
+            if kind == "csv":
+                out["input_columns"], out["target_column"] = self._csv_columns()
+            else:
+                out["input_columns"] = self.x_key_combo.currentData() or ""
+                out["target_column"] = self.y_key_combo.currentData() or ""
             return out
         out["val_fraction"] = round(self.val_fraction_spin.value(), 4)
         if kind in ("idx", "npz"):
@@ -294,6 +341,8 @@ class DatasetDialog(QDialog):
             "(empty: found beside the images by MNIST's names)" if kind == "idx" else
             "(only for an .npy of inputs: the .npy of targets)")
         self.val_fraction_spin.setEnabled(kind != "text")
+        self.task_combo.setVisible(kind in ("csv", "npz"))
+        self.task_label.setVisible(kind in ("csv", "npz"))
         self._on_path_edited()
 
     def _on_browse(self) -> None:
@@ -493,65 +542,77 @@ class DatasetDialog(QDialog):
             return
         self.dataset, self.error = None, ""
         params = self.params()
+        regression = self.task == "regression"
+        self.val_fraction_spin.setEnabled(self.kind != "text" and not regression)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         if not params["path"]:
             self.summary_label.setStyleSheet("")
             self.summary_label.setText("Choose a file.")
             ok.setEnabled(False)
             return
-        spec = self.model.spec(self.node_id) if self.node_id else None
-        full = {**(self.model.params(self.node_id) if spec is not None else
-                   _default_dataset_params()), **params}
+        node = self.target_node()
+        node_type = "Regression" if regression else "Dataset"
+        base = self.model.params(node) if node else REGISTRY[node_type].default_params()
         try:
-            self.dataset = dataset_of(full)
+            self.dataset = (regression_of if regression else dataset_of)({**base, **params})
         except (OSError, ValueError, KeyError) as exc:
             self.error = str(exc)
+        if not node and any(self.model.spec(n).type in DATA_SOURCES
+                            for n in self.model.nodes()):
+            source = ("Regression targets are numbers: they come from a Regression node"
+                      if regression else "Class labels come from a Dataset node")
+            other = "classification" if regression else "regression"
+            self.error = (f"{source}, and the graph has none. Replace its data node with a "
+                          f"{node_type} node from the palette (Data), or choose {other}.")
+            self.dataset = None
         if self.dataset is None:
             self.summary_label.setStyleSheet(f"color: {ERROR_COLOR};")
             self.summary_label.setText(self.error)
             ok.setEnabled(False)
             return
         ds = self.dataset
-        names = ", ".join(ds.class_names[:12]) + (" ..." if ds.num_classes > 12 else "")
-        what = f"images {ds.image_shape}" if ds.image_shape else \
-            f"{ds.feature_shape[0]} features" if ds.train.input.dtype.kind == "f" else \
-            f"windows of {ds.feature_shape[0]} tokens"
+        who = f"The {node_type} node" + (f" '{self.model.name(node)}'" if node else " (new)")
+        if regression:
+            y = ds.train.target
+            what = (f"{ds.feature_shape[0]} features, float targets from {y.min():.4g} to "
+                    f"{y.max():.4g}")
+        else:
+            names = ", ".join(ds.class_names[:12]) + (" ..." if ds.num_classes > 12 else "")
+            shape = f"images {ds.image_shape}" if ds.image_shape else \
+                f"{ds.feature_shape[0]} features" if ds.train.input.dtype.kind == "f" else \
+                f"windows of {ds.feature_shape[0]} tokens"
+            what = f"{shape}, {ds.num_classes} classes: {names}"
         self.summary_label.setStyleSheet("")
-        self.summary_label.setText(
-            f"The Dataset node gets {len(ds.train):,} training and {len(ds.val):,} held-out "
-            f"examples, {what}, {ds.num_classes} classes: {names}.")
+        self.summary_label.setText(f"{who} gets {len(ds.train):,} training and "
+                                   f"{len(ds.val):,} held-out examples, {what}.")
         ok.setEnabled(True)
 
     # -- OK ---------------------------------------------------------------------------
 
     def accept(self) -> None:  # Qt override
-        """Set the Dataset node's params as one undo step (or add a Dataset node)."""
+        """Set the target node's params as one undo step (or add the node)."""
         self._refresh_summary()
         if self.dataset is None:
             return
         params = self.params()
         name = Path(params["path"]).name
-        if not self.node_id:
-            command = AddNodeCommand(self.model, "Dataset", params, (0.0, 0.0))
+        node = self.target_node()
+        if not node:
+            node_type = "Regression" if self.task == "regression" else "Dataset"
+            command = AddNodeCommand(self.model, node_type, params, (0.0, 0.0))
             command.setText(f"Import data {name}")
             self.undo_stack.push(command)
             self.node_id = command.node_id
         else:
-            changes = [SetParamCommand(self.model, self.node_id, k, v)
-                       for k, v in params.items()]
+            changes = [SetParamCommand(self.model, node, k, v) for k, v in params.items()]
             changes = [c for c in changes if not c.isObsolete()]
             if changes:
-                self.undo_stack.beginMacro(f"Import data {name} into "
-                                           f"{self.model.name(self.node_id)}")
+                self.undo_stack.beginMacro(f"Import data {name} into {self.model.name(node)}")
                 for c in changes:
                     self.undo_stack.push(c)
                 self.undo_stack.endMacro()
+            self.node_id = node
         super().accept()
-
-
-def _default_dataset_params() -> dict[str, Any]:
-    from playground.graph import REGISTRY
-    return REGISTRY["Dataset"].default_params()
 
 
 def install_dataset_import(window) -> QAction:
@@ -564,7 +625,8 @@ def install_dataset_import(window) -> QAction:
     def open_dialog() -> None:
         path = getattr(window.project, "path", None)
         selected = getattr(window.inspector, "node_id", "")
-        node = selected if selected and window.model.spec(selected).type == "Dataset" else ""
+        node = selected if selected in window.model and \
+            window.model.spec(selected).type in ("Dataset", "Regression") else ""
         window.dataset_dialog = DatasetDialog(window.model, window.undo_stack, node,
                                               str(path.parent) if path else "", window)
         window.dataset_dialog.open()

@@ -444,7 +444,7 @@ class InspectorWidget(QWidget):
             self.name_edit.setText(name)
         self.type_label.setText(spec.type)
         self.params_title.setVisible(bool(spec.params))
-        self.import_button.setVisible(spec.type == "Dataset")
+        self.import_button.setVisible(spec.type in ("Dataset", "Regression"))
         state = self.model.state(node)
         row = next((r for r in summary(self.model).rows if r.node == node), None)
         ins = row.input_shapes if row else {}

@@ -310,3 +310,32 @@ def test_the_data_path_is_saved_relative_and_survives_a_move(tmp_path, monkeypat
     assert again.graph["nodes"][0]["params"]["path"] == str(moved / "data" / "toy.csv")
     model = GraphModel.from_dict(again.graph)
     assert model.states()["data"].ok and model.states()["data"].outputs["x"] == (None, 2)
+
+
+def test_a_regression_node_fits_a_line_to_a_csv(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(300, 2))
+    y = 3 * x[:, 0] - 2 * x[:, 1] + 1 + 0.05 * rng.standard_normal(300)
+    (tmp_path / "line.csv").write_text(
+        "a,b,y\n" + "".join(f"{p:.5f},{q:.5f},{t:.5f}\n" for (p, q), t in zip(x, y)))
+    graph = {
+        "nodes": [
+            {"id": "data", "type": "Regression", "params": {"function": "file",
+                                                            "path": "line.csv"}},
+            {"id": "fc", "type": "Linear", "params": {"in_features": 2, "out_features": 1}},
+            {"id": "loss", "type": "MSELoss", "params": {}},
+        ],
+        "edges": [
+            {"src": "data", "src_port": "x", "dst": "fc", "dst_port": "input"},
+            {"src": "fc", "src_port": "output", "dst": "loss", "dst_port": "input"},
+            {"src": "data", "src_port": "target", "dst": "loss", "dst_port": "target"},
+        ],
+    }
+    (tmp_path / "fit.json").write_text(json.dumps({
+        "schema_version": 2, "graph": graph,
+        "training": {"optimizer": "Adam", "lr": 0.05, "batch_size": 32, "steps": 400}}))
+    session = Session(load(tmp_path / "fit.json"))
+    final = session.train(400)
+    weight = session.program.state_dict()["fc.weight"]
+    np.testing.assert_allclose(weight, [[3.0, -2.0]], atol=0.05)
+    assert final["val_loss"] < 0.05 ** 2 * 2, final  # the noise's variance, to a factor 2

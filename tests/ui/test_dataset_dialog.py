@@ -31,7 +31,7 @@ def test_the_dialog_previews_a_csv_and_ok_sets_the_params_undoably(make_window, 
     qtbot.waitUntil(lambda: w.import_data_action.isEnabled())
     w.import_data_action.trigger()
     dialog = w.dataset_dialog
-    assert dialog.node_id == "data" and not _ok(dialog).isEnabled()  # no file yet
+    assert dialog.target_node() == "data" and not _ok(dialog).isEnabled()  # no file yet
     dialog.set_path(tmp_path / "toy.csv", "csv")
 
     table = dialog.preview_table
@@ -43,8 +43,9 @@ def test_the_dialog_previews_a_csv_and_ok_sets_the_params_undoably(make_window, 
     noise = next(dialog.inputs_list.item(i) for i in range(dialog.inputs_list.count())
                  if dialog.inputs_list.item(i).text() == "noise")
     noise.setCheckState(Qt.CheckState.Unchecked)
-    assert dialog.summary_label.text() == ("The Dataset node gets 96 training and 24 held-out "
-                                           "examples, 2 features, 2 classes: left, right.")
+    assert dialog.summary_label.text() == ("The Dataset node 'data' gets 96 training and 24 "
+                                           "held-out examples, 2 features, 2 classes: left, "
+                                           "right.")
     assert _ok(dialog).isEnabled()
     depth = w.undo_stack.count()
     qtbot.mouseClick(_ok(dialog), Qt.MouseButton.LeftButton)
@@ -145,3 +146,42 @@ def test_a_path_param_refuses_what_is_not_one_line_of_text(make_window, text):
     w.inspector.set_node("data")
     assert not w.inspector.apply_param("path", text)
     assert "data.path must be" in w.inspector.param_error_label.text()
+
+
+def test_regression_sets_the_regression_node_and_a_dataset_graph_is_told_why_not(qtbot,
+                                                                                  tmp_path):
+    from PySide6.QtGui import QUndoStack
+
+    from playground.graph import GraphModel
+
+    p = tmp_path / "line.csv"
+    p.write_text("a,y\n" + "".join(f"{i / 10:.1f},{2 * i / 10 + 1:.1f}\n" for i in range(20)))
+    model = GraphModel()
+    data = model.add_node("Dataset", params={"dataset": "xor"})
+    dialog = DatasetDialog(model, QUndoStack(), data)
+    qtbot.addWidget(dialog)
+    dialog.set_path(p, "csv")
+    dialog.task_combo.setCurrentIndex(dialog.task_combo.findData("regression"))
+    assert dialog.summary_label.text() == (
+        "Regression targets are numbers: they come from a Regression node, and the graph "
+        "has none. Replace its data node with a Regression node from the palette (Data), "
+        "or choose classification.")
+    assert not _ok(dialog).isEnabled()
+
+    model.remove_node(data)
+    reg = model.add_node("Regression")
+    stack = QUndoStack()
+    dialog = DatasetDialog(model, stack)
+    qtbot.addWidget(dialog)
+    dialog.set_path(p, "csv")
+    dialog.task_combo.setCurrentIndex(dialog.task_combo.findData("regression"))
+    assert dialog.summary_label.text() == (
+        f"The Regression node '{model.name(reg)}' gets 16 training and 4 held-out examples, "
+        "1 features, float targets from 1 to 4.8.")
+    dialog.accept()
+    params = model.params(reg)
+    assert (params["function"], params["path"], params["target_column"]) == \
+        ("file", str(p), "y")
+    assert model.states()[reg].outputs == {"x": (None, 1), "target": (None, 1)}
+    stack.undo()
+    assert model.params(reg)["function"] == "linear"

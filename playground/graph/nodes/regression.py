@@ -6,6 +6,10 @@ It is a data source as the Dataset node is (``build=None``: the session feeds it
 but its ``target`` port carries a float tensor, not class indices, so it wires into the
 regression losses and not into CrossEntropyLoss. :data:`DATA_SOURCES` names both types and
 :func:`source_dataset` loads the data of either.
+
+``function="file"`` reads the user's own CSV or NPY/NPZ (``path``, the columns or keys in
+``input_columns`` and ``target_column``) with float targets
+(:func:`playground.data.files.load_file`, ``task="regression"``); 20% is held out.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Mapping
 
+from playground.data import files
 from playground.data import regression as reg
 
 from ..spec import REGISTRY, NodeSpec, ParamSpec, PortSpec, ShapeError
@@ -37,8 +42,26 @@ def _load(function: str, in_features: int, n_samples: int, noise: float, outlier
     return reg.make_regression(function, in_features, n_samples, noise, outliers, seed)
 
 
+@lru_cache(maxsize=8)
+def _load_file(path: str, stamp: tuple, input_columns: str, target_column: str,
+               seed: int) -> reg.RegressionDataset:
+    family = "npz" if path.lower().endswith((".npy", ".npz")) else "csv"
+    return files.load_file(family, path, input_columns=input_columns,
+                           target_column=target_column, task="regression", seed=seed)
+
+
 def regression_of(params: Mapping[str, Any]) -> reg.RegressionDataset:
-    """The (cached) dataset of a Regression node's params."""
+    """The (cached) dataset of a Regression node's params (a user's file is read again
+    when it changes).
+
+    Raises:
+        ValueError: a bad param. FileNotFoundError, DatasetFileError: ``function="file"``
+        and the file is missing or malformed (the message names it).
+    """
+    if params["function"] == "file":
+        path = params.get("path", "")
+        return _load_file(path, files.stamp(path), params.get("input_columns", ""),
+                          params.get("target_column", ""), params["seed"])
     return _load(params["function"], params["in_features"], params["n_samples"],
                  params["noise"], params["outliers"], params["seed"])
 
@@ -55,8 +78,9 @@ def source_dataset(node_type: str, params: Mapping[str, Any]):
 def _infer(p, inputs):
     try:
         ds = regression_of(p)
-    except ValueError as exc:
-        raise ShapeError(f"cannot make its data: {exc}") from None
+    except (ValueError, OSError) as exc:
+        verb = "load" if p["function"] == "file" else "make"
+        raise ShapeError(f"cannot {verb} its data: {exc}") from None
     return {"x": (None, *ds.feature_shape), "target": (None, 1)}
 
 
@@ -69,7 +93,8 @@ REGISTRY.register(NodeSpec(
              PortSpec("target", "tensor", "y: (N, 1) float32 targets")),
     params=(
         ParamSpec("function", "choice", "linear", "the true f: linear 2x + 0.5, sine sin(πx), "
-                  "log 2 ln(x + 1), quadratic x²", choices=reg.FUNCTIONS),
+                  "log 2 ln(x + 1), quadratic x²; file: your CSV or NPY/NPZ (path)",
+                  choices=reg.FUNCTIONS + ("file",)),
         ParamSpec("in_features", "int", 1, "D, the input features (1 or 2)", low=1, high=2),
         ParamSpec("n_samples", "int", 200, "examples in each split (train, held-out)",
                   low=reg.N_SAMPLES_RANGE[0], high=reg.N_SAMPLES_RANGE[1]),
@@ -79,6 +104,11 @@ REGISTRY.register(NodeSpec(
                   "(on the right half of x); the held-out split has none",
                   low=reg.OUTLIERS_RANGE[0], high=reg.OUTLIERS_RANGE[1]),
         ParamSpec("seed", "int", 0, "seed the data is generated from", low=0, high=2**31 - 1),
+        ParamSpec("path", "path", "", "function=file: your CSV or NPY/NPZ"),
+        ParamSpec("input_columns", "str", "", "function=file: input columns by name or "
+                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key"),
+        ParamSpec("target_column", "str", "", "function=file: the target column (empty: the "
+                  "last); npz: the targets' key"),
     ),
     infer=_infer,
     build=None,
