@@ -16,7 +16,8 @@ from playground._resources import resource_path
 
 from .base import Dataset, DatasetFileError, Split
 
-__all__ = ["DIGITS_PATH", "load_digits", "read_digits_file"]
+__all__ = ["DIGITS_PATH", "load_digits", "load_digits_subset", "read_digits_file",
+           "SUBSET_RANGE"]
 
 DIGITS_PATH = resource_path("assets", "digits", "digits.npz")
 """Default location of the asset: ``<repo>/assets/digits/digits.npz``, or inside the
@@ -25,6 +26,9 @@ installed package (see :func:`playground._resources.resource_path`)."""
 NUM_SCANS = 1797
 IMAGE_SHAPE = (1, 8, 8)
 PIXEL_MAX = 16
+SUBSET_RANGE = (10, 1438)
+"""Allowed training-set sizes of :func:`load_digits_subset` (10 = one scan per class; 1,438 =
+the whole training split)."""
 
 
 def read_digits_file(path: str | PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,4 +115,52 @@ def load_digits(path: str | PathLike[str] | None = None) -> Dataset:
         feature_shape=(64,),
         image_shape=IMAGE_SHAPE,
         class_names=tuple(str(d) for d in range(10)),
+    )
+
+
+def load_digits_subset(n_samples: int, seed: int = 0,
+                       path: str | PathLike[str] | None = None) -> Dataset:
+    """The digits with only ``n_samples`` training scans: a small training set to overfit.
+
+    The scans are drawn from the 1,438 training scans, class-balanced: a seeded permutation
+    (``numpy.random.default_rng(seed)``) orders each class's scans, and the subset takes
+    the first ones of every class in turn, so each class has ``n_samples // 10`` or one
+    more. The held-out split is the full fixed 359 scans, as in :func:`load_digits`, so
+    held-out accuracies compare with every other digits preset.
+
+    Args:
+        n_samples: training scans, an integer in :data:`SUBSET_RANGE` = [10, 1438].
+        seed: non-negative integer; picks which scans.
+        path: the ``.npz`` to read; default :data:`DIGITS_PATH`.
+
+    Returns:
+        Dataset ``"digits_subset"``: as :func:`load_digits` (float32 (N, 64) in [0, 1],
+        int64 targets, ``image_shape=(1, 8, 8)``), train N = ``n_samples`` in file order,
+        val the 359 held-out scans.
+
+    Raises:
+        ValueError: ``n_samples`` outside :data:`SUBSET_RANGE` (names the range).
+        FileNotFoundError, DatasetFileError: see :func:`read_digits_file`.
+    """
+    lo, hi = SUBSET_RANGE
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+            or not lo <= n_samples <= hi:
+        raise ValueError(f"digits_subset: n_samples must be an integer in [{lo}, {hi}] "
+                         f"(training scans to keep), got {n_samples!r}")
+    full = load_digits(path)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(full.train.target.size)
+    labels = full.train.target[order]
+    rank = np.empty(order.size, dtype=np.int64)  # each scan's place within its class
+    for c in range(10):
+        rank[labels == c] = np.arange(np.count_nonzero(labels == c))
+    keep = np.sort(order[np.lexsort((labels, rank))[:n_samples]])
+    return Dataset(
+        name="digits_subset",
+        train=Split(input=full.train.input[keep], target=full.train.target[keep]),
+        val=full.val,
+        num_classes=full.num_classes,
+        feature_shape=full.feature_shape,
+        image_shape=full.image_shape,
+        class_names=full.class_names,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import dates, sequences, skipgram, text, toys
 from .base import Dataset, DatasetInfo, Split, UnknownDatasetError
-from .digits import load_digits
+from .digits import SUBSET_RANGE, load_digits, load_digits_subset
 
 __all__ = ["DATASETS", "names", "load", "N_SAMPLES_RANGE", "NOISE_RANGE", "CENTERS_RANGE",
            "SEQ_LEN_RANGE", "MIN_COUNT_RANGE"]
@@ -67,6 +67,17 @@ DATASETS: dict[str, DatasetInfo] = {
             "pixels scaled to [0, 1]; fixed 359-scan held-out split.",
             defaults={},
             ranges={},
+            is_2d=False,
+            num_classes=10,
+        ),
+        DatasetInfo(
+            name="digits_subset",
+            title="Handwritten digits, a small training set",
+            description="The 8x8 digits with only n_samples training scans (class-balanced, "
+            "picked by seed) and the full 359-scan held-out split: a training set small "
+            "enough to overfit. 'noise' is ignored.",
+            defaults={"n_samples": 200},
+            ranges={"n_samples": SUBSET_RANGE},
             is_2d=False,
             num_classes=10,
         ),
@@ -221,7 +232,9 @@ def load(
 
     ``digits``: read from the asset file (``path``, default
     ``<repo>/assets/digits/digits.npz``); fixed train (1,438) / val (359) split; ``n_samples``,
-    ``noise``, ``seed`` and ``centers`` are ignored.
+    ``noise``, ``seed`` and ``centers`` are ignored. ``digits_subset``: the same with only
+    ``n_samples`` (10..1,438, default 200) class-balanced training scans picked by ``seed``
+    and the full held-out split (:func:`~playground.data.digits.load_digits_subset`).
 
     Args:
         name: a key of :data:`DATASETS` (see :func:`names`).
@@ -254,6 +267,9 @@ def load(
         raise ValueError(f"dataset {name!r} has no parameter {extra[0]!r} (only 'text' does)")
     if name == "digits":
         return load_digits(path)
+    if name == "digits_subset":  # a class-balanced subset of the train split: data.digits
+        d = info.defaults["n_samples"] if n_samples is None else n_samples
+        return load_digits_subset(d, _check_seed(seed), path)
     if path is not None:
         raise ValueError(f"dataset {name!r} has no parameter 'path' (only 'digits' does)")
 

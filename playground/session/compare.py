@@ -22,6 +22,10 @@ Override keys are dotted paths into the project:
 - ``"recipe.<field>[.<field>]"``: a recipe field, e.g. ``"recipe.d_optimizer.lr": 1e-4``
   (a missing object on the way is created).
 - ``"node.<node_id>.<param>"``: a node's param, e.g. ``"node.drop.p": 0.5``.
+- ``"node.<node_id>.type"``: swap the node for another type with the same port names (its
+  params the new type does not take are dropped), e.g. an Identity placeholder made a
+  layer: ``"node.bn1.type": "BatchNorm1d", "node.bn1.num_features": 256``; or
+  ``"node.act.type": "Tanh"``.
 
 The session layer: no Qt. The UI runs :func:`compare` on a worker thread
 (``playground.ui.compare``).
@@ -37,7 +41,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from playground.graph import GraphFormatError, GraphModel
+from playground.graph import REGISTRY, GraphFormatError, GraphModel
 from playground.project import Project
 from playground.project.format import ProjectError, from_dict, to_dict
 
@@ -102,6 +106,23 @@ def _set_path(obj: dict, keys: list[str], value: Any, key: str) -> None:
     obj[keys[-1]] = value
 
 
+def _swap_type(node: dict, new_type: Any, key: str) -> None:
+    """Make the file-format ``node`` a ``new_type``, keeping the params that type takes."""
+    if new_type not in REGISTRY:
+        raise ProjectError(f"{key}: {new_type!r} is not a node type (e.g. Identity, "
+                           "BatchNorm1d, ReLU, Tanh)", key)
+    new = REGISTRY[new_type]
+    if node.get("type") in REGISTRY:
+        old = REGISTRY[node["type"]]
+        if ([p.name for p in old.inputs], [p.name for p in old.outputs]) != \
+                ([p.name for p in new.inputs], [p.name for p in new.outputs]):
+            raise ProjectError(f"{key}: a {old.type} cannot become a {new.type}: their "
+                               "ports differ, so the node's wires would not fit", key)
+    names = {p.name for p in new.params}
+    node["type"] = new_type
+    node["params"] = {k: v for k, v in node.get("params", {}).items() if k in names}
+
+
 def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
     """A copy of ``project`` with ``overrides`` applied and validated (weights not copied).
 
@@ -131,7 +152,10 @@ def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
                 ids = ", ".join(n.get("id", "?") for n in raw["graph"]["nodes"])
                 raise ProjectError(f"{key}: the graph has no node {parts[1]!r}; nodes: {ids}",
                                    key)
-            node.setdefault("params", {})[parts[2]] = value
+            if parts[2] == "type":  # a param may be named "type": only swap to a node type
+                _swap_type(node, value, key)
+            else:
+                node.setdefault("params", {})[parts[2]] = value
         else:
             raise ProjectError(f"{key!r} is not a setting: use 'training.<field>', "
                                "'recipe.<field>' or 'node.<node id>.<param>'", str(key))

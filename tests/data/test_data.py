@@ -24,11 +24,13 @@ PKG_DIR = Path(data.__file__).resolve().parent
 
 def test_names_and_infos():
     assert data.names() == ["xor", "circles", "moons", "spirals", "blobs", "linear", "ring",
-                            "digits", "reverse", "dates", "text", "skipgram"]
+                            "digits", "digits_subset", "reverse", "dates", "text",
+                            "skipgram"]
     assert set(data.DATASETS) == set(data.names())
     for name, info in data.DATASETS.items():
         assert info.name == name
-        assert info.is_2d == (name not in ("digits", "reverse", "dates", "text", "skipgram"))
+        assert info.is_2d == (name not in ("digits", "digits_subset", "reverse", "dates", "text",
+                                           "skipgram"))
     assert data.DATASETS["blobs"].defaults["centers"] == 3
     assert data.DATASETS["blobs"].num_classes == 3
     assert data.DATASETS["digits"].num_classes == 10
