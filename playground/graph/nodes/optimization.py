@@ -118,9 +118,8 @@ class TestFunctionModule(nn.Module):
                 del self.path[:len(self.path) - PATH_CAPACITY]
         loss = test_function(self.function, x, y).mean()
         if noise is not None:
-            eps = noise.data.astype(x.data.dtype).mean(axis=0)  # (2,), a constant
-            if eps.any():
-                loss = loss + (x * float(eps[0])).mean() + (y * float(eps[1])).mean()
+            eps = noise.mean(dim=0)  # (2,)
+            loss = loss + (x * eps[0:1]).mean() + (y * eps[1:2]).mean()
         return loss
 
     def path_array(self) -> np.ndarray:
