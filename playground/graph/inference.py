@@ -1,20 +1,94 @@
 """Shape inference over the graph (a mixin of :class:`~playground.graph.model.GraphModel`):
 every node gets a :class:`~.records.NodeState` (its output shapes, or a message that says
-what is wrong), rerun after each edit from the edited nodes downstream. It never raises."""
+what is wrong), rerun after each edit from the edited nodes downstream. It never raises.
+
+Memory budget (issue 13): a node whose parameters, or whose outputs at the batch size
+(:meth:`ShapeInference.set_batch_size`, one example until it is set), would not fit in
+:func:`playground.project.limits.memory_budget` is in error, with the size and the fix;
+:meth:`ShapeInference.memory_error` checks the whole graph's total the same way (the
+session calls it before it allocates anything).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from playground.project.limits import format_bytes, memory_budget
+from math import prod
+
+from playground.project.limits import budget_text, format_bytes, memory_budget
 
 from .composite import InPort, Subgraph
 from .records import NodeState
-from .spec import NodeSpec, ParamError, ShapeError, Source
+from .spec import NodeSpec, ParamError, ShapeError, Source, format_shape
 
 
 class ShapeInference:
     """``infer_one`` and the incremental ``_infer``. Mixed into GraphModel."""
+
+    #: the batch size N the activations are budgeted at (see :meth:`set_batch_size`);
+    #: None: one example
+    batch_size: int | None = None
+
+    def set_batch_size(self, batch_size: int | None) -> None:
+        """Budget every node's activations at ``batch_size`` examples (the project's
+        ``training.batch_size``; None: one example) and infer the graph again."""
+        batch_size = None if batch_size is None else max(1, int(batch_size))
+        if batch_size != self.batch_size:
+            self.batch_size = batch_size
+            self._infer()
+
+    def memory_use(self) -> tuple[int, int]:
+        """``(parameters, activation values)`` of the whole graph: the parameter count,
+        and the values every node outputs for a batch of :attr:`batch_size` (N = 1 when
+        unset), summed over the nodes that are ok (a closed block: the nodes inside)."""
+        n = self.batch_size or 1
+        params = values = 0
+        for node_id in self.topological_order():
+            attrs = self.graph.nodes[node_id]
+            p, v = self._memory_of(attrs["type"], attrs["params"], attrs.get("subgraph"),
+                                   self._states.get(node_id), n)
+            params += p
+            values += v
+        return params, values
+
+    def _memory_of(self, type_name, params, subgraph, state, n: int) -> tuple[int, int]:
+        if state is None or not state.ok:
+            return 0, 0
+        if subgraph is not None and state.inner:
+            total_p = total_v = 0
+            for node in subgraph.nodes:
+                p, v = self._memory_of(node.type, node.params, node.subgraph,
+                                       state.inner.get(node.id), n)
+                total_p += p
+                total_v += v
+            return total_p, total_v
+        return _param_count(self.registry[type_name], params, state.inputs, state.outputs), \
+            _values(state.outputs, n)
+
+    def memory_error(self) -> str:
+        """A message if the whole graph would not fit in the memory budget to train (its
+        parameters with gradients and Adam's moments, :data:`BYTES_PER_PARAM` each, and
+        its activations with their gradients at :attr:`batch_size`,
+        :data:`BYTES_PER_ACTIVATION` each), else ``""``."""
+        params, values = self.memory_use()
+        budget = memory_budget()
+        need = BYTES_PER_PARAM * params + BYTES_PER_ACTIVATION * values
+        if need <= budget:
+            return ""
+        n = self.batch_size or 1
+        per_example = values // n if n else values
+        room = budget - BYTES_PER_PARAM * params
+        fits = room // (BYTES_PER_ACTIVATION * per_example) if per_example and room > 0 else 0
+        fix = (f"Lower training.batch_size to at most {fits:,}, or use fewer or smaller "
+               "layers." if fits >= 1 else "Use fewer or smaller layers (fewer features, "
+               "channels or a smaller image): even one example does not fit.")
+        return (f"the graph would need {format_bytes(need)} to train: "
+                f"{format_bytes(BYTES_PER_PARAM * params)} for its {params:,} parameters "
+                f"(with their gradients and Adam's moments) and "
+                f"{format_bytes(BYTES_PER_ACTIVATION * values)} for its activations at "
+                f"batch_size {n:,} ({per_example:,} values per example, with their "
+                f"gradients), over the {format_bytes(budget)} this machine allows "
+                f"({budget_text()}). {fix}")
 
     def _infer(self, dirty: Iterable[str] | None = None) -> None:
         """Recompute the :class:`NodeState` of the ``dirty`` nodes (all nodes when None) and
@@ -96,7 +170,8 @@ class ShapeInference:
         meta: dict = {}
         if isinstance(result, tuple):
             result, meta = result
-        too_big = _over_budget(spec, name, params, shapes, result)
+        too_big = _over_budget(spec, name, params, shapes, result) or \
+            _over_activation_budget(spec, name, result, self.batch_size)
         if too_big:
             return NodeState("error", message=too_big, inputs=shapes)
         return NodeState("ok", outputs=dict(result), meta=dict(meta), inputs=shapes)
@@ -183,6 +258,50 @@ def _valid_fix(spec: NodeSpec, fix: tuple[str, Any] | None) -> tuple[str, Any] |
 
 #: Bytes a parameter costs in training: float32 weight, gradient and Adam's two moments.
 BYTES_PER_PARAM = 4 * 4
+#: Bytes an activation value costs in training: float32, and its gradient in backward.
+BYTES_PER_ACTIVATION = 4 * 2
+
+
+def _values(outputs: Mapping[str, Any], n: int) -> int:
+    """Values in ``outputs`` (port -> shape) for a batch of ``n``: every None dim is N."""
+    total = 0
+    for shape in outputs.values():
+        if isinstance(shape, tuple):
+            try:
+                total += prod(n if d is None else int(d) for d in shape)
+            except (TypeError, ValueError):
+                pass
+    return total
+
+
+def _param_count(spec: NodeSpec, params, shapes, outputs) -> int:
+    if spec.cost is None:
+        return 0
+    try:
+        return int(spec.cost(params, shapes, outputs).params)
+    except Exception:  # noqa: BLE001 - a cost the shapes cannot give counts nothing
+        return 0
+
+
+def _over_activation_budget(spec: NodeSpec, name: str, outputs, batch_size: int | None
+                            ) -> str:
+    """A message if the node's outputs at ``batch_size`` (one example when None), with
+    their gradients, would not fit in the memory budget, else ``""``."""
+    n = batch_size or 1
+    values = _values(outputs, n)
+    budget = memory_budget()
+    if BYTES_PER_ACTIVATION * values <= budget:
+        return ""
+    per_example = _values(outputs, 1)
+    fits = budget // (BYTES_PER_ACTIVATION * per_example) if per_example else 0
+    shapes = ", ".join(format_shape(s) for s in outputs.values() if isinstance(s, tuple))
+    at = f"at batch_size {n:,}" if batch_size else "for one example"
+    fix = (f"Lower training.batch_size to at most {fits:,}, or make its output smaller"
+           if fits >= 1 and batch_size else "Make its output smaller")
+    return (f"{spec.type} '{name}' would output {shapes}: {values:,} values {at}, "
+            f"{format_bytes(BYTES_PER_ACTIVATION * values)} as float32 with their gradients, "
+            f"over the {format_bytes(budget)} this machine allows ({budget_text()}). {fix} "
+            "(fewer features or channels, a smaller image or sequence).")
 
 
 def param_budget() -> int:
@@ -194,17 +313,12 @@ def param_budget() -> int:
 def _over_budget(spec: NodeSpec, name: str, params, shapes, outputs) -> str:
     """A message if the node's parameters would not fit in memory (``Linear(10**6,
     10**6)`` passes its ranges but needs 16 TB to train), else ``""``."""
-    if spec.cost is None:
-        return ""
-    try:
-        count = int(spec.cost(params, shapes, outputs).params)
-    except Exception:  # noqa: BLE001 - a cost the shapes cannot give is no refusal
-        return ""
+    count = _param_count(spec, params, shapes, outputs)
     limit = param_budget()
     if count <= limit:
         return ""
     return (f"{spec.type} '{name}' would have {count:,} parameters: "
             f"{format_bytes(4 * count)} as float32, {format_bytes(BYTES_PER_PARAM * count)} "
             f"to train with Adam, over the {format_bytes(memory_budget())} this machine "
-            f"allows (a quarter of its memory; at most {limit:,} parameters per node). "
-            f"Make it smaller.")
+            f"allows ({budget_text()}; at most {limit:,} parameters per node). "
+            f"Make it smaller (fewer features or channels).")

@@ -41,10 +41,34 @@ def machine_memory() -> int:
     return _FALLBACK_MEMORY
 
 
+#: Environment variable that sets the memory budget in bytes instead (tests, small machines).
+BUDGET_ENV = "PLAYGROUND_MEMORY_BUDGET"
+
+
 def memory_budget() -> int:
-    """Bytes a weights file may hold, or a graph's parameters take as float32 with their
-    gradients and optimizer state: :data:`MEMORY_FRACTION` of the machine's memory."""
+    """Bytes a weights file may hold, or a graph take to train (its parameters as float32
+    with their gradients and optimizer state, and its activations at the batch size):
+    :data:`MEMORY_FRACTION` of the machine's memory, or the whole number of bytes in the
+    environment variable ``PLAYGROUND_MEMORY_BUDGET`` when it is set (an unreadable or
+    non-positive value is ignored)."""
+    override = os.environ.get(BUDGET_ENV, "").strip()
+    if override:
+        try:
+            value = int(float(override)) if len(override) <= 30 else 0
+        except (ValueError, OverflowError):
+            value = 0
+        if value > 0:
+            return value
     return int(machine_memory() * MEMORY_FRACTION)
+
+
+def budget_text() -> str:
+    """How the budget was set, for messages: "a quarter of its memory" or the variable."""
+    if os.environ.get(BUDGET_ENV, "").strip() and memory_budget() != \
+            int(machine_memory() * MEMORY_FRACTION):
+        return f"set by {BUDGET_ENV}"
+    return "a quarter of its memory" if MEMORY_FRACTION == 0.25 else \
+        f"{MEMORY_FRACTION:.0%} of its memory"
 
 
 def format_bytes(n: float) -> str:

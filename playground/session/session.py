@@ -163,8 +163,10 @@ class Session:
             most ``TIMELINE_BUDGET`` of training time).
 
     Raises:
-        SessionError: the graph has errors, no Dataset node, no loss (for recipes that need
-            one), or does not fit the recipe (the message names the field).
+        SessionError: the graph has errors (a node too large for the memory budget at
+            ``training.batch_size`` among them), would not fit in the budget as a whole,
+            has no Dataset node, no loss (for recipes that need one), or does not fit the
+            recipe (the message names the field).
         playground.graph.GraphFormatError: the project's graph refers to unknown types or
             params (the message names the field).
     """
@@ -214,6 +216,14 @@ class Session:
     def _build(self, fresh: bool, keep: Mapping[str, np.ndarray] | None = None) -> None:
         if fresh:
             manual_seed(self.training.seed)  # weights drawn after seeding: reproducible
+        # the memory budget at the batch size, before anything is allocated (issue 13);
+        # a graph that cannot train anyway (an Input node) hears that first, below
+        self.model.set_batch_size(self.training.batch_size)
+        graph = self.model.graph
+        if not self.model.errors() and all(graph.nodes[n]["type"] != "Input" for n in graph):
+            too_big = self.model.memory_error()
+            if too_big:
+                raise SessionError(too_big[0].upper() + too_big[1:])
         try:
             program = compile(self.model)
         except CompileError as exc:
