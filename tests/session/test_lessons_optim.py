@@ -102,6 +102,8 @@ def test_rosenbrock_momentum_and_adam_reach_the_minimum_where_sgd_is_still_far()
     # 1,000 steps; plain SGD at the same lr is more than 1.5 away, still in the valley
     assert far["momentum"] < 0.05 and far["Nesterov"] < 0.05 and far["Adam"] < 0.05, far
     assert far["SGD"] > 1.5, far
+    assert np.allclose(runs["SGD"].path[-1], (-0.66, 0.44), atol=0.02)  # as the notes say
+    assert np.allclose(runs["AdaGrad"].path[-1], (-0.27, 0.08), atol=0.02)
     assert runs["SGD"].final["val_loss"] > 1.0 > 1e-3 > runs["momentum"].final["val_loss"]
     # the path is the run's: its last point is where the weights ended
     assert runs["Adam"].final["val_loss"] == pytest.approx(
@@ -113,10 +115,10 @@ def test_saddle_plain_sgd_stays_near_it_while_momentum_and_the_adaptive_ones_esc
     escaped = {k: int(np.argmax(np.abs(r.path[:, 1]) > 0.5)) if
                (np.abs(r.path[:, 1]) > 0.5).any() else None for k, r in runs.items()}
     assert escaped["SGD"] is None, escaped  # |y| < 0.5 after 1,000 steps
-    assert abs(runs["SGD"].path[-1, 1]) < 0.05
+    assert abs(runs["SGD"].path[-1, 1]) < 0.01
     assert 200 < escaped["momentum"] < 600 and 200 < escaped["Nesterov"] < 600, escaped
     for k in ("AdaGrad", "RMSprop", "Adam"):  # per-coordinate steps: out in a few
-        assert escaped[k] < 50, escaped
+        assert escaped[k] <= 11, escaped
         assert runs[k].final["val_loss"] == pytest.approx(-0.5, abs=1e-4)
 
 
@@ -124,7 +126,7 @@ def test_beale_sgd_lags_where_momentum_gets_there():
     runs = _runs("beale", (1.0, 1.5))
     far = {k: float(_dist(r.path[-1:], (3, 0.5))[0]) for k, r in runs.items()}
     assert far["momentum"] < 0.05 and far["Adam"] < 0.05, far
-    assert far["SGD"] > 0.3, far
+    assert far["SGD"] > 0.5, far
 
 
 def test_the_preset_trains_headless_and_its_session_shows_the_path():
@@ -153,6 +155,14 @@ def test_noise_makes_the_gradient_stochastic_and_a_bigger_batch_averages_it():
         return float(np.std(s.program.call("f").module.path_array()[100:], axis=0).mean())
     one, many = spread(1), spread(64)
     assert one > 3 * many > 0, (one, many)  # 1/√64 = 1/8 of the noise
+
+
+def test_noisy_adam_needs_the_bigger_batch_as_the_notes_say():
+    def final(batch):
+        p = apply_overrides(load("optimizers_race"), {"node.noise.std": 20.0,
+                                                      "training.batch_size": batch})
+        return Session(p, timeline=False).train(STEPS)["val_loss"]
+    assert final(1) > 0.3 and final(64) < 0.03
 
 
 def test_landscape_grid_is_the_function_on_its_box():
