@@ -63,6 +63,11 @@ class ParamSpec:
 
     ``optional`` also allows None (PyTorch's ``None`` defaults: ``MaxPool2d.stride``,
     ``Embedding.padding_idx``); the inspector writes it as an empty field or ``None``.
+
+    ``when``: ``when(params) -> bool``, whether the param applies with the node's other
+    params (a Dataset node's ``seq_len`` only with ``dataset="text"``); the inspector and
+    the canvas show only the params that apply (:meth:`NodeSpec.shown_params`). None: it
+    always applies.
     """
 
     name: str
@@ -75,6 +80,7 @@ class ParamSpec:
     log_scale: bool = False
     optional: bool = False
     length: int | None = None
+    when: Callable[[Mapping[str, Any]], bool] | None = field(default=None, compare=False)
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Return ``value`` converted to this param's type.
@@ -288,6 +294,15 @@ class NodeSpec:
 
     def default_params(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def shown_params(self, params: Mapping[str, Any]) -> tuple[ParamSpec, ...]:
+        """The params that apply with these values (see :attr:`ParamSpec.when`), in order."""
+        def applies(p: ParamSpec) -> bool:
+            try:
+                return p.when is None or bool(p.when(params))
+            except Exception:  # a half-built params dict: show it
+                return True
+        return tuple(p for p in self.params if applies(p))
 
     def validate_params(self, params: Mapping[str, Any], owner: str = "") -> dict[str, Any]:
         """Fill defaults and coerce every value. Raises ParamError on an unknown name or a

@@ -407,6 +407,17 @@ class InspectorWidget(QWidget):
             label.setToolTip(pspec.doc)
             self.form.addRow(label, editor)
             self._editors[pspec.name] = editor
+        self._show_applicable()
+
+    def _show_applicable(self) -> None:
+        """Show the rows of the params that apply with the node's values (a Dataset node
+        reading a CSV hides seq_len); see :meth:`NodeSpec.shown_params`."""
+        if not self.node_id or self.node_id not in self.model:
+            return
+        spec = self.model.spec(self.node_id)
+        shown = {p.name for p in spec.shown_params(self.model.params(self.node_id))}
+        for row, pspec in enumerate(spec.params):
+            self.form.setRowVisible(row, pspec.name in shown)
 
     def _connect_editor(self, name: str, editor: QWidget) -> None:
         def edited(*_):
@@ -524,6 +535,7 @@ class InspectorWidget(QWidget):
             set_editor_value(self._editors[name], value)
             self.param_error_label.clear()
             self.param_error_label.hide()
+            self._show_applicable()
 
     def _on_node_renamed(self, node_id: str, name: str) -> None:
         if node_id == self.node_id:

@@ -185,3 +185,23 @@ def test_regression_sets_the_regression_node_and_a_dataset_graph_is_told_why_not
     assert model.states()[reg].outputs == {"x": (None, 1), "target": (None, 1)}
     stack.undo()
     assert model.params(reg)["function"] == "linear"
+
+
+def test_the_inspector_and_the_canvas_show_only_the_params_the_dataset_reads(make_window):
+    w = make_window("xor_mlp")
+    insp = w.inspector
+    insp.set_node("data")
+    shown = lambda: {n for n in w.model.spec("data").default_params()  # noqa: E731
+                     if insp.editor(n).isVisibleTo(insp)}
+    height = lambda: w.canvas.scene().node_item("data").boundingRect().height()  # noqa: E731
+    assert shown() == {"dataset", "n_samples", "noise", "seed"}
+    xor_height = height()
+    insp.apply_param("dataset", "csv")
+    assert shown() == {"dataset", "seed", "path", "input_columns", "target_column",
+                       "val_fraction"}
+    insp.apply_param("dataset", "text")
+    assert shown() == {"dataset", "n_samples", "seed", "seq_len", "level", "min_count", "path"}
+    assert height() > xor_height  # 7 param rows instead of 4, not all 14
+    w.undo_stack.undo()
+    w.undo_stack.undo()
+    assert shown() == {"dataset", "n_samples", "noise", "seed"} and height() == xor_height

@@ -50,6 +50,32 @@ FILE_DATASETS = tuple(files.FAMILIES)
 PATH_PARAMS = ("path", "target_path")
 
 
+#: What each file family reads, besides ``dataset``.
+_FILE_USES = {
+    "csv": {"path", "input_columns", "target_column", "val_fraction", "seed"},
+    "npz": {"path", "target_path", "input_columns", "target_column", "val_fraction", "seed"},
+    "idx": {"path", "target_path", "val_fraction", "seed"},
+    "image_folder": {"path", "image_size", "color", "val_fraction", "seed"},
+}
+
+
+def _reads(param: str):
+    """``when`` of a Dataset-node param: whether the chosen dataset reads it (a registry
+    dataset reads the params of its :attr:`DatasetInfo.defaults`, and ``seed`` when it
+    has any; ``text`` also reads ``path``)."""
+    def when(p) -> bool:
+        name = p.get("dataset")
+        if name in _FILE_USES:
+            return param in _FILE_USES[name]
+        info = datasets.DATASETS.get(name)
+        if info is None:
+            return True
+        if param == "seed":
+            return bool(info.defaults)
+        return param in info.defaults or (param == "path" and name == "text")
+    return when
+
+
 @lru_cache(maxsize=16)
 def _load_file(family: str, path: str, stamps: tuple, seed: int, options: tuple):
     return files.load_file(family, path, seed=seed, **dict(options))
@@ -125,32 +151,39 @@ REGISTRY.register(NodeSpec(
                   "image_folder read your own file (path)",
                   choices=tuple(datasets.names()) + FILE_DATASETS),
         ParamSpec("n_samples", "int", 400, "examples in the training split (2-D toys)",
-                  low=4, high=100_000),
-        ParamSpec("noise", "float", 0.1, "std of the noise added to the 2-D toys", low=0.0, high=1.0),
-        ParamSpec("seed", "int", 0, "seed the toy data is generated from", low=0, high=2**31 - 1),
+                  low=4, high=100_000, when=_reads("n_samples")),
+        ParamSpec("noise", "float", 0.1, "std of the noise added to the 2-D toys", low=0.0,
+                  high=1.0, when=_reads("noise")),
+        ParamSpec("seed", "int", 0, "seed the toy data is generated from (your files: the "
+                  "held-out split)", low=0, high=2**31 - 1, when=_reads("seed")),
         ParamSpec("seq_len", "int", _TEXT_DEFAULTS["seq_len"], "text: L, tokens per window "
                   "(the target is the same window shifted by one)",
-                  low=datasets.SEQ_LEN_RANGE[0], high=datasets.SEQ_LEN_RANGE[1]),
+                  low=datasets.SEQ_LEN_RANGE[0], high=datasets.SEQ_LEN_RANGE[1],
+                  when=_reads("seq_len")),
         ParamSpec("level", "choice", _TEXT_DEFAULTS["level"], "text: predict the next "
-                  "character or the next word", choices=datasets.text.LEVELS),
+                  "character or the next word", choices=datasets.text.LEVELS,
+                  when=_reads("level")),
         ParamSpec("min_count", "int", _TEXT_DEFAULTS["min_count"], "text, level=word: rarer "
                   "words become <unk>", low=datasets.MIN_COUNT_RANGE[0],
-                  high=datasets.MIN_COUNT_RANGE[1]),
+                  high=datasets.MIN_COUNT_RANGE[1], when=_reads("min_count")),
         ParamSpec("path", "path", "", "your file (csv, npz, idx) or folder (image_folder); "
-                  "text: a UTF-8 text (empty: the shipped Shakespeare)"),
+                  "text: a UTF-8 text (empty: the shipped Shakespeare)", when=_reads("path")),
         ParamSpec("target_path", "path", "", "idx: the labels file (empty: found by MNIST's "
-                  "names); npz: an .npy of targets for an .npy of inputs"),
+                  "names); npz: an .npy of targets for an .npy of inputs",
+                  when=_reads("target_path")),
         ParamSpec("input_columns", "str", "", "csv, .npy table: input columns by name or "
-                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key"),
+                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key",
+                  when=_reads("input_columns")),
         ParamSpec("target_column", "str", "", "csv, .npy table: the target column (empty: "
-                  "the last); npz: the targets' key"),
+                  "the last); npz: the targets' key", when=_reads("target_column")),
         ParamSpec("image_size", "int", 28, "image_folder: images resized to size x size",
-                  low=files.IMAGE_SIZE_RANGE[0], high=files.IMAGE_SIZE_RANGE[1]),
+                  low=files.IMAGE_SIZE_RANGE[0], high=files.IMAGE_SIZE_RANGE[1],
+                  when=_reads("image_size")),
         ParamSpec("color", "choice", "grayscale", "image_folder: 1 gray or 3 RGB channels",
-                  choices=files.COLORS),
+                  choices=files.COLORS, when=_reads("color")),
         ParamSpec("val_fraction", "float", 0.2, "your files: the fraction held out "
                   "(stratified by class, drawn by seed)", low=files.VAL_FRACTION_RANGE[0],
-                  high=files.VAL_FRACTION_RANGE[1]),
+                  high=files.VAL_FRACTION_RANGE[1], when=_reads("val_fraction")),
     ),
     infer=_dataset_infer,
     build=None,

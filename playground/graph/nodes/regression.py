@@ -75,6 +75,14 @@ def source_dataset(node_type: str, params: Mapping[str, Any]):
     return regression_of(params) if node_type == "Regression" else dataset_of(params)
 
 
+def _from_file(p) -> bool:
+    return p.get("function") == "file"
+
+
+def _generated(p) -> bool:
+    return p.get("function") != "file"
+
+
 def _infer(p, inputs):
     try:
         ds = regression_of(p)
@@ -95,20 +103,22 @@ REGISTRY.register(NodeSpec(
         ParamSpec("function", "choice", "linear", "the true f: linear 2x + 0.5, sine sin(πx), "
                   "log 2 ln(x + 1), quadratic x²; file: your CSV or NPY/NPZ (path)",
                   choices=reg.FUNCTIONS + ("file",)),
-        ParamSpec("in_features", "int", 1, "D, the input features (1 or 2)", low=1, high=2),
+        ParamSpec("in_features", "int", 1, "D, the input features (1 or 2)", low=1, high=2,
+                  when=_generated),
         ParamSpec("n_samples", "int", 200, "examples in each split (train, held-out)",
-                  low=reg.N_SAMPLES_RANGE[0], high=reg.N_SAMPLES_RANGE[1]),
+                  low=reg.N_SAMPLES_RANGE[0], high=reg.N_SAMPLES_RANGE[1], when=_generated),
         ParamSpec("noise", "float", 0.1, "std of the Gaussian noise on the targets",
-                  low=reg.NOISE_RANGE[0], high=reg.NOISE_RANGE[1]),
+                  low=reg.NOISE_RANGE[0], high=reg.NOISE_RANGE[1], when=_generated),
         ParamSpec("outliers", "float", 0.0, "fraction of training targets raised by 3 to 6 "
                   "(on the right half of x); the held-out split has none",
-                  low=reg.OUTLIERS_RANGE[0], high=reg.OUTLIERS_RANGE[1]),
+                  low=reg.OUTLIERS_RANGE[0], high=reg.OUTLIERS_RANGE[1], when=_generated),
         ParamSpec("seed", "int", 0, "seed the data is generated from", low=0, high=2**31 - 1),
-        ParamSpec("path", "path", "", "function=file: your CSV or NPY/NPZ"),
+        ParamSpec("path", "path", "", "function=file: your CSV or NPY/NPZ", when=_from_file),
         ParamSpec("input_columns", "str", "", "function=file: input columns by name or "
-                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key"),
+                  "number ('0-3, 5'; empty: all but the target); npz: the inputs' key",
+                  when=_from_file),
         ParamSpec("target_column", "str", "", "function=file: the target column (empty: the "
-                  "last); npz: the targets' key"),
+                  "last); npz: the targets' key", when=_from_file),
     ),
     infer=_infer,
     build=None,

@@ -308,7 +308,8 @@ class NodeItem(QGraphicsItem):
                 if outs[i].name in outputs:
                     w += st.shape_fm.horizontalAdvance(format_shape(outputs[outs[i].name])) + 6
             width = max(width, w)
-        for p in spec.params:
+        shown = spec.shown_params(params)  # those that apply (a Dataset's, by dataset)
+        for p in shown:
             value_w = st.param_fm.horizontalAdvance(format_value(params[p.name]))
             width = max(width, st.param_fm.horizontalAdvance(p.name) + value_w + 2 * PAD + 22)
         width = min(max(NODE_MIN_WIDTH, width), NODE_MAX_WIDTH)
@@ -355,11 +356,11 @@ class NodeItem(QGraphicsItem):
         y += rows * PORT_ROW_HEIGHT + 2
 
         # params: name on the left, value on the right
-        if spec.params:
+        if shown:
             y += 3
             dividers.append(y)
             y += 3
-            for p in spec.params:
+            for p in shown:
                 rect = QRectF(PAD + 3, y, width - 2 * PAD - 6, PARAM_ROW_HEIGHT)
                 value = format_value(params[p.name])
                 texts.append((st.param_font, st.dim_color, rect, _LEFT, p.name))
