@@ -51,6 +51,11 @@ from playground.graph.compile import FlatNode, flatten
 from playground.project import Project
 
 from .onnx_ops import MAPPERS, ExportError, _Builder, _Ctx
+#: Model metadata keys: the nodes written as several ops (onnx_rebuild.NODES_KEY) and the
+#: data node whose ports are graph inputs (DATA_KEY: ``{"id", "type", "params"}``), so that
+#: an import of a model that reads the targets (teacher forcing) feeds them from that node
+#: again (an Input node carries no class indices).
+from .onnx_rebuild import DATA_KEY, NODES_KEY, REBUILT_TYPES, record
 
 #: The ONNX operator set and IR version written (onnxruntime 1.30 reads IR ≤ 10).
 OPSET = 21
@@ -264,6 +269,8 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
         return node_id if port == "output" else f"{node_id}.{port}"
 
     values: dict[tuple[str, str], str] = {}
+    rebuilt: dict[str, dict] = {}   # NODES_KEY: the nodes an import can put back whole
+    data_node: dict = {}            # DATA_KEY
     used: dict[str, set] = {}
     for node in members:
         for ref in node.inputs.values():
@@ -283,6 +290,7 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
             else np.float32
         if src.spec.type in _DATA:
             name = ref[1]
+            data_node.update(id=src.node_id, type=src.spec.type, params=_jsonable(src.params))
         elif src.spec.type == "Input":
             name = src.name
             dtype = np.int64 if src.params.get("dtype") == "int64" else np.float32
@@ -315,6 +323,8 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
                    lambda port, nid=node.node_id: out_name(nid, port),
                    frozenset(used.get(node.node_id, ())))
         result = MAPPERS[t](b, ctx, ins)
+        if t in REBUILT_TYPES:
+            rebuilt[node.node_id] = record(node, ins, result, ctx.used, node.in_shapes)
         for port, name in result.items():
             values[(node.node_id, port)] = name
     b.prefix = ""
@@ -328,8 +338,15 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
     m = helper.make_model(graph, producer_name="dl-playground",
                           opset_imports=[helper.make_opsetid("", OPSET)])
     m.ir_version = IR_VERSION
+    props = {}
     if blocks:  # which blocks the nodes came from, so that an import can rebuild them
-        helper.set_model_props(m, {BLOCKS_KEY: json.dumps(blocks)})
+        props[BLOCKS_KEY] = json.dumps(blocks)
+    if rebuilt:  # the nodes written as several ops, so that an import can rebuild them
+        props[NODES_KEY] = json.dumps(rebuilt)
+    if data_node:
+        props[DATA_KEY] = json.dumps(data_node)
+    if props:
+        helper.set_model_props(m, props)
     return m
 
 
@@ -357,6 +374,7 @@ def export_onnx(project: Project, path: str | os.PathLike, **kwargs) -> Path:
     return path
 
 
-__all__ = ["BLOCKS_KEY", "ExportError", "IR_VERSION", "MAPPERS", "OPSET", "PARTS", "build_program",
+__all__ = ["BLOCKS_KEY", "DATA_KEY", "ExportError", "IR_VERSION", "MAPPERS", "NODES_KEY", "OPSET",
+           "PARTS", "build_program",
            "export_onnx",
            "require_onnx", "to_onnx"]

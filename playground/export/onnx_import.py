@@ -40,9 +40,10 @@ from playground.graph import GraphModel, layout
 from playground.graph.layout import PRESET_WINDOW
 from playground.project import Project
 
-from .onnx_export import BLOCKS_KEY, ExportError, build_program, require_onnx
+from .onnx_export import BLOCKS_KEY, DATA_KEY, ExportError, build_program, require_onnx
 from ._names import distinct
 from .onnx_import_ops import IMPORTERS
+from .onnx_rebuild import rebuild
 
 #: The oldest default-domain opset read (the attribute layouts handled below).
 MIN_OPSET = 13
@@ -299,9 +300,12 @@ class _Importer:
         self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i)
                                               for i in graph.initializer}
         inferred = onnx.shape_inference.infer_shapes(model)
+        self.model = model
         self.shapes: dict[str, tuple] = {}
+        self.elem_types: dict[str, int] = {}
         for v in list(inferred.graph.value_info) + list(graph.input) + list(graph.output):
             t = v.type.tensor_type
+            self.elem_types[v.name] = t.elem_type
             if t.HasField("shape"):
                 self.shapes[v.name] = tuple(d.dim_value if d.HasField("dim_value") else None
                                             for d in t.shape.dim)
@@ -447,6 +451,10 @@ class _Importer:
                          if i in self.graph_initializers and "." in i}
         self.reserved |= {_name_hint(n) for n in graph.node if n.op_type in _WEIGHTED}
         skip, eps_inputs = self._reparameterizations()
+        #: our nodes the exporter wrote as several ops, to put back whole (onnx_rebuild)
+        rebuilt = rebuild(self, self.model)
+        for first, info in rebuilt.items():
+            skip.update({k: None for k in info["skip"] if k not in skip})
         unknown = sorted({n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
                           for k, n in enumerate(graph.node) if k not in skip and (
                               n.domain not in ("", "ai.onnx") or n.op_type not in IMPORTERS)})
@@ -455,11 +463,15 @@ class _Importer:
                 f"{self.where}: cannot import: no node here for the ONNX op"
                 f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. Nothing was "
                 f"written. Ops we import: {', '.join(sorted(IMPORTERS))}.", "graph.node")
+        fed = self._data_node()
         for i, inp in enumerate(graph.input):
-            if inp.name in self.consts or inp.name in eps_inputs:
+            if inp.name in self.consts or inp.name in eps_inputs or inp.name in fed:
                 continue  # an old-style initializer listed as an input; a VAE's noise
             self._input(inp, i)
         for k, node in enumerate(graph.node):
+            if k in rebuilt:
+                self._rebuilt(node, rebuilt[k])
+                continue
             if k in skip:
                 if skip[k] is not None:
                     mu, logvar = skip[k]
@@ -480,6 +492,55 @@ class _Importer:
             if out.name not in self.refs:
                 raise OnnxImportError(f"{self.where}: graph output {out.name!r} is not made by "
                                       "any imported node (a constant?)", "graph.output")
+
+    def _data_node(self) -> set[str]:
+        """When the model reads the targets (a ``target`` input: teacher forcing) and the
+        metadata (DATA_KEY) names the Dataset node it was exported from, that node again,
+        feeding ``x`` and ``target`` (an Input node carries no class indices), if its data
+        still has those shapes. Returns the graph inputs it feeds."""
+        from playground.graph import REGISTRY, dataset_of
+
+        meta = {p.key: p.value for p in self.model.metadata_props}
+        names = {i.name: i for i in self.graph.input}
+        if DATA_KEY not in meta or "target" not in names:
+            return set()
+        try:
+            info = json.loads(meta[DATA_KEY])
+            if info.get("type") != "Dataset":
+                return set()
+            params = REGISTRY["Dataset"].validate_params(info["params"], owner="Dataset")
+            data = dataset_of(params)
+            splits = {"x": data.train.input, "target": data.train.target}
+            for port in set(names) & set(splits):
+                if self.shape(port) is None or \
+                        tuple(self.shape(port)[1:]) != splits[port].shape[1:] or \
+                        (self.elem_types.get(port) == self.onnx.TensorProto.FLOAT) != \
+                        (splits[port].dtype.kind == "f"):
+                    return set()
+        except Exception:  # noqa: BLE001 - no such data here, or other shapes: Input nodes
+            return set()
+        nid = self.new_id(str(info.get("id") or "data"), "Dataset")
+        self.nodes.append({"id": nid, "type": "Dataset", "name": nid,
+                           "params": dict(info["params"]), "pos": [0, 0]})
+        self.origin[nid] = nid
+        fed = set(names) & {"x", "target"}
+        for port in fed:
+            self.refs[port] = (nid, port)
+        return fed
+
+    def _rebuilt(self, node, info: dict) -> None:
+        """Add a node :func:`onnx_rebuild.rebuild` found whole, at its first ONNX node."""
+        nid = self.new_id(info["id"], info["type"])
+        self.nodes.append({"id": nid, "type": info["type"], "name": nid,
+                           "params": info["params"], "pos": [0, 0]})
+        self.origin[nid] = info["id"]
+        for port, value in info["inputs"].items():
+            src = self.ref(node, value)
+            self.edges.append({"src": src[0], "src_port": src[1], "dst": nid, "dst_port": port})
+        for key, arr in info["weights"].items():
+            self.weights[f"{nid}.{key}"] = np.asarray(arr, np.float32)
+        for port, value in info["outputs"].items():
+            self.refs[value] = (nid, port)
 
     def _reparameterizations(self):
         """The VAE sampling step as our exporter writes it, with its noise a graph input:

@@ -116,8 +116,9 @@ def _constant_add(im, node, value: str, c: np.ndarray, const_name: str) -> bool:
         return True
     if len(shape) == 3 and np.allclose(table, sinusoidal_table(*table.shape), atol=1e-6):
         made = f"{node.output[0]}:table"
-        im.add(node, "SinusoidalTable", {}, {"input": value}, outputs={"output": made},
-               hint=const_name)
+        rec = im.add(node, "SinusoidalTable", {}, {"input": value}, outputs={"output": made},
+                     hint=const_name)
+        im.origin[rec["id"]] = const_name  # our exporter names the table after its node
         im.add(node, "Add", {}, {"input": value, "other": made})
         return True
     return False

@@ -15,9 +15,10 @@ ort = pytest.importorskip("onnxruntime")
 from playground.engine import Tensor, manual_seed, no_grad  # noqa: E402
 from playground.export.onnx_export import build_program, to_onnx  # noqa: E402
 from playground.export.onnx_import import OnnxImportError, import_onnx  # noqa: E402
-from playground.graph import GraphModel, compile  # noqa: E402
+from playground.graph import REGISTRY, GraphModel, compile  # noqa: E402
 from playground.project import load, save  # noqa: E402
 from playground.session import Session  # noqa: E402
+from test_onnx_export import _supervised_presets  # noqa: E402
 
 
 def _inputs(project) -> list[str]:
@@ -36,28 +37,58 @@ def _positions_distinct(project):
     return len(set(pos)) == len(pos)
 
 
-@pytest.mark.parametrize("preset", ["xor_mlp", "spiral_mlp", "digits_mlp", "cnn_digits"])
+def _feeds(project, x, y) -> dict:
+    """What each source node of an imported project is fed: its Input nodes the graph
+    input of their name, a Dataset node (teacher forcing reads its target) the batch."""
+    feeds = {}
+    for node in project.graph["nodes"]:
+        if node["type"] == "Input":
+            value = x if node["name"] == "x" else y
+            feeds[node["id"]] = {"output": Tensor(value.astype(
+                np.int64 if node["params"]["dtype"] == "int64" else np.float32))}
+        elif node["type"] == "Dataset":
+            feeds[node["id"]] = {"x": Tensor(x), "target": Tensor(y)}
+    return feeds
+
+
+def _model_types(project) -> list[str]:
+    return sorted(n["type"] for n in project.graph["nodes"]
+                  if n["type"] not in ("Dataset", "Regression", "Input") and
+                  not REGISTRY[n["type"]].is_loss)
+
+
+@pytest.mark.parametrize("preset", _supervised_presets())
 def test_trained_preset_round_trips(preset, tmp_path):
+    """preset -> ONNX -> project: the same nodes (ShiftRight, attention, recurrent layers
+    put back whole), the same ids and the same outputs."""
+    from playground.export.onnx_import import import_model
+
     session = Session(load(preset), timeline=False)
-    for _ in range(5):
+    for _ in range(3):
         session.step()
     proto = to_onnx(session.project, program=session.program)
     path = tmp_path / "m.onnx"
     path.write_bytes(proto.SerializeToString())
-    project = import_onnx(path)
+    project, outputs = import_model(path)
     saved = load(save(project, tmp_path / "imported.json"))  # JSON + .npz beside it
     assert (tmp_path / "imported.npz").is_file()
     assert _positions_distinct(saved)
+    assert _model_types(saved) == _model_types(session.project)
     ids = {n["id"] for n in saved.graph["nodes"]}
     assert {n.node_id for n in session.program.calls if n.module is not None and
-            not n.spec.is_loss} - {"image"} <= ids  # ids kept from the weights' names
+            not n.spec.is_loss and "/" not in n.node_id} <= ids  # from the weights' names
     x, y = session.current_batch()
-    _, trace = _run(saved, x.astype(np.float32))
+    program = build_program(saved)
+    with no_grad():
+        got = program.run(_feeds(saved, x, y))
     with session.inference():
         want = session.program.run(session.feeds(x, y))
-    out = proto.graph.output[0].name
-    np.testing.assert_allclose(trace[out]["output"].data, want[out]["output"].data,
-                               rtol=1e-5, atol=1e-6)
+    assert outputs
+    for name, (node, port) in outputs.items():
+        ours_node, _, ours_port = name.partition(".")
+        np.testing.assert_allclose(got[node][port].data,
+                                   want[ours_node][ours_port or "output"].data,
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def _arch(name, shape):
@@ -232,11 +263,24 @@ class _quiet:
 # ------------------------------------------------------------------------ refusals
 
 
+def _without_metadata(proto, key=None):
+    """The model with its metadata (or only ``key``) removed: an ONNX file as another tool
+    writes it, its nodes imported op by op."""
+    from playground.export.onnx_export import NODES_KEY
+
+    key = key or NODES_KEY
+    keep = [p for p in proto.metadata_props if p.key != key]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    return proto
+
+
 def test_unknown_ops_are_listed_and_nothing_is_written(tmp_path):
     from playground.cli import main
 
     path = tmp_path / "t.onnx"
-    path.write_bytes(to_onnx(load("transformer_reverse")).SerializeToString())
+    # without the metadata that lists our nodes, ShiftRight is its Slice + Pad: no Pad node
+    path.write_bytes(_without_metadata(to_onnx(load("transformer_reverse"))).SerializeToString())
     with pytest.raises(OnnxImportError, match=r"no node here for the ONNX op Pad\."):
         import_onnx(path)
     out = tmp_path / "t.json"
@@ -310,24 +354,42 @@ def test_an_op_used_in_a_way_we_cannot_represent_names_the_node():
 # ------------------------------------------------------------------------- recurrent
 
 
+@pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
-def test_recurrent_round_trips_with_the_gate_order(kind):
+def test_recurrent_round_trips_with_the_gate_order(kind, whole):
+    """Two bidirectional layers: one node again, batch_first and its initial state too
+    (our metadata), or, from a file without it, one node per layer with the gates back in
+    PyTorch's order; the same outputs either way."""
     from test_onnx_export import _graph_project  # noqa: PLC0415 - the shared graph builder
     from playground.export.onnx_import import import_model
 
-    params = {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True}
-    project = _graph_project([("p", "Permute", {"dims": [1, 0, 2]}, ["x"]),
-                              ("rnn", kind, params, ["p"])], (5, 3))
+    params = {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True,
+              "batch_first": whole}
+    if whole:
+        nodes = [("h", "Linear", {"in_features": 3, "out_features": 4}, ["x"]),
+                 ("h0", "Permute", {"dims": [1, 0, 2]}, ["h"]),   # (layers*D = 4, N, 4)
+                 ("rnn", kind, params, ["x", "h0", "h0"][:3 if kind == "LSTM" else 2])]
+    else:
+        nodes = [("p", "Permute", {"dims": [1, 0, 2]}, ["x"]), ("rnn", kind, params, ["p"])]
+    project = _graph_project(nodes, (4, 3))
     manual_seed(0)
     program = compile(GraphModel.from_dict(project.graph)).eval()
     proto = to_onnx(project, program=program)
+    if not whole:
+        proto = _without_metadata(proto)
     back, outputs = import_model(proto.SerializeToString())
-    assert [n["type"] for n in back.graph["nodes"]].count(kind) == 2  # one per layer
-    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    rebuilt = [n for n in back.graph["nodes"] if n["type"] == kind]
+    if whole:
+        assert len(rebuilt) == 1 and rebuilt[0]["id"] == "rnn"
+        from playground.export.onnx_import import _same_params
+        assert _same_params(kind, rebuilt[0]["params"], params)
+    else:
+        assert len(rebuilt) == 2  # one per layer
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(np.float32)
     with no_grad():
         want = program.run({"x": {"output": Tensor(x)}})
         got = build_program(back).run({"x": {"output": Tensor(x)}})
-    assert set(outputs) == {"rnn", "rnn.h_n"} | ({"rnn.c_n"} if kind == "LSTM" else set())
+    assert {"rnn", "rnn.h_n"} <= set(outputs)
     for name, (node, port) in outputs.items():
         ours_node, _, ours_port = name.partition(".")
         np.testing.assert_allclose(got[node][port].data,
@@ -377,11 +439,8 @@ def test_a_pytorch_lstm_and_gru_open_here_and_step_both_ways():
     _backward_is_finite(program, trace, ["fc"])
 
 
-def test_attention_round_trips_through_its_parts():
-    """Our decomposition (MatMul, Reshape, Transpose, Softmax, the causal mask and the
-    positional table) comes back as primitive nodes with the same outputs."""
+def _attention_zoo():
     from test_onnx_export import ZOO, _graph_project  # noqa: PLC0415
-    from playground.export.onnx_import import import_model
 
     nodes, shape = ZOO["attention"]
     done, ordered, todo = {"x"}, [], {n[0]: n for n in nodes}
@@ -394,19 +453,66 @@ def test_attention_round_trips_through_its_parts():
     project = _graph_project(ordered, shape)
     manual_seed(0)
     program = compile(GraphModel.from_dict(project.graph)).eval()
-    back, outputs = import_model(to_onnx(project, program=program).SerializeToString())
-    types = {n["type"] for n in back.graph["nodes"]}
-    assert {"CausalMask", "SinusoidalTable", "Softmax", "MatMul", "LayerNorm"} <= types
     x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    return project, program, x
+
+
+def _same_outputs(back, outputs, want, x):
     with no_grad():
-        want = program.run({"x": {"output": Tensor(x)}})
         got = build_program(back).run({"x": {"output": Tensor(x)}})
     assert len(outputs) >= 7
     for name, (node, port) in outputs.items():
         ours_node, _, ours_port = name.partition(".")
-        np.testing.assert_allclose(got[node][port].data,
-                                   want[ours_node][ours_port or "output"].data,
+        np.testing.assert_allclose(got[node][port].data, want(ours_node, ours_port or "output"),
                                    rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_attention_round_trips(whole):
+    """Multi-head attention, the Transformer layers and scaled dot-product attention come
+    back as those nodes (our metadata); from a file without it, as their parts (MatMul,
+    Reshape, Transpose, Softmax, the causal mask and the positional table). The same
+    outputs either way."""
+    from playground.export.onnx_import import _same_params, import_model
+
+    project, program, x = _attention_zoo()
+    proto = to_onnx(project, program=program)
+    back, outputs = import_model((proto if whole else _without_metadata(proto))
+                                 .SerializeToString())
+    types = {n["type"] for n in back.graph["nodes"]}
+    if whole:
+        assert _model_types(back) == _model_types(project)
+        theirs = {n["id"]: n for n in project.graph["nodes"]}
+        for node in back.graph["nodes"]:
+            if node["type"] != "Input":
+                assert _same_params(node["type"], node["params"],
+                                    theirs[node["id"]]["params"]), node["id"]
+    else:
+        assert {"CausalMask", "SinusoidalTable", "Softmax", "MatMul", "LayerNorm"} <= types
+        assert not types & {"MultiheadAttention", "TransformerEncoderLayer"}
+    with no_grad():
+        want = program.run({"x": {"output": Tensor(x)}})
+    _same_outputs(back, outputs, lambda n, p: want[n][p].data, x)
+
+
+def test_an_edited_node_is_read_as_the_file_has_it_not_as_the_metadata_says():
+    """The metadata says 'sa' is a MultiheadAttention, but its score scale was edited in
+    the file: our exporter would not write that, so it comes back as its parts, with the
+    edited scale, and gives onnxruntime's numbers for the edited file."""
+    from playground.export.onnx_import import import_model
+
+    project, program, x = _attention_zoo()
+    proto = to_onnx(project, program=program)
+    (scale,) = [i for i in proto.graph.initializer if i.name == "sa.scale"]
+    scale.CopyFrom(onnx.numpy_helper.from_array(np.array(0.3, np.float32), "sa.scale"))
+    back, outputs = import_model(proto.SerializeToString())
+    assert [n["id"] for n in back.graph["nodes"] if n["type"] == "MultiheadAttention"] == \
+        ["ca"]  # the other one, untouched, is whole
+    assert any(n["type"] == "Scale" and n["params"]["scale"] == pytest.approx(0.3)
+               for n in back.graph["nodes"])
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    theirs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"x": x})))
+    _same_outputs(back, outputs, lambda n, p: theirs[n if p == "output" else f"{n}.{p}"], x)
 
 
 def test_vae_round_trips_with_its_sampling_step():
