@@ -245,7 +245,8 @@ def load(
             None = the dataset's default.
         seed: non-negative integer.
         centers: ``blobs`` only: number of blobs = classes, in [2, 10]; None = 3.
-        path: ``digits`` only: the ``.npz`` to read.
+        path: ``digits``: the ``.npz`` to read; ``text``: a UTF-8 text file to model instead
+            of the shipped corpus (:func:`playground.data.text.load_text`).
         seq_len: ``text`` only: L, tokens per window, in ``SEQ_LEN_RANGE`` = [2, 512];
             None = 64.
         level: ``text`` only: ``"char"`` (default) or ``"word"``.
@@ -270,8 +271,9 @@ def load(
     if name == "digits_subset":  # a class-balanced subset of the train split: data.digits
         d = info.defaults["n_samples"] if n_samples is None else n_samples
         return load_digits_subset(d, _check_seed(seed), path)
-    if path is not None:
-        raise ValueError(f"dataset {name!r} has no parameter 'path' (only 'digits' does)")
+    if path is not None and name != "text":
+        raise ValueError(f"dataset {name!r} has no parameter 'path' (only 'digits' and "
+                         "'text' do)")
 
     d = info.defaults
     n = _int_param("n_samples", d["n_samples"] if n_samples is None else n_samples,
@@ -287,11 +289,11 @@ def load(
         lvl = d["level"] if level is None else level
         if lvl not in text.LEVELS:
             raise ValueError(f"level must be one of {', '.join(text.LEVELS)}, got {lvl!r}")
-        return _load_text(info, n, _check_seed(seed),
-                          _int_param("seq_len", d["seq_len"] if seq_len is None else seq_len,
-                                     *SEQ_LEN_RANGE), lvl,
-                          _int_param("min_count", d["min_count"] if min_count is None
-                                     else min_count, *MIN_COUNT_RANGE))
+        return text.load_text(n, _check_seed(seed),
+                              _int_param("seq_len", d["seq_len"] if seq_len is None
+                                         else seq_len, *SEQ_LEN_RANGE), lvl,
+                              _int_param("min_count", d["min_count"] if min_count is None
+                                         else min_count, *MIN_COUNT_RANGE), path)
     sigma = _float_param("noise", d["noise"] if noise is None else noise, *NOISE_RANGE)
     s = _check_seed(seed)
     make = _TOY_MAKERS[name]
@@ -352,23 +354,3 @@ def _load_dates(info: DatasetInfo, n: int, seed: int) -> Dataset:
         input_vocab=dates.SOURCE_VOCAB,
     )
 
-
-def _load_text(info: DatasetInfo, n: int, seed: int, seq_len: int, level: str,
-               min_count: int) -> Dataset:
-    corpus = text.text_data(level, min_count if level == "word" else 2)
-    vocab = corpus.vocabulary
-    x, y = text.make_windows(corpus.train, seq_len, n, np.random.default_rng([seed, _TRAIN]))
-    vx, vy = text.make_windows(corpus.val, seq_len, n, np.random.default_rng([seed, _VAL]),
-                               tile=True)
-    return Dataset(
-        name=info.name,
-        train=Split(input=x, target=y),
-        val=Split(input=vx, target=vy),
-        num_classes=len(vocab),
-        feature_shape=(seq_len,),
-        image_shape=None,
-        class_names=vocab.tokens,
-        target_shape=(seq_len,),
-        extras={"vocabulary": vocab, "unigram": corpus.unigram(), "level": level,
-                "corpus": text.CORPUS},
-    )

@@ -217,6 +217,10 @@ def test_text_dataset_reads_a_users_text(tmp_path):
     ds = data.text.load_text(50, 0, 16, path=p)
     assert ds.class_names == tuple(sorted(set("the cat sat on the mat. ")))
     assert ds.extras["corpus"] == "poem"
+    same = data.load("text", n_samples=50, seq_len=16, path=p)
+    np.testing.assert_array_equal(same.train.input, ds.train.input)
+    with pytest.raises(ValueError, match="only 'digits' and 'text' do"):
+        data.load("xor", path=p)
     m = GraphModel()
     node = m.add_node("Dataset", params={"dataset": "text", "path": str(p), "seq_len": 16})
     assert m.states()[node].ok and m.states()[node].outputs["x"] == (None, 16)
