@@ -23,8 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QPixmap
+from PySide6.QtGui import QAction, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
@@ -63,10 +64,10 @@ class DatasetDialog(QDialog):
 
     Public widgets (tests drive them): ``kind_combo``, ``path_edit``, ``target_path_edit``,
     ``preview_table`` (CSV), ``inputs_list`` (checkable CSV columns), ``target_combo``,
-    ``task_combo``, ``arrays_label`` (NPY/NPZ and IDX shapes), ``x_key_combo``,
-    ``y_key_combo``,
-    ``thumbnails`` (image-folder QLabels), ``image_size_spin``, ``color_combo``,
-    ``text_preview``, ``val_fraction_spin``, ``summary_label`` and ``buttons``.
+    ``task_combo``, ``arrays_label`` (NPY/NPZ and IDX shapes), ``samples`` (their images,
+    one per class), ``x_key_combo``, ``y_key_combo``, ``thumbnails`` (image-folder QLabels),
+    ``image_size_spin``, ``color_combo``, ``text_preview``, ``val_fraction_spin``,
+    ``summary_label`` and ``buttons``.
     """
 
     def __init__(self, model: GraphModel, undo_stack, node_id: str = "", start_dir: str = "",
@@ -195,6 +196,14 @@ class DatasetDialog(QDialog):
         self.keys_box = QWidget(page)
         self.keys_box.setLayout(keys)
         v.addWidget(self.keys_box)
+        row = QHBoxLayout()
+        self.samples = [QLabel(page) for _ in range(THUMBNAILS)]  # one image per class
+        for t in self.samples:
+            t.setFixedSize(64, 64)
+            t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            row.addWidget(t)
+        row.addStretch(1)
+        v.addLayout(row)
         v.addStretch(1)
         return page
 
@@ -586,6 +595,28 @@ class DatasetDialog(QDialog):
         self.summary_label.setText(f"{who} gets {len(ds.train):,} training and "
                                    f"{len(ds.val):,} held-out examples, {what}.")
         ok.setEnabled(True)
+        self._show_samples()
+
+    def _show_samples(self) -> None:
+        """The first training image of each class (IDX and NPZ images), magnified."""
+        for t in self.samples:
+            t.clear()
+        ds = self.dataset
+        shape = getattr(ds, "image_shape", None)
+        if self.kind not in ("idx", "npz") or shape is None or shape[0] not in (1, 3):
+            return
+        c, h, w = shape
+        picks = [int(np.flatnonzero(ds.train.target == k)[0]) for k in range(ds.num_classes)
+                 if np.any(ds.train.target == k)][:THUMBNAILS]
+        for label, i in zip(self.samples, picks):
+            pixels = ds.train.input[i].reshape(c, h, w).transpose(1, 2, 0)
+            pixels = np.ascontiguousarray(np.clip(pixels * 255, 0, 255).astype(np.uint8))
+            fmt = QImage.Format.Format_Grayscale8 if c == 1 else QImage.Format.Format_RGB888
+            image = QImage(pixels.data, w, h, w * c, fmt).copy()
+            label.setPixmap(QPixmap.fromImage(image).scaled(
+                56, 56, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.FastTransformation))
+            label.setToolTip(f"class {ds.class_names[ds.train.target[i]]}")
 
     # -- OK ---------------------------------------------------------------------------
 

@@ -95,6 +95,9 @@ def test_idx_preview_shows_shapes_and_image_folders_show_thumbnails(qtbot, tmp_p
     assert dialog.arrays_label.text() == (
         f"images {img.name}: shape {images.shape}, uint8\n"
         f"labels train-labels-idx1-ubyte: shape ({len(images)},), uint8")
+    shown = [t.pixmap() for t in dialog.samples if not t.pixmap().isNull()]
+    assert len(shown) == 8 and shown[0].width() == 56  # the 8x8 digits, magnified 7x
+    assert [t.toolTip() for t in dialog.samples] == [f"class {d}" for d in range(8)]
 
     folder = tmp_path / "shapes"
     for name, color in (("red", QColor(220, 30, 30)), ("blue", QColor(30, 30, 220))):
