@@ -48,6 +48,7 @@ import numpy as np
 from playground.engine import manual_seed
 from playground.graph import GraphModel, Program, compile
 from playground.graph.compile import FlatNode, flatten
+from playground.graph.nodes.regression import DATA_SOURCES
 from playground.project import Project
 
 from .onnx_ops import MAPPERS, ExportError, _Builder, _Ctx
@@ -100,9 +101,10 @@ def _jsonable(params: Mapping[str, Any]) -> dict:
 
 
 #: Types that become graph inputs rather than nodes (their own inputs are not followed).
-_SOURCES = ("Dataset", "Regression", "Input", "NoiseSource")
-#: Data nodes: their ports (``x``, ``target``) become graph inputs named after the port.
-_DATA = ("Dataset", "Regression")
+#: Data nodes (Dataset, Regression, GradientNoise): their ports (``x``, ``target``) become
+#: graph inputs named after the port.
+_DATA = tuple(DATA_SOURCES)
+_SOURCES = (*_DATA, "Input", "NoiseSource")
 
 
 # ------------------------------------------------------------------------------- selection
@@ -329,8 +331,13 @@ def _build(onnx, project, states, flat, members, outputs, inside, program, block
             values[(node.node_id, port)] = name
     b.prefix = ""
     graph_outputs = []
+    inits = {i.name for i in b.initializers}
     for ref in outputs:
         st = states[ref[0]]
+        if values[ref] in inits:  # a Parameter read by a loss: the output is its value
+            b.prefix = ref[0]
+            values[ref] = b.op("Identity", [values[ref]], out_name(*ref))
+            b.prefix = ""
         graph_outputs.append(value_info(values[ref], st.outputs[ref[1]], np.float32))
     graph = helper.make_graph(b.nodes, project.name or "model", b.inputs, graph_outputs,
                               initializer=b.initializers,

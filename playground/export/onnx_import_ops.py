@@ -274,6 +274,9 @@ def _transpose(im, node, a):
 
 
 def _identity(im, node, a):
+    if im.is_tensor_node(node.input[0]):  # a Parameter as a graph output: that node
+        im.refs[node.output[0]] = im.ref(node, node.input[0])
+        return
     if node.input[0] in im.consts:  # a named constant
         im.consts[node.output[0]] = im.consts[node.input[0]]
         return

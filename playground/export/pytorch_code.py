@@ -37,7 +37,7 @@ from playground.engine import Tensor, manual_seed, no_grad
 from playground.graph import GraphModel, compile
 from playground.graph import blocks as _blocks  # noqa: F401  (registers the block types)
 from playground.graph.composite import Subgraph
-from playground.graph.nodes.regression import source_dataset
+from playground.graph.nodes.regression import DATA_SOURCES, source_dataset
 from playground.project.format import Project
 
 from .pytorch_nodes import BARE_PARAMETERS, HELPERS, LOSS_CLASSES, MAPPINGS, RANDOM_TYPES, lit
@@ -50,9 +50,10 @@ __all__ = ["export_pytorch", "PyTorchExportError", "TOLERANCE"]
 #: check.py fails above this max difference between torch's outputs and ours, in units of
 #: each output's scale max(1, max |y|) (an absolute difference for outputs within ±1).
 TOLERANCE = 1e-5
-SOURCE_TYPES = ("Dataset", "Regression", "Input")
-#: Data nodes: each output port (x, target) is a forward argument of its name.
-DATA_TYPES = ("Dataset", "Regression")
+#: Data nodes (Dataset, Regression, GradientNoise): each output port (x, target) the
+#: model reads is a forward argument of its name.
+DATA_TYPES = tuple(DATA_SOURCES)
+SOURCE_TYPES = (*DATA_TYPES, "Input")
 
 
 class PyTorchExportError(ValueError):

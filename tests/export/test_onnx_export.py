@@ -56,15 +56,17 @@ def assert_close(got, want, what=""):
 
 
 def _supervised_presets() -> list[str]:
-    """Every preset that trains with the supervised recipe (a Dataset or Regression node):
-    new ones are covered as they come (GAN and VAE have their own tests below)."""
+    """Every preset that trains with the supervised recipe from a data node (Dataset,
+    Regression, GradientNoise): new ones are covered as they come (GAN and VAE have their
+    own tests below)."""
+    from playground.graph.nodes.regression import DATA_SOURCES
     from playground.project import preset_names
 
     out = []
     for name in preset_names():
         project = load(name)
         if project.recipe["type"] == "supervised" and \
-                any(n["type"] in ("Dataset", "Regression") for n in project.graph["nodes"]):
+                any(n["type"] in DATA_SOURCES for n in project.graph["nodes"]):
             out.append(name)
     return out
 
@@ -86,8 +88,10 @@ def test_supervised_preset_matches_onnxruntime(preset):
         session.step()
     proto = checked(to_onnx(session.project, program=session.program))
     x, y = session.current_batch()
-    feeds = {"x": x.astype(np.int64 if x.dtype.kind == "i" else np.float32)}
-    if "target" in [i.name for i in proto.graph.input]:  # teacher forcing reads the target
+    inputs = [i.name for i in proto.graph.input]  # none: optimizers_race's point (x, y)
+    feeds = {"x": x.astype(np.int64 if x.dtype.kind == "i" else np.float32)} \
+        if "x" in inputs else {}
+    if "target" in inputs:  # teacher forcing reads the target
         feeds["target"] = y.astype(np.int64)
     got = ort_run(proto, feeds)
     losses = [c for c in session.program.calls if c.spec.is_loss]

@@ -52,8 +52,10 @@ def _feeds(project, x, y) -> dict:
 
 
 def _model_types(project) -> list[str]:
+    from playground.graph.nodes.regression import DATA_SOURCES
+
     return sorted(n["type"] for n in project.graph["nodes"]
-                  if n["type"] not in ("Dataset", "Regression", "Input") and
+                  if n["type"] not in (*DATA_SOURCES, "Input") and
                   not REGISTRY[n["type"]].is_loss)
 
 
