@@ -3,9 +3,9 @@
 What is exported is the *model* part of the graph, with every block exported through its
 parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
 
-* **Graph inputs** (batch dim ``N`` dynamic): the Dataset node's outputs the model reads
-  (``x``, and ``target`` where the model itself reads it, as ShiftRight does for teacher
-  forcing), each Input node (named after the node), each NoiseSource (``(N, dim)``, named
+* **Graph inputs** (batch dim ``N`` dynamic): the data node's outputs the model reads
+  (a Dataset's or Regression's ``x``, and ``target`` where the model itself reads it, as
+  ShiftRight does for teacher forcing), each Input node (named after the node), each NoiseSource (``(N, dim)``, named
   after the node: the noise is the caller's) and, for each Reparameterize node, its
   ``eps`` (``"<node id>.eps"``, ``(N, D)`` standard normal draws, so that
   ``z = mu + exp(logvar/2) * eps`` is exact and repeatable).
@@ -29,7 +29,12 @@ to ONNX's (i, o, f, c) and from (r, z, n) to (z, r, h), GRU with ``linear_before
 
 Blocks are exported through their parts, each part named ``"<block id>/<part>"``; the
 model's metadata (:data:`BLOCKS_KEY`) lists each block's type and params, so that
-:mod:`playground.export.onnx_import` can put the blocks back together.
+:mod:`playground.export.onnx_import` can put the blocks back together. It also lists the
+nodes written as several ops (:data:`NODES_KEY`: ShiftRight, attention, recurrent layers...)
+and the data node (:data:`DATA_KEY`), so that an import rebuilds those nodes whole.
+
+A Parameter is its initializer (``"<node id>.weight"``), a Constant an ONNX Constant named
+after the node; Log, Exp and Pow are ONNX's own ops.
 
 The ONNX opset (:data:`OPSET`) and IR version (:data:`IR_VERSION`) are pinned: onnx 1.23
 would write IR 11+, which onnxruntime 1.30 refuses. ``onnx`` is imported only when a

@@ -15,6 +15,16 @@ weights kept in external files are refused rather than read), checks it with
     Add of a causal mask / of the sinusoidal table -> CausalMask / SinusoidalTable + Add
     LSTM, GRU (linear_before_reset=1), RNN -> LSTM, GRU, RNN (one node per layer, gates
         back in PyTorch's order; Squeeze or Transpose + Reshape of Y is the node's output)
+    Log, Exp, Pow (constant exponent) -> Log, Exp, Pow
+    an initializer "<node>.weight" read by an op without weights -> Parameter; a tensor of
+        one value (our Constant, a constant Add/Sub operand) -> Constant
+
+Our own exports come back closer still: a node our exporter wrote as several ops
+(ShiftRight, the attention nodes, RNN/LSTM/GRU of several layers or batch_first, GLU,
+Chunk, Softplus) is listed in the model's metadata and rebuilt whole when the file holds
+exactly what our exporter writes for it (:mod:`.onnx_rebuild`); blocks are put back from
+their parts; and a model that reads the targets (teacher forcing) is fed by the Dataset node
+it was exported from again, since an Input node carries no class indices.
 
 Shape computations (Shape, Gather, Unsqueeze, Concat, ConstantOfShape) are followed only
 as far as PyTorch's exporter uses them: to make a recurrent op's zero initial state.
