@@ -335,6 +335,10 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
     landscape = landscape_view(session, small)  # a TestFunction's path, for the contour
     if landscape is not None:
         out["landscape"] = landscape
+    from .layer_stats import layers_view  # (late: layer_stats imports this module)
+    layers = layers_view(session, small)  # deep nets: per-layer std and gradient norms
+    if layers is not None:
+        out["layers"] = layers
     return out
 
 

@@ -37,6 +37,7 @@ from .contour import ContourView
 from .generative import GanView, LatentView, SamplesView
 from .reconstruction import ReconstructionView
 from .language import GradThroughTimeView, SamplingView
+from .layers import LayersView
 from .nodes import AttentionView, EmbeddingView, FeatureMapView
 from .sequence import SequenceView
 from .training import HealthView, HistogramView
@@ -60,7 +61,7 @@ ATTENTION_TYPES = frozenset({"MultiheadAttention", "ScaledDotProductAttention",
 RIGHT_VIEWS = (FeatureMapView, AttentionView, SamplesView, GanView, LatentView, EmbeddingView,
                ContourView)
 BOTTOM_VIEWS = (HistogramView, HealthView, SequenceView, SamplingView, GradThroughTimeView,
-                ReconstructionView)
+                ReconstructionView, LayersView)
 
 
 class TimelineBar(QWidget):
@@ -355,7 +356,7 @@ class ViewsController(QObject):
         sig = (frame.recipe, "conv" in nodes, "attention" in nodes, "embedding" in nodes,
                "discriminator" in v, "samples" in v, "sequence" in v, "sampling" in v,
                "grad_through_time" in v, "reconstruction" in v, "landscape" in nodes,
-               frame.boundary is not None)
+               frame.boundary is not None, "layers" in nodes)
         if sig == self._signature:
             return
         self._signature = sig
@@ -365,11 +366,11 @@ class ViewsController(QObject):
                      "Sequences": "sequence" in v, "Sampling": "sampling" in v,
                      "Gradients in time": "grad_through_time" in v,
                      "Reconstruction": "reconstruction" in v,
-                     "Contour": "landscape" in nodes,
+                     "Contour": "landscape" in nodes, "Layers": "layers" in nodes,
                      "Decision boundary": frame.boundary is not None or not (
                          "conv" in nodes or "attention" in nodes or "sampling" in v
                          or "embedding" in nodes or "reconstruction" in v
-                         or "landscape" in nodes
+                         or "landscape" in nodes or "layers" in nodes
                          or frame.recipe != "supervised")})
 
     def expect(self, model, recipe: str = "supervised") -> None:
@@ -400,6 +401,7 @@ class ViewsController(QObject):
                      "Latent space": recipe == "vae" or autoencoder,
                      "Reconstruction": autoencoder,
                      "Contour": "TestFunction" in types,
+                     "Layers": LayersView.applies(model),
                      "Sequences": ds is not None and len(ds.target_shape) > 0,  # per position
                      "Sampling": ds is not None and ds.name == "text",
                      "Gradients in time": ds is not None and ds.name == "text"
@@ -424,6 +426,8 @@ class ViewsController(QObject):
             self.docks["Sequences"].raise_()
         if applies.get("Reconstruction"):
             self.docks["Reconstruction"].raise_()
+        if applies.get("Layers"):
+            self.docks["Layers"].raise_()
         if applies.get("Sampling"):  # a language model: its text tells the most
             self.docks["Sampling"].raise_()
 
