@@ -5,8 +5,9 @@ parts (a ResNet block becomes its Conv, BatchNormalization, Relu and Add nodes):
 
 * **Graph inputs** (batch dim ``N`` dynamic): the data node's outputs the model reads
   (a Dataset's or Regression's ``x``, and ``target`` where the model itself reads it, as
-  ShiftRight does for teacher forcing), each Input node (named after the node), each NoiseSource (``(N, dim)``, named
-  after the node: the noise is the caller's) and, for each Reparameterize node, its
+  ShiftRight does for teacher forcing), each Input node (named after the node), each
+  NoiseSource (``(N, dim)``, named after the node: the noise is the caller's) and, for
+  each Reparameterize node, its
   ``eps`` (``"<node id>.eps"``, ``(N, D)`` standard normal draws, so that
   ``z = mu + exp(logvar/2) * eps`` is exact and repeatable).
 * **Graph outputs**: the values the loss nodes consume (the logits or predictions; a

@@ -410,15 +410,28 @@ class _Importer:
     def const(self, value: str):
         return self.consts.get(value)
 
+    def parameter_id(self, value: str) -> str | None:
+        """The node id of a learnable tensor that an op without weights of its own reads:
+        our Parameter's initializer ``"<node>.weight"``, or a root ``nn.Parameter`` of a
+        PyTorch model (an initializer named as its attribute, ``"w1"``: torch names its
+        folded constants ``"onnx::Mul_12"``); else None."""
+        if value not in self.graph_initializers:
+            return None
+        if value.endswith(".weight") and value.count(".") == 1:
+            return value[:-len(".weight")]
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) and \
+                self.model.producer_name == "pytorch":
+            return value
+        return None
+
     def is_tensor_node(self, value: str) -> bool:
-        """Whether a constant is a Parameter's weight (an initializer ``"<node>.weight"``
-        that an op without weights of its own reads) or our Constant node's value (an
-        ONNX Constant whose output is named like a node id): either comes back as its
-        node."""
+        """Whether a constant comes back as a node of its own: a Parameter (see
+        :meth:`parameter_id`) or our Constant node's value (an ONNX Constant of one value
+        whose output is named like a node id)."""
         if value not in self.consts:
             return False
         if value in self.graph_initializers:
-            return value.endswith(".weight") and value.count(".") == 1
+            return self.parameter_id(value) is not None
         return value in self.constant_ops and re.fullmatch(r"[A-Za-z_]\w*", value) \
             is not None and self.uniform(value)
 
@@ -433,8 +446,9 @@ class _Importer:
         arr = np.asarray(self.consts[value], np.float32)
         shape = [int(d) for d in arr.shape] or [1]
         first = float(arr.reshape(-1)[0])
-        if value in self.graph_initializers and value.endswith(".weight"):
-            nid = self.new_id(value.rsplit(".", 1)[0], "Parameter")
+        pid = self.parameter_id(value)
+        if pid is not None:
+            nid = self.new_id(pid, "Parameter")
             self.nodes.append({"id": nid, "type": "Parameter", "name": nid,
                                "params": {"shape": shape, "init": "constant", "value": first,
                                           "std": 1.0}, "pos": [0, 0]})
@@ -460,6 +474,8 @@ class _Importer:
         self.reserved = {i.rsplit(".", 1)[0] for n in graph.node for i in n.input[1:]
                          if i in self.graph_initializers and "." in i}
         self.reserved |= {_name_hint(n) for n in graph.node if n.op_type in _WEIGHTED}
+        self.reserved |= {v for v in self.graph_initializers  # PyTorch's root parameters
+                          if "." not in v and self.parameter_id(v) is not None}
         skip, eps_inputs = self._reparameterizations()
         #: our nodes the exporter wrote as several ops, to put back whole (onnx_rebuild)
         rebuilt = rebuild(self, self.model)

@@ -249,6 +249,50 @@ def test_a_pytorch_transformer_mlp_with_3d_linears(tmp_path):
     _backward_is_finite(program, trace, [last])
 
 
+def test_a_pytorch_model_of_bare_parameters_opens_with_them_learnable():
+    """tiny_autograd written in PyTorch, y = w1·ln(x + w2) with two nn.Parameter of shape
+    (1,), trained there: its parameters come back as Parameter nodes (not constants folded
+    into Scale), with torch's values, and get gradients here."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1 = torch.nn.Parameter(torch.ones(1))
+            self.w2 = torch.nn.Parameter(torch.full((1,), 0.5))
+
+        def forward(self, x):
+            return self.w1 * torch.log(x + self.w2)
+
+    net = Net()
+    x = torch.rand(64, 1) * 3.5 + 0.5
+    y = 2 * torch.log(x + 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(20):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+    buf = io.BytesIO()
+    with _quiet():
+        torch.onnx.export(net, (x[:2],), buf, dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    from playground.export.onnx_import import import_model
+
+    project, outputs = import_model(buf.getvalue())
+    nodes = {n["id"]: n["type"] for n in project.graph["nodes"]}
+    assert sorted(nodes.values()) == ["Add", "Input", "Log", "Multiply", "Parameter",
+                                      "Parameter"]
+    assert {"w1", "w2"} <= set(nodes)
+    np.testing.assert_array_equal(project.weights["w1.weight"], net.w1.detach().numpy())
+    program, trace = _run(project, x.numpy(), train=True)
+    (last, port) = outputs["y"]
+    assert port == "output"
+    with torch.no_grad():
+        want = net(x).numpy()
+    np.testing.assert_allclose(trace[last]["output"].data, want, rtol=1e-5, atol=1e-6)
+    _backward_is_finite(program, trace, [last])
+
+
 class _quiet:
     """Silence the TorchScript exporter's deprecation warnings."""
 
