@@ -8,7 +8,7 @@ order and the initial weights. :func:`compare` does exactly that:
 2. For each :class:`RunConfig` it applies the config's overrides to a copy of the project
    (:func:`apply_overrides`, validated like a project file). It gives the copy those initial
    weights: every parameter whose node id and shape the variant keeps (the rest, e.g. a layer
-   made wider, is initialised from the same seed).
+   made wider, or one whose ``init`` the config overrides, is initialised from the same seed).
 3. It trains each copy for the same number of steps.
 
 It returns one :class:`RunResult` per config: its curves and its final metrics. The run
@@ -210,8 +210,10 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
     initial = project.weights or Session(project, timeline=False).weights()
     results: list[RunResult] = []
     for i, (config, variant) in enumerate(zip(configs, variants)):
+        redrawn = _redrawn_nodes(config.overrides)  # "Xavier against He": their own init
         variant.weights = {k: np.array(v, copy=True) for k, v in initial.items()
-                           if not k.startswith("@")}  # the parameters, not the old run
+                           if not k.startswith("@")  # the parameters, not the old run
+                           and k.rsplit(".", 1)[0] not in redrawn}
         session = Session(variant, timeline=False)
         stop = False
 
@@ -228,6 +230,17 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
         if stop:
             raise CompareCancelled(results)
     return results
+
+
+def _redrawn_nodes(overrides: Mapping[str, Any]) -> set[str]:
+    """Ids of the nodes whose ``init`` or ``init_std`` the overrides change: they start
+    from the weights their new init draws (from the same seed), not the base project's."""
+    out = set()
+    for key in overrides:
+        parts = str(key).split(".")
+        if len(parts) == 3 and parts[0] == "node" and parts[2] in ("init", "init_std"):
+            out.add(parts[1])
+    return out
 
 
 def held_out_metric(final: Mapping[str, float]) -> tuple[str, float] | None:
