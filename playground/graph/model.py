@@ -343,6 +343,13 @@ class GraphModel(GroupEdits, GraphFile, ShapeInference):
         self.states_changed.emit()
         return old
 
+    def reinfer(self, node_ids: Iterable[str]) -> None:
+        """Infer these nodes' states again (and downstream) without an edit, for a change
+        outside the graph: a data node's file fixed or replaced on disk. Emits
+        ``states_changed``."""
+        self._infer(set(node_ids))
+        self.states_changed.emit()
+
     def move_node(self, node_id: str, pos: tuple[float, float]) -> None:
         self.graph.nodes[node_id]["pos"] = (float(pos[0]), float(pos[1]))
         self.node_moved.emit(node_id, self.graph.nodes[node_id]["pos"])

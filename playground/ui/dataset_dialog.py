@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QImage, QPixmap
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
@@ -40,7 +40,7 @@ from playground.graph.nodes.regression import DATA_SOURCES, regression_of
 from . import image_files
 from .commands import AddNodeCommand, SetParamCommand
 
-__all__ = ["DatasetDialog", "KINDS", "install_dataset_import"]
+__all__ = ["DatasetDialog", "DataFileCheck", "KINDS", "install_dataset_import"]
 
 #: (label, Dataset-node ``dataset`` value), in the kind chooser's order.
 KINDS = (("CSV table", "csv"), ("NPY / NPZ arrays", "npz"), ("IDX files (MNIST)", "idx"),
@@ -646,10 +646,38 @@ class DatasetDialog(QDialog):
         super().accept()
 
 
+class DataFileCheck(QObject):
+    """Looks at the data nodes' files again whenever the app becomes active (the user may
+    have fixed or replaced a file in another program): a node marked red for a missing
+    file turns valid once it is back, and an edited file is read again. Unchanged files
+    cost nothing (their datasets are cached by modification time and size)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        QGuiApplication.instance().applicationStateChanged.connect(self._on_state_changed)
+
+    def _on_state_changed(self, state) -> None:
+        if state == Qt.ApplicationState.ApplicationActive:
+            self.check()
+
+    def check(self) -> list[str]:
+        """Infer again the nodes that read a file; returns their ids."""
+        model = self.window.model
+        nodes = [n for n in model.nodes() if any(
+            isinstance(model.params(n).get(k), str) and model.params(n).get(k)
+            for k in ("path", "target_path"))]
+        if nodes:
+            model.reinfer(nodes)
+        return nodes
+
+
 def install_dataset_import(window) -> QAction:
     """File ▸ Import Data… on ``window`` (before its Presets menu); opens the dialog for
-    its Dataset node."""
+    its Dataset node. Also installs Qt's image decoder for image folders and the window's
+    :class:`DataFileCheck` (``window.data_file_check``)."""
     image_files.install()
+    window.data_file_check = DataFileCheck(window)
     action = QAction("Import &Data…", window)
     action.setStatusTip("Train on your own CSV, NPY/NPZ, IDX file, image folder or text")
 

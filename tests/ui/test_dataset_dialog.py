@@ -208,3 +208,25 @@ def test_the_inspector_and_the_canvas_show_only_the_params_the_dataset_reads(mak
     w.undo_stack.undo()
     w.undo_stack.undo()
     assert shown() == {"dataset", "n_samples", "noise", "seed"} and height() == xor_height
+
+
+def test_a_project_whose_data_file_is_gone_opens_with_the_node_in_red(make_window, tmp_path):
+    from test_files import write_project
+
+    from playground.project import load
+
+    write_csv(tmp_path / "toy.csv")
+    path = write_project(tmp_path / "mine.json", {"dataset": "csv", "path": "toy.csv",
+                                                  "input_columns": "x0, x1"}, 2, 2)
+    (tmp_path / "toy.csv").unlink()
+    w = make_window(load(path))
+    state = w.model.states()["data"]
+    assert state.status == "error" and "CSV file not found" in state.message
+    w.inspector.set_node("data")
+    assert w.inspector.status_label.isVisibleTo(w.inspector)
+    assert w.inspector.status_label.text() == state.message
+    write_csv(tmp_path / "toy.csv")  # put back (in another program, say)
+    assert not w.model.states()["data"].ok  # nothing has looked yet
+    assert w.data_file_check.check() == ["data"]  # as when the app becomes active again
+    assert w.model.states()["data"].ok and not w.inspector.status_label.isVisibleTo(w.inspector)
+    assert w.model.states()["fc1"].ok
