@@ -81,7 +81,7 @@ COLORS = ("grayscale", "rgb")
 #: Largest array (or table as float32) a file may hold, in bytes.
 MAX_BYTES = 2 * 2**30
 #: Largest CSV file read, in bytes.
-MAX_CSV_BYTES = 256 * 2**20
+MAX_CSV_BYTES = 32 * 2**20  # parsed cell by cell: about 10x this in memory
 VAL_FRACTION_RANGE = (0.05, 0.5)
 IMAGE_SIZE_RANGE = (4, 256)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".webp")
