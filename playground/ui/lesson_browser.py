@@ -2,8 +2,8 @@
 
 The browser lists the trainable lessons first, by their ``topic`` in course order
 (:data:`COURSE_ORDER`; a lesson with another topic follows them under its own heading),
-then the architectures to inspect (the presets without a data node). Each row shows the
-preset's name and its stated ``result``, with a thumbnail of its graph that the app
+then the architectures to inspect (the presets without a data node or a topic). Each row
+shows the preset's name and its stated ``result``, with a thumbnail of its graph that the app
 renders itself (the canvas scene drawn into an image, a few per event-loop turn so the
 dialog opens at once). Selecting a row shows a bigger thumbnail and the lesson's notes;
 Open (or a double-click, or Enter) opens it in the window, asking first about unsaved work.
@@ -40,11 +40,14 @@ PREVIEW_SIZE = QSize(480, 270)
 def lesson_groups(projects: dict[str, Project]) -> list[tuple[str, list[str]]]:
     """``[(topic, [preset names])]`` in browser order: the course topics, then other
     topics (alphabetical), then :data:`INSPECT_TOPIC`; names alphabetical within a topic.
-    A trainable preset without a topic goes under "More lessons"."""
+    A trainable preset without a topic goes under "More lessons"; a preset without data
+    goes under its topic when it has one (a lesson to step through, such as
+    transposed_conv_demo), else under :data:`INSPECT_TOPIC`."""
     groups: dict[str, list[str]] = {}
     for name, project in projects.items():  # (the node types tell; no shape inference)
         trainable = any(n["type"] in DATA_SOURCES for n in project.graph["nodes"])
-        topic = (project.topic or "More lessons") if trainable else INSPECT_TOPIC
+        topic = (project.topic or "More lessons") if trainable else \
+            (project.topic or INSPECT_TOPIC)  # a lesson without data keeps its topic
         groups.setdefault(topic, []).append(name)
     others = sorted(t for t in groups if t not in COURSE_ORDER and t != INSPECT_TOPIC)
     order = [t for t in COURSE_ORDER if t in groups] + others + \

@@ -485,8 +485,11 @@ def install_views(window) -> ViewsController:
     """Add the view docks and the timeline bar to ``window`` (a MainWindow); returns the
     controller its tick feeds (``show_snapshot``)."""
     from ..main_window import plot_colors
+    from .transposed import install_transposed
 
-    return ViewsController(window, plot_colors(window._theme))
+    controller = ViewsController(window, plot_colors(window._theme))
+    install_transposed(window)  # the ConvTranspose2d trace dock (needs no session)
+    return controller
 
 
 __all__ = ["Frame", "TimelineBar", "ViewsController", "install_views"]
