@@ -26,8 +26,8 @@ Families (the Dataset node's ``dataset`` param, :data:`FAMILIES`):
   image library; the data layer imports numpy only, so the app installs one with
   :func:`set_image_reader` (``playground.ui.image_files`` uses Qt's QImage).
 
-Inputs are float32; integer images (uint8 pixels) are divided by their type's maximum
-(255), so pixels lie in [0, 1]. Images come flat, (N, C*H*W) row-major with
+Inputs are float32; one-byte integers (uint8 pixels) are divided by their type's maximum
+(255; int8: 127), so pixels lie in [0, 1]; wider integers and floats keep their values. Images come flat, (N, C*H*W) row-major with
 ``image_shape=(C, H, W)``, as the digits do. Classification targets are mapped to class
 indices 0..C-1 in sorted order (numerically when every label is a number), and the class
 names are the labels as written.

@@ -76,7 +76,7 @@ def _reads(param: str):
     return when
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)  # a user's file may be large (MNIST: 190 MB as float32)
 def _load_file(family: str, path: str, stamps: tuple, seed: int, options: tuple):
     return files.load_file(family, path, seed=seed, **dict(options))
 
