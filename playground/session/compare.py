@@ -152,7 +152,7 @@ def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
                 ids = ", ".join(n.get("id", "?") for n in raw["graph"]["nodes"])
                 raise ProjectError(f"{key}: the graph has no node {parts[1]!r}; nodes: {ids}",
                                    key)
-            if parts[2] == "type":  # a param may be named "type": only swap to a node type
+            if parts[2] == "type":  # no node type has a param called "type"
                 _swap_type(node, value, key)
             else:
                 node.setdefault("params", {})[parts[2]] = value
