@@ -151,8 +151,8 @@ The graph already holds three regularizers, switched off: Dropout nodes drop0 (o
 
 What to watch
 - Training curves: the train loss goes to zero while the held-out loss turns upward after a few hundred steps; the held-out accuracy is flat long before that.
-- Compare Runs (rows below): weight decay (L2, 0.005) keeps the weights small, so the net is less sure of its memorised answers: the held-out loss about halves (0.9-1.0 to about 0.48) and so does the train/held-out loss gap, though held-out accuracy hardly moves (86%); dropout (0.2 on the pixels, 0.5 on the hidden units) raises held-out accuracy by 2-5 points (to 89-91%) and more than halves the held-out loss; batch norm, inserted after fc1 and fc2, raises it by about 4 points (to 91%): it mostly helps optimisation, and each example's normalisation depends on the rest of its batch, a noise that regularizes a little. The training accuracy of all four is 100%: none of them stops the net from fitting, they change which fit it finds.
-- Histograms: select fc1 and compare the weights' spread with and without weight decay.
+- Compare Runs (rows below): weight decay (L2, 0.005) keeps the weights small, so the net is less sure of its memorised answers: the held-out loss about halves (0.9-1.0 to about 0.48) and so does the train/held-out loss gap, though held-out accuracy hardly moves (86%); dropout (0.2 on the pixels, 0.5 on the hidden units) raises held-out accuracy by 2-5 points (to 89-91%) and cuts the held-out loss by 35-65%; batch norm, inserted after fc1 and fc2, raises it by about 4 points (to 91%): it mostly helps optimisation, and each example's normalisation depends on the rest of its batch, a noise that regularizes a little. The training accuracy of all four is 100%: none of them stops the net from fitting, they change which fit it finds.
+- Histograms: select fc1. Its weights start with a standard deviation of 0.072 and spread to 0.087 as the net memorises; set weight_decay to 0.005 in the Training settings, Reset and train again, and they shrink to 0.039 instead.
 
 Things to try
 - Train ▸ Compare Runs… with these four rows (label: setting):
