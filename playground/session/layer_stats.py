@@ -4,7 +4,8 @@ For a deep net the question is whether the signal survives the trip through the 
 forward, the spread of each layer's activations (Glorot & Bengio 2010, fig. 3 and 6), and
 backward, the size of each layer's weight gradient (the "vanishing gradient", Hochreiter
 1991; Bengio et al. 1994). :func:`layer_stats` measures both on one batch, for each
-*layer* (a node with a weight of 2 or more dims: Linear, Conv2d, ...), in execution order:
+*layer* (Linear, Conv2d, ConvTranspose2d: a node with a weight of 2 or more dims and an
+``init`` param), in execution order:
 
 * ``act_std``, ``act_mean``: the standard deviation and mean over the batch and units of
   the layer's *activation*: the output of the activation node it feeds (its only consumer,
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from playground.engine import Tensor, enable_grad
+from playground.graph.nodes._init import has_weight_init
 
 from .health import BOUNDS, saturated_fraction
 from .views import view_batch
@@ -47,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LayerGroup", "layer_stats", "layers_view", "MIN_LAYERS"]
 
-#: Graphs with fewer layers (nodes with a weight of 2+ dims) get no Layers view.
+#: Graphs with fewer layers (see :func:`layer_stats`) get no Layers view.
 MIN_LAYERS = 8
 
 
@@ -81,7 +83,9 @@ def _weight(call):
 
 
 def _layers(program) -> list:
-    return [c for c in program.calls if _weight(c) is not None]
+    """The calls of the layers with a weight matrix or kernel and an ``init`` param
+    (Linear, Conv2d, ConvTranspose2d; not Embedding, whose table is a lookup)."""
+    return [c for c in program.calls if has_weight_init(c.spec) and _weight(c) is not None]
 
 
 def layer_stats(session: "Session", x: np.ndarray | None = None,

@@ -426,7 +426,7 @@ class ViewsController(QObject):
             self.docks["Sequences"].raise_()
         if applies.get("Reconstruction"):
             self.docks["Reconstruction"].raise_()
-        if applies.get("Layers"):
+        if applies.get("Layers") and not applies.get("Feature maps"):  # deep MLPs
             self.docks["Layers"].raise_()
         if applies.get("Sampling"):  # a language model: its text tells the most
             self.docks["Sampling"].raise_()
