@@ -131,7 +131,8 @@ def densenet_digits() -> GraphModel:
 
 
 def _runs_text() -> str:
-    return "\n".join(f"- {label}: {setting_text(o) or '(empty: the preset as it is)'}"
+    return "\n".join(f"- {label}: `{setting_text(o)}`" if o else
+                     f"- {label}: (leave the setting empty: the preset as it is)"
                      for label, o in REGULARIZATION_RUNS.items())
 
 
@@ -150,16 +151,19 @@ The data is only 100 of the digit scans (ten of each digit, Dataset `digits_subs
 The graph already holds three regularizers, switched off: Dropout nodes drop0 (on the pixels), drop1 and drop2 with p = 0, and Identity placeholders bn1 and bn2 where batch norm goes. Train ▸ Compare Runs… trains the variants from the same initial weights and the same batches, so the only difference is the regularizer.
 
 What to watch
-- Training curves: the train loss goes to zero while the held-out loss turns upward after a few hundred steps; the held-out accuracy is flat long before that.
+- Training curves: the train loss goes to zero while the held-out loss turns upward after about a hundred steps and keeps climbing; the held-out accuracy is flat from then on.
 - Compare Runs (rows below): weight decay (L2, 0.005) keeps the weights small, so the net is less sure of its memorised answers: the held-out loss about halves (0.9-1.0 to about 0.48) and so does the train/held-out loss gap, though held-out accuracy hardly moves (86%); dropout (0.2 on the pixels, 0.5 on the hidden units) raises held-out accuracy by 2-5 points (to 89-91%) and cuts the held-out loss by 35-65%; batch norm, inserted after fc1 and fc2, raises it by about 4 points (to 91%): it mostly helps optimisation, and each example's normalisation depends on the rest of its batch, a noise that regularizes a little. The training accuracy of all four is 100%: none of them stops the net from fitting, they change which fit it finds.
 - Histograms: select fc1. Its weights start with a standard deviation of 0.072 and spread to 0.087 as the net memorises; set weight_decay to 0.005 in the Training settings, Reset and train again, and they shrink to 0.039 instead.
 
 Things to try
-- Train ▸ Compare Runs… with these four rows (label: setting):
-""" + _runs_text() + """
+- Train ▸ Compare Runs… with the four rows below, and compare the curves and the run table.
 - Give it more data: a row node.data.n_samples=1000 reaches about 97% held-out with a held-out loss near 0.11, more than any regularizer managed: more data is the best regularizer.
 - Put two together: weight decay and dropout in one row give about 87%, no better than dropout alone; regularizers do not simply add up.
-- Raise the hidden dropout to 0.8 (node.drop1.p=0.8, node.drop2.p=0.8): now it underfits, the training accuracy falls to about 59% in 1,500 steps and held-out to 47%.""",
+- Raise the hidden dropout to 0.8 (the dropout row with node.drop1.p=0.8, node.drop2.p=0.8): now it underfits, the training accuracy falls to about 59% in 1,500 steps and held-out to 47%.
+
+Compare Runs rows
+Each row's label, then its setting to paste into the dialog:
+""" + _runs_text(),
     ),
 }
 

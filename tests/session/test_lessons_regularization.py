@@ -136,5 +136,5 @@ def test_the_notes_give_the_compare_rows_and_the_stated_numbers():
     for heading in ("What it shows", "What to watch", "Things to try"):
         assert f"\n{heading}\n" in p.notes
     for label, overrides in RUNS.items():
-        assert f"- {label}: {lessons.setting_text(overrides)}" in p.notes or not overrides
+        assert f"- {label}: `{lessons.setting_text(overrides)}`" in p.notes or not overrides
     assert p.topic == "Foundations" and "87%" in p.result and "87%" in p.notes
