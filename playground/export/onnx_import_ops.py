@@ -47,7 +47,7 @@ def _matmul(im, node, a):
 def _adaptive_pool(im, node):
     """``MatMul(MatMul(P_H, x), P_Wᵀ)`` with PyTorch's adaptive averaging matrices (as our
     exporter writes an AdaptiveAvgPool2d of uneven windows) -> AdaptiveAvgPool2d."""
-    from .onnx_export import _adaptive_matrix
+    from .onnx_ops import _adaptive_matrix
 
     src, rows = im.adaptive.pop(node.input[0])
     cols = im.const(node.input[1])

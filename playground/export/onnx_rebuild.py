@@ -3,9 +3,11 @@
 ShiftRight (Slice + Pad), the attention nodes (MultiheadAttention, the Transformer layers,
 scaled dot-product, Bahdanau's and Luong's attention with their padding masks), RNN/LSTM/
 GRU of several layers or ``batch_first`` (one ONNX op per layer, Transposes around them),
-GLU, Chunk and Softplus have no one-to-one ONNX op. The exporter lists each in the model's
-metadata (:data:`NODES_KEY`: its type, params and the ONNX values wired to its ports), and
-the importer puts it back only when **our exporter, run on the rebuilt node, writes exactly
+GLU, Chunk and Softplus have no one-to-one ONNX op; and a few single ops lose a param (a
+Flatten of inner dims is a Reshape, a Reshape's -1 is a size, an adaptive pool of even
+windows an AveragePool, a BatchNorm without affine weights has ones and zeros). The
+exporter lists each in the model's metadata (:data:`NODES_KEY`: its type, params and the
+ONNX values wired to its ports), and the importer puts it back only when **our exporter, run on the rebuilt node, writes exactly
 the ONNX nodes and initializers the file has** for it (same ops, wires, attributes and
 values). Anything else (an edited file, a model from another tool) is imported op by op.
 
@@ -33,7 +35,8 @@ DATA_KEY = "dl_playground.data"
 REBUILT_TYPES = frozenset({
     "ShiftRight", "MultiheadAttention", "ScaledDotProductAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "AdditiveAttention",
-    "LuongAttention", "RNN", "LSTM", "GRU", "GLU", "Chunk", "Softplus"})
+    "LuongAttention", "RNN", "LSTM", "GRU", "GLU", "Chunk", "Softplus",
+    "Flatten", "Reshape", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d"})
 
 #: Probe numbers start here: exact in float32 (below 2**24) and far from any constant the
 #: exporter writes (scales, masks, ones).
@@ -137,7 +140,7 @@ def _weights_from_file(onnx, node_id, info, fnode, module, out_shapes, file_init
     by the probe export (see the module docstring); raises ValueError when a weight does
     not appear in them."""
     tensors = [(k, p) for k, p in list(module.named_parameters()) +
-               list(module.named_buffers()) if p is not None]
+               list(module.named_buffers()) if p is not None and p.data.dtype.kind == "f"]
     total = sum(p.data.size for _, p in tensors)
     if total >= _PROBE_MAX:
         raise ValueError("too many weights to probe")
@@ -204,7 +207,7 @@ def rebuild(im, model) -> dict[int, dict]:
     for node_id, info in recorded.items():
         try:
             found = _match(onnx, im, graph, node_id, info, file_inits)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        except Exception:  # noqa: BLE001 - metadata that does not rebuild: op by op
             found = None
         if found is not None:
             out[found["skip"][0]] = found
@@ -232,7 +235,7 @@ def _match(onnx, im, graph, node_id: str, info: Any, file_inits) -> dict | None:
         return None
     weights = _weights_from_file(onnx, node_id, info, fnode, module, out_shapes, file_inits)
     for name, p in list(module.named_parameters()) + list(module.named_buffers()):
-        if p is not None:
+        if name in weights:  # a counter (BatchNorm's num_batches_tracked) is not exported
             p.data[...] = weights[name]
     nodes, inits = _export(onnx, node_id, info, fnode, module, out_shapes)
     mine = [graph.node[k] for k in idx]

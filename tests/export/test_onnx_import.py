@@ -649,3 +649,39 @@ def test_corrupted_files_are_refused_never_crash():
             refused += 1
             assert str(exc).startswith("the model: ")
     assert refused > 20
+
+
+@pytest.mark.parametrize("case", ["activations", "math", "conv", "norm", "primitives"])
+def test_node_types_round_trip_as_themselves(case):
+    """Each mapped node type comes back as itself with the same outputs: GLU, Chunk and a
+    Softplus with its own beta whole, Parameter and Constant as those nodes."""
+    from test_onnx_export import ZOO, _graph_project  # noqa: PLC0415
+    from playground.export.onnx_import import _same_params, import_model
+
+    nodes, shape = ZOO[case]
+    done, ordered, todo = {"x"}, [], {n[0]: n for n in nodes}
+    while todo:
+        for nid, n in list(todo.items()):
+            if all(r.partition(".")[0] in done for r in n[3]):
+                ordered.append(n)
+                done.add(nid)
+                del todo[nid]
+    project = _graph_project(ordered, shape)
+    manual_seed(0)
+    program = compile(GraphModel.from_dict(project.graph)).eval()
+    back, outputs = import_model(to_onnx(project, program=program).SerializeToString())
+    assert _model_types(back) == _model_types(project)
+    theirs = {n["id"]: n for n in project.graph["nodes"]}
+    for node in back.graph["nodes"]:  # the params too, but a Parameter's init (it has its
+        if node["type"] not in ("Input", "Parameter"):      # values)
+            assert _same_params(node["type"], node["params"], theirs[node["id"]]["params"]), \
+                node["id"]
+    x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    with no_grad():
+        want = program.run({"x": {"output": Tensor(x)}})
+        got = build_program(back).run({"x": {"output": Tensor(x)}})
+    for name, (node, port) in outputs.items():
+        ours_node, _, ours_port = name.partition(".")
+        np.testing.assert_allclose(got[node][port].data,
+                                   want[ours_node][ours_port or "output"].data,
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
