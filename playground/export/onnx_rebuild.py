@@ -7,9 +7,10 @@ GLU, Chunk and Softplus have no one-to-one ONNX op; and a few single ops lose a 
 Flatten of inner dims is a Reshape, a Reshape's -1 is a size, an adaptive pool of even
 windows an AveragePool, a BatchNorm without affine weights has ones and zeros). The
 exporter lists each in the model's metadata (:data:`NODES_KEY`: its type, params and the
-ONNX values wired to its ports), and the importer puts it back only when **our exporter, run on the rebuilt node, writes exactly
-the ONNX nodes and initializers the file has** for it (same ops, wires, attributes and
-values). Anything else (an edited file, a model from another tool) is imported op by op.
+ONNX values wired to its ports), and the importer puts it back only when **our exporter,
+run on the rebuilt node, writes exactly the ONNX nodes and initializers the file has** for
+it (same ops, wires, attributes and values). Anything else (an edited file, a model from
+another tool) is imported op by op.
 
 The weights are read back without a per-type inverse: every weight the node's module has
 is first filled with a distinct probe number, the node is exported, and where each probe
