@@ -8,6 +8,7 @@ shown with the :class:`ParamError` message and never raised into the event loop.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -421,7 +422,10 @@ class InspectorWidget(QWidget):
 
     def _connect_editor(self, name: str, editor: QWidget) -> None:
         def edited(*_):
-            self.apply_param(name, editor_value(editor))
+            value = editor_value(editor)
+            if isinstance(editor, PathParamEdit):
+                value = self._absolute(value)
+            self.apply_param(name, value)
         if isinstance(editor, QCheckBox):
             editor.toggled.connect(edited)
         elif isinstance(editor, QComboBox):
@@ -498,6 +502,14 @@ class InspectorWidget(QWidget):
             self.fix_button.show()
         else:
             self.fix_button.hide()
+
+    def _absolute(self, path: str) -> str:
+        """A typed relative path, taken from the project's folder (the working folder for
+        an unsaved project), as a loaded project holds it."""
+        text = path.strip()
+        if not text or os.path.isabs(os.path.expanduser(text)):
+            return path
+        return os.path.abspath(os.path.join(self._start_dir() or os.getcwd(), text))
 
     def _start_dir(self) -> str:
         """The open project's folder, where a file chooser starts ("" if unsaved)."""

@@ -230,3 +230,21 @@ def test_a_project_whose_data_file_is_gone_opens_with_the_node_in_red(make_windo
     assert w.data_file_check.check() == ["data"]  # as when the app becomes active again
     assert w.model.states()["data"].ok and not w.inspector.status_label.isVisibleTo(w.inspector)
     assert w.model.states()["fc1"].ok
+
+
+def test_a_relative_path_typed_in_the_inspector_is_taken_from_the_project_folder(
+        make_window, tmp_path):
+    from test_files import write_project
+
+    from playground.project import load
+
+    write_csv(tmp_path / "toy.csv")
+    write_csv(tmp_path / "other.csv", n=50)
+    w = make_window(load(write_project(tmp_path / "mine.json", {"dataset": "csv",
+                                                               "path": "toy.csv"}, 3, 2)))
+    w.inspector.set_node("data")
+    edit = w.inspector.editor("path").line_edit
+    edit.setText("other.csv")
+    edit.editingFinished.emit()
+    assert w.model.params("data")["path"] == str(tmp_path / "other.csv")
+    assert w.model.states()["data"].ok
