@@ -149,3 +149,13 @@ def test_init_is_saved_with_the_graph_and_checked():
         m.set_param(fc, "init", "glorot")
     assert set(WEIGHT_INITS) == {"default", "lecun_normal", "xavier_normal", "xavier_uniform",
                                  "kaiming_normal", "kaiming_uniform", "normal"}
+
+
+def test_init_std_is_shown_only_for_init_normal():
+    from playground.graph import REGISTRY
+    for node in ("Linear", "Conv2d", "ConvTranspose2d", "RNN", "LSTM", "GRU"):
+        spec = REGISTRY[node]
+        shown = {p.name for p in spec.shown_params({**spec.default_params(), "init": "normal"})}
+        assert {"init", "init_std"} <= shown, node
+        hidden = {p.name for p in spec.shown_params(spec.default_params())}
+        assert "init" in hidden and "init_std" not in hidden, node

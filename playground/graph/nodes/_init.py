@@ -49,7 +49,7 @@ INIT = ParamSpec("init", "choice", "default",
                  "the weights (gain of the activation it feeds) and zero the biases",
                  choices=WEIGHT_INITS)
 INIT_STD = ParamSpec("init_std", "float", 0.01, "standard deviation of init=normal",
-                     low=0.0, high=100.0)
+                     low=0.0, high=100.0, when=lambda p: p.get("init") == "normal")
 
 #: Appended to the params of every layer with weights.
 INIT_PARAMS = (INIT, INIT_STD)
