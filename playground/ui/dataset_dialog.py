@@ -20,6 +20,7 @@ of :class:`SetParamCommand`\\ s), or adds the node when the graph has no data no
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -509,13 +510,18 @@ class DatasetDialog(QDialog):
                          "with the targets' .npy as the labels file.")
         else:
             keys = [i.key for i in infos]
-            for combo, defaults in ((self.x_key_combo, files.X_KEYS),
-                                    (self.y_key_combo, files.Y_KEYS)):
+            # the usual names, else the largest array and a 1-D one as long as it
+            x = next((k for k in files.X_KEYS if k in keys), None) or \
+                max(infos, key=lambda i: (len(i.shape) > 1, math.prod(i.shape))).key
+            n = next(i.shape[0] for i in infos if i.key == x) if \
+                next(i.shape for i in infos if i.key == x) else None
+            y = next((k for k in files.Y_KEYS if k in keys), None) or next(
+                (i.key for i in infos if i.key != x and i.shape[:1] == (n,)
+                 and len(i.shape) == 1), keys[0])
+            for combo, guess in ((self.x_key_combo, x), (self.y_key_combo, y)):
                 for k in keys:
                     combo.addItem(k, k)
-                guess = next((k for k in defaults if k in keys), None)
-                if guess is not None:
-                    combo.setCurrentIndex(keys.index(guess))
+                combo.setCurrentIndex(keys.index(guess))
             self.keys_box.show()
         self.arrays_label.setText("\n".join(lines))
 

@@ -248,3 +248,45 @@ def test_a_relative_path_typed_in_the_inspector_is_taken_from_the_project_folder
     edit.editingFinished.emit()
     assert w.model.params("data")["path"] == str(tmp_path / "other.csv")
     assert w.model.states()["data"].ok
+
+
+def test_npz_keys_and_a_text_file(qtbot, tmp_path):
+    from PySide6.QtGui import QUndoStack
+
+    from playground.graph import GraphModel
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "arrays.npz", feats=rng.normal(size=(40, 3)), kind=np.arange(40) % 4,
+             other=np.zeros(40))
+    model = GraphModel()
+    node = model.add_node("Dataset")
+    stack = QUndoStack()
+    dialog = DatasetDialog(model, stack, node)
+    qtbot.addWidget(dialog)
+    dialog.set_path(tmp_path / "arrays.npz", "npz")
+    assert dialog.arrays_label.text().splitlines() == [
+        "feats: shape (40, 3), float64", "kind: shape (40,), int64", "other: shape (40,), float64"]
+    # no usual names: the largest array is the inputs, the first 1-D one as long the targets
+    assert (dialog.x_key_combo.currentData(), dialog.y_key_combo.currentData()) == \
+        ("feats", "kind")
+    dialog.y_key_combo.setCurrentIndex(dialog.y_key_combo.findData("other"))
+    assert dialog.summary_label.text() == \
+        f"{tmp_path / 'arrays.npz'}: has one class only ('0'); classification needs at least two"
+    dialog.y_key_combo.setCurrentIndex(dialog.y_key_combo.findData("kind"))
+    assert "32 training and 8 held-out examples, 3 features, 4 classes: 0, 1, 2, 3" in \
+        dialog.summary_label.text()
+    dialog.accept()
+    p = model.params(node)
+    assert (p["dataset"], p["input_columns"], p["target_column"]) == ("npz", "feats", "kind")
+
+    poem = tmp_path / "poem.txt"
+    poem.write_text("to be or not to be, that is the question. " * 40, encoding="utf-8")
+    dialog = DatasetDialog(model, stack, node)
+    qtbot.addWidget(dialog)
+    assert dialog.kind == "npz" and dialog.x_key_combo.currentData() == "feats"  # the node's
+    dialog.set_path(poem, "text")
+    assert dialog.text_preview.toPlainText().startswith("1,680 characters, 15 distinct.")
+    assert "15 classes" in dialog.summary_label.text()
+    dialog.accept()
+    assert (model.params(node)["dataset"], model.params(node)["path"]) == ("text", str(poem))
+    assert model.states()[node].outputs["x"] == (None, 64)
