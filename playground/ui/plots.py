@@ -154,7 +154,8 @@ LOSS_PANELS = (
 class CurvesWidget(QWidget):
     """A loss panel chosen by the recipe's metrics (:data:`LOSS_PANELS`: train and held-out
     loss, or a GAN's D and G losses) beside a second panel (:data:`SECOND_PANELS`): accuracy
-    for a classifier, the discriminator's mean outputs for a GAN, the KL term for a VAE."""
+    for a classifier, the discriminator's mean outputs for a GAN, the KL term for a VAE.
+    A run that records none of those metrics shows the loss panel alone."""
 
     def __init__(self, parent=None, colors: dict = DARK_PLOT):
         super().__init__(parent)
@@ -244,7 +245,11 @@ class CurvesWidget(QWidget):
         if loss_panel is not self._loss_panel:
             self._loss_panel = loss_panel
             self._label_panel(self.loss_plot, self.legends[0], loss_panel)
-        panel = next((p for p in SECOND_PANELS if p[1] in history), DEFAULT_SECOND_PANEL)
+        panel = next((p for p in SECOND_PANELS if p[1] in history), None)
+        # a run that records none of them (a regression, a test function, an autoencoder)
+        # gives the loss the whole width instead of an empty panel
+        self.acc_widget.setVisible(panel is not None or not history)
+        panel = panel or DEFAULT_SECOND_PANEL
         if panel is not self._panel:
             self._panel = panel
             self._label_panel(self.acc_plot, self.legends[1], panel)
@@ -264,6 +269,12 @@ class CurvesWidget(QWidget):
     def loss_title(self) -> str:
         """The left-hand panel's title (see :data:`LOSS_PANELS`)."""
         return self._loss_panel[0]
+
+    @property
+    def second_shown(self) -> bool:
+        """Whether the right-hand panel is shown (not when the run records none of its
+        metrics)."""
+        return not self.acc_widget.isHidden()
 
     @property
     def second_title(self) -> str:

@@ -298,6 +298,16 @@ def test_the_second_curve_panel_shows_the_recipes_own_metric(trained, preset, ti
     assert {r[0] for r in rows} >= {train_key, val_key, "loss"}
 
 
+def test_a_run_without_a_second_metric_shows_the_loss_alone(trained):
+    w = trained("l1_vs_l2_outliers", 10)  # a regression: no accuracy to plot
+    assert "accuracy" not in w.session.snapshot().history
+    assert not w.curves.second_shown
+    w2 = trained("xor_mlp", 10)
+    assert w2.curves.second_shown and w2.curves.second_title == "Accuracy"
+    w.curves.update_from(w2.session.snapshot())  # the same widget, a classifier's history
+    assert w.curves.second_shown
+
+
 def test_frames_are_spaced_so_the_ui_thread_keeps_its_cpu_share(make_window):
     from playground.ui import views as V
 
