@@ -653,36 +653,76 @@ class GAN(Recipe):
                 have += len(batch)
         return np.concatenate(out)[:n]
 
-    def train_step(self, probe=None):
+    def discriminator_step(self) -> dict[str, float]:
+        """One discriminator update on a fresh real batch and fresh noise, the generator
+        held fixed: ``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``. Returns ``d_loss``,
+        ``d_real`` and ``d_fake`` (D's mean probability of "real" on each, before the
+        update)."""
         s = self.s
-        for _ in range(self.d_steps):
-            x, y = s.loader.next_batch()
-            s.batch = (x, y)
-            feeds = s.feeds(x, y)
-            fake = self.generate(feeds)
-            real_logits = self._discriminate(feeds, feeds[s.data_node]["x"])
-            fake_logits = self._discriminate(feeds, fake)
-            d_loss = self._bce(real_logits, 1.0) + self._bce(fake_logits, 0.0)
-            self.d_optimizer.zero_grad()
-            d_loss.backward()
-            self.d_optimizer.step()
+        x, y = s.loader.next_batch()
+        s.batch = (x, y)
+        feeds = s.feeds(x, y)
+        fake = self.generate(feeds)
+        real_logits = self._discriminate(feeds, feeds[s.data_node]["x"])
+        fake_logits = self._discriminate(feeds, fake)
+        d_loss = self._bce(real_logits, 1.0) + self._bce(fake_logits, 0.0)
+        self.d_optimizer.zero_grad()
+        d_loss.backward()
+        self.d_optimizer.step()
+        return {"d_loss": float(d_loss.data),
+                "d_real": float(_sigmoid(real_logits.data).mean()),
+                "d_fake": float(_sigmoid(fake_logits.data).mean())}
+
+    def generator_step(self, probe=None) -> tuple[dict[str, float], Trace]:
+        """One generator update through the discriminator held fixed (its weights get no
+        gradient), on fresh noise; the Dataset feeds the last batch (its x only sets N).
+        Returns ``g_loss`` (before the update) and the trace of the drawn pass."""
+        s = self.s
         for p in self.d_params:  # the discriminator is held fixed: no weight gradients
             p.requires_grad = False
         try:
             self.g_optimizer.zero_grad()
-            trace = s.run(s.feeds(*s.batch), probe=probe, until=self.drawn)
+            trace = s.run(s.feeds(*s.current_batch()), probe=probe, until=self.drawn)
             g_loss = self.objective(trace)
             g_loss.backward()
             self.g_optimizer.step()
         finally:
             for p in self.d_params:
                 p.requires_grad = True
-        metrics = {"loss": float(d_loss.data) + float(g_loss.data),
-                   "d_loss": float(d_loss.data), "g_loss": float(g_loss.data),
-                   "d_real": float(_sigmoid(real_logits.data).mean()),
-                   "d_fake": float(_sigmoid(fake_logits.data).mean())}
+        return {"g_loss": float(g_loss.data)}, trace
+
+    def train_step(self, probe=None):
+        for _ in range(self.d_steps):
+            d_metrics = self.discriminator_step()
+        g_metrics, trace = self.generator_step(probe)
+        metrics = {"loss": d_metrics["d_loss"] + g_metrics["g_loss"], **d_metrics,
+                   **g_metrics}
         self.step_schedules()
         return metrics, trace
+
+    #: The players :meth:`player_step` steps.
+    PLAYERS = ("discriminator", "generator")
+
+    def player_step(self, player: str) -> dict[str, float]:
+        """One update of one player only, outside the alternating schedule (the stepper's
+        Step D and Step G): :meth:`discriminator_step` or :meth:`generator_step`. It is
+        not a training step: the step count, the history and the LR schedules stay where
+        they are; the session's latest metrics take the player's numbers, and a pass being
+        stepped is dropped (the weights moved). Returns the player's metrics.
+
+        Raises:
+            ValueError: ``player`` is not ``"discriminator"`` or ``"generator"``.
+        """
+        if player not in self.PLAYERS:
+            raise ValueError(f"player must be one of {', '.join(self.PLAYERS)}, got {player!r}")
+        s = self.s
+        if player == "discriminator":
+            metrics = self.discriminator_step()
+        else:
+            metrics, _ = self.generator_step()
+        s.metrics.update(metrics)
+        s._tape = None  # the pass a stepper walks was made with the old weights
+        return metrics
 
     def evaluate(self) -> dict[str, float]:
         """``modes_covered`` and ``high_quality`` of 1,000 samples against the held-out real

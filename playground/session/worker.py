@@ -154,6 +154,15 @@ class TrainingWorker:
         None after the last op (the next call starts a new pass)."""
         return self._stepper("backward")
 
+    def step_player(self, player: str) -> Future:
+        """Pause, then update one GAN player only (``GAN.player_step``: "discriminator" or
+        "generator"); a stepping pass in progress is dropped. The Future has its metrics."""
+        def step(session: Session):
+            self._running = False
+            self._stepping = None
+            return session.recipe.player_step(player)
+        return self.call(step)
+
     def _stepper(self, kind: str) -> Future:
         def advance(session: Session):
             self._running = False

@@ -360,6 +360,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._set_training_controls(project.training)
         self.pace.set_run_length(project.training.steps)
         self.lesson.show_project(project)
+        self.stepper.set_recipe(project.recipe.get("type", "supervised"))  # Step D/G: GANs
         self._refresh_points(force=True)
         self.curves.update_from(None)
         self.boundary.clear_boundary()

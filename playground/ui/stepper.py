@@ -6,8 +6,9 @@ op at a time, and watch the chain rule happen at each op.
   (or, when J is too large, the op's rule and the tensors it saved), the downstream
   gradient ∂L/∂x, and the equation ∂L/∂x = Jᵀ · ∂L/∂y with the op's shapes written out.
   Its "Gradient check this node" button compares autograd with central differences.
-- :class:`StepperController` owns the panel's dock, the toolbar actions (Step Forward,
-  Step Backward, Gradient Check Node, Gradient Health) and the canvas highlights. It talks
+- :class:`StepperController` owns the panel's dock, the toolbar actions (a GAN's Step D
+  and Step G, Step Forward, Step Backward, Gradient Check Node, Gradient Health) and the
+  canvas highlights. It talks
   to the worker only through Futures (``step_forward``, ``step_backward``, ``call``) and
   polls them on a timer: the UI never waits on the worker, except in
   :meth:`StepperController.wait`, which tests and screenshots use.
@@ -33,6 +34,7 @@ from playground.session.health import measure
 from playground.session.stepping import BackwardRecord, ForwardRecord, GradCheck
 
 from .canvas.style import HEALTH_LOG_MAX, HEALTH_LOG_MIN, HEALTH_STOPS
+from .player_steps import PlayerSteps
 from .tensor_view import TensorView, format_number, format_shape
 
 if TYPE_CHECKING:
@@ -397,6 +399,7 @@ class StepperController(QObject):
     Attributes:
         panel: the :class:`StepperPanel`; dock: its dock widget.
         step_forward_action, step_backward_action, gradcheck_action, health_action.
+        players: a GAN's Step D and Step G actions (:class:`~.player_steps.PlayerSteps`).
         last_record: the last record shown (a ForwardRecord or BackwardRecord), or None.
         health: the :class:`~playground.session.health.Health` the overlay shows, or None.
     """
@@ -432,6 +435,7 @@ class StepperController(QObject):
             "Gradient Health", lambda: self.set_health_overlay(self.health_action.isChecked()),
             ["Ctrl+H"], "Colour wires by gradient norm; mark dead and saturated units (Ctrl+H)")
         self.health_action.setCheckable(True)
+        self.players = PlayerSteps(window, self.step_player)  # a GAN's Step D and Step G
         sp = window.style().standardIcon
         self.step_forward_action.setIcon(sp(QStyle.StandardPixmap.SP_ArrowRight))
         self.step_backward_action.setIcon(sp(QStyle.StandardPixmap.SP_ArrowLeft))
@@ -456,7 +460,8 @@ class StepperController(QObject):
         if bar is None:
             return
         before = getattr(self.window, "reset_action", None)
-        actions = (self.step_forward_action, self.step_backward_action,
+        actions = (self.players.step_d_action, self.players.step_g_action,
+                   self.step_forward_action, self.step_backward_action,
                    self.gradcheck_action, self.health_action)
         if before is not None and before in bar.actions():
             for a in actions:
@@ -476,6 +481,9 @@ class StepperController(QObject):
                 for a in (self.step_forward_action, self.step_backward_action,
                           self.gradcheck_action):
                     menu.addAction(a)
+                menu.addSeparator()
+                menu.addAction(self.players.step_d_action)
+                menu.addAction(self.players.step_g_action)
             elif title == "View":
                 menu.addSeparator()
                 menu.addAction(self.health_action)
@@ -514,6 +522,18 @@ class StepperController(QObject):
         worker = self._worker_for_stepping()
         if worker is not None:
             self._expect("backward", worker.step_backward())
+
+    def set_recipe(self, recipe: str) -> None:
+        """A document opened: Step D and Step G apply to the GAN recipe only."""
+        self.players.set_recipe(recipe)
+
+    def step_player(self, player: str) -> None:
+        """One update of one GAN player ("discriminator" or "generator"), on the worker;
+        a pass being stepped is stale after it."""
+        worker = self._worker_for_stepping()
+        if worker is not None:
+            self._on_training()
+            self._expect("player", worker.step_player(player), player)
 
     def gradient_check(self) -> None:
         """Gradient-check the selected node (else the stepped one) on the worker."""
@@ -614,6 +634,9 @@ class StepperController(QObject):
                 panel.show_gradcheck(extra, None, str(exc))
             else:
                 panel.show_gradcheck(extra, result)
+            return
+        if kind == "player":
+            self.players.show_result(extra, result, exc, panel)
             return
         if kind == "health":
             if exc is not None:
