@@ -1,6 +1,7 @@
 """Write the regularization and CNN-family lessons (presets/<name>.json) from code.
 
     python tools/make_vision_lessons.py [NAME ...]
+    python tools/make_vision_lessons.py --compare-png assets/screenshots/compare_regularization.png
 
 * ``regularization_overfit``: an MLP big enough to memorise 100 digit scans, with switched-off
   regularizers in place (Dropout p=0, Identity placeholders where batch norm goes) that
@@ -152,7 +153,7 @@ The graph already holds three regularizers, switched off: Dropout nodes drop0 (o
 
 What to watch
 - Training curves: the train loss goes to zero while the held-out loss turns upward after about a hundred steps and keeps climbing; the held-out accuracy is flat from then on.
-- Compare Runs (rows below): weight decay (L2, 0.005) keeps the weights small, so the net is less sure of its memorised answers: the held-out loss about halves (0.9-1.0 to about 0.48) and so does the train/held-out loss gap, though held-out accuracy hardly moves (86%); dropout (0.2 on the pixels, 0.5 on the hidden units) raises held-out accuracy by 2-5 points (to 89-91%) and cuts the held-out loss by 35-65%; batch norm, inserted after fc1 and fc2, raises it by about 4 points (to 91%): it mostly helps optimisation, and each example's normalisation depends on the rest of its batch, a noise that regularizes a little. The training accuracy of all four is 100%: none of them stops the net from fitting, they change which fit it finds.
+- Compare Runs (rows below), its held-out accuracy plot and its run table: weight decay (L2, 0.005) keeps the weights small, so the net is less sure of its memorised answers: the table's held-out loss about halves (0.9-1.0 to about 0.48) and so does the train/held-out loss gap, though held-out accuracy hardly moves (86%); dropout (0.2 on the pixels, 0.5 on the hidden units) raises held-out accuracy by 2-5 points (to 89-91%) and cuts the held-out loss by 35-65%; batch norm, inserted after fc1 and fc2, raises it by about 4 points (to 91%): it mostly helps optimisation, and each example's normalisation depends on the rest of its batch, a noise that regularizes a little. The training accuracy of all four is 100%: none of them stops the net from fitting, they change which fit it finds.
 - Histograms: select fc1. Its weights start with a standard deviation of 0.072 and spread to 0.087 as the net memorises; set weight_decay to 0.005 in the Training settings, Reset and train again, and they shrink to 0.039 instead.
 
 Things to try
@@ -284,11 +285,43 @@ def make(name: str) -> Project:
                    result=lesson["result"].format(**values))
 
 
+def compare_screenshot(path: Path, size: tuple[int, int] = (1300, 800)) -> None:
+    """Run the regularization lesson's four Compare Runs rows in the dialog (offscreen, the
+    dark theme) and save it as a PNG: the README's picture of Compare Runs."""
+    import os
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from playground.project import load
+    from playground.ui.compare import CompareDialog
+    from playground.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication([])
+    apply_theme(app)
+    dialog = CompareDialog(load("regularization_overfit"))
+    dialog.runs_table.setRowCount(0)
+    for label, overrides in REGULARIZATION_RUNS.items():
+        dialog._add_row(label, setting_text(overrides))
+    dialog.resize(*size)
+    dialog.show()
+    dialog.start()
+    dialog.wait()
+    app.processEvents()
+    dialog.grab().save(str(path))
+    print(f"{path}: {dialog.status.text()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", metavar="NAME",
                     help=f"presets to write: {', '.join(LESSONS)} (default: all)")
+    ap.add_argument("--compare-png", metavar="FILE", type=Path,
+                    help="instead, save the Compare Runs dialog after regularization_overfit's "
+                         "four runs as FILE")
     args = ap.parse_args(argv)
+    if args.compare_png:
+        compare_screenshot(args.compare_png)
+        return
     unknown = [n for n in args.names if n not in LESSONS]
     if unknown:
         ap.error(f"no lesson {unknown[0]!r}; choose from {', '.join(LESSONS)}")

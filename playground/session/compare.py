@@ -254,14 +254,17 @@ def held_out_metric(final: Mapping[str, float]) -> tuple[str, float] | None:
 
 def run_table(results: Sequence[RunResult]) -> tuple[list[str], list[list[Any]]]:
     """The run table: header and one row per run, ``[label, setting, final loss, held-out
-    metric name, held-out value, seconds]``. The setting is the overrides written as
-    ``key=value`` pairs (``"(as saved)"`` for none)."""
-    header = ["run", "setting", "final loss", "held-out metric", "held-out", "seconds"]
+    metric name, held-out value, held-out loss, seconds]``. The setting is the overrides
+    written as ``key=value`` pairs (``"(as saved)"`` for none). The held-out loss (NaN
+    without one) shows what a held-out accuracy hides, e.g. weight decay making a net less
+    overconfident."""
+    header = ["run", "setting", "final loss", "held-out metric", "held-out", "held-out loss",
+              "seconds"]
     rows = []
     for r in results:
         setting = ", ".join(f"{k}={v}" for k, v in r.config.overrides.items()) or "(as saved)"
         held = held_out_metric(r.final)
         rows.append([r.config.label, setting, float(r.final.get("loss", float("nan"))),
                      held[0] if held else "", held[1] if held else float("nan"),
-                     round(r.seconds, 3)])
+                     float(r.final.get("val_loss", float("nan"))), round(r.seconds, 3)])
     return header, rows

@@ -19,7 +19,7 @@ import pytest
 from playground import data
 from playground.project import ProjectError, load
 from playground.session import Session
-from playground.session.compare import RunConfig, apply_overrides, compare
+from playground.session.compare import RunConfig, apply_overrides, compare, run_table
 
 _spec = importlib.util.spec_from_file_location(
     "make_vision_lessons", Path(__file__).resolve().parents[2] / "tools/make_vision_lessons.py")
@@ -91,6 +91,10 @@ def test_compare_runs_gives_the_same_held_out_numbers():
         assert result.final["val_loss"] == pytest.approx(mine["val_loss"], rel=1e-5)
         steps, values = result.history["val_loss"]
         assert steps[-1] == base.training.steps and len(values) >= 10  # a held-out curve
+    # the run table shows the held-out loss too: where weight decay's effect shows
+    header, rows = run_table(results)
+    col = header.index("held-out loss")
+    assert [row[col] for row in rows] == [r.final["val_loss"] for r in results]
 
 
 def test_the_batch_norm_setting_makes_the_placeholders_batch_norm_layers():
