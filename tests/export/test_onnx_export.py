@@ -475,3 +475,39 @@ def test_seq2seq_attention_with_padding_matches_onnxruntime():
         assert_close(value, ours(trace, name), name)
     np.testing.assert_array_equal(got["aw"][2], 0.0)
     np.testing.assert_array_equal(got["dw"][1][:, :3], 0.0)
+
+
+def _recipe_presets(kind: str) -> list[str]:
+    from playground.project import preset_names
+
+    return [n for n in preset_names() if load(n).recipe["type"] == kind]
+
+
+@pytest.mark.parametrize("preset", _recipe_presets("gan"))
+def test_every_gan_preset_matches_onnxruntime(preset):
+    """Each GAN preset's generator (fed the noise) and discriminator (fed a batch where
+    its first node reads the generator's samples) against the engine."""
+    session = Session(load(preset), timeline=False)
+    session.step()
+    project, program = session.project, session.program
+    recipe = project.recipe
+    x, y = session.current_batch()
+    with session.inference():
+        trace = program.run(session.feeds(x, y))
+    gen = checked(to_onnx(project, program=program))
+    feeds = {i.name: ours(trace, i.name) for i in gen.graph.input}
+    for name, value in ort_run(gen, feeds).items():
+        assert_close(value, ours(trace, name), f"{preset} generator {name}")
+    (entry,) = {(e["dst"], e["dst_port"]) for e in project.graph["edges"]
+                if e["dst"] in recipe["discriminator"] and e["src"] in recipe["generator"]}
+    real = np.asarray(x, np.float32)
+    with session.inference():
+        d_trace = {c.node_id: o for c, _, o in run_calls(
+            program, session.feeds(x, y), inputs={entry: Tensor(real)})}
+    disc = checked(to_onnx(project, program=program, part="discriminator"))
+    (d_in,) = disc.graph.input
+    got = ort_run(disc, {d_in.name: real})
+    assert got
+    for name, value in got.items():
+        node, _, port = name.partition(".")
+        assert_close(value, d_trace[node][port or "output"].data, f"{preset} discriminator")

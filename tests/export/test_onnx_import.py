@@ -18,7 +18,7 @@ from playground.export.onnx_import import OnnxImportError, import_onnx  # noqa: 
 from playground.graph import REGISTRY, GraphModel, compile  # noqa: E402
 from playground.project import load, save  # noqa: E402
 from playground.session import Session  # noqa: E402
-from test_onnx_export import _supervised_presets  # noqa: E402
+from test_onnx_export import _recipe_presets, _supervised_presets  # noqa: E402
 
 
 def _inputs(project) -> list[str]:
@@ -685,3 +685,28 @@ def test_node_types_round_trip_as_themselves(case):
         np.testing.assert_allclose(got[node][port].data,
                                    want[ours_node][ours_port or "output"].data,
                                    rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("preset", _recipe_presets("gan"))
+@pytest.mark.parametrize("part", ["generator", "discriminator"])
+def test_gan_parts_round_trip(preset, part):
+    from playground.export.onnx_import import import_model
+
+    session = Session(load(preset), timeline=False)
+    session.step()
+    proto = to_onnx(session.project, program=session.program, part=part)
+    back, outputs = import_model(proto.SerializeToString())
+    members = {n["id"]: n["type"] for n in session.project.graph["nodes"]
+               if n["id"] in session.project.recipe[part]}
+    assert {n["id"]: n["type"] for n in back.graph["nodes"] if n["type"] != "Input"} == members
+    (inp,) = proto.graph.input
+    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim[1:]]
+    x = np.random.default_rng(0).standard_normal((4, *dims)).astype(np.float32)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {inp.name: x})))
+    (iid,) = _inputs(back)
+    with no_grad():
+        got = build_program(back).run({iid: {"output": Tensor(x)}})
+    for name, (node, port) in outputs.items():
+        np.testing.assert_allclose(got[node][port].data, want[name], rtol=1e-5, atol=1e-5,
+                                   err_msg=name)

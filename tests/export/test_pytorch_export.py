@@ -20,7 +20,7 @@ from playground.export import pytorch_nodes
 from playground.export.pytorch_code import PyTorchExportError, export_pytorch
 from playground.export.pytorch_writer import wrap
 from playground.graph import GraphModel, compile
-from playground.project import load
+from playground.project import load, preset_names
 from playground.session import Session
 
 torch = pytest.importorskip("torch")
@@ -545,3 +545,12 @@ def test_primitives_parameters_and_constants(tmp_path):
     assert saved.files == ["w"]  # the tensor is the attribute: its key is the node's id
     inputs = np.load(folder / "check_inputs.npz", allow_pickle=False)
     assert (inputs["forward.x"] < 0).any()  # x³ of negative x: an integer power
+
+
+@pytest.mark.parametrize("name", [n for n in preset_names()
+                                  if load(n).recipe["type"] in ("gan", "vae")])
+def test_every_gan_and_vae_preset_matches_the_engine(name, tmp_path):
+    project, weights = _trained(name)
+    folder = export_pytorch(project, tmp_path / name, weights)
+    _, theirs = _torch_outputs(folder)
+    assert len(theirs) >= 2 and _max_diff(folder, theirs) <= TOL
