@@ -761,8 +761,11 @@ def import_model(source: str | os.PathLike | bytes, name: str | None = None,
     origin = "an ONNX model" if stem == "model" else Path(str(source)).name
     project = Project(name=name or model.graph.name or stem, graph=graph,
                       notes=f"Imported from {origin} (made by {producer}, opset {opset}). "
-                            + (f"It trains on {dataset} with a CrossEntropyLoss."
-                               if dataset else "Wire a Dataset and a loss to train it."),
+                            + (f"It trains on {dataset} with a CrossEntropyLoss." if dataset
+                               else "Its Dataset node is the one it was exported with (it "
+                               "reads the targets); wire a loss to train it." if any(
+                                   n["type"] == "Dataset" for n in im.nodes)
+                               else "Wire a Dataset and a loss to train it."),
                       weights=dict(im.weights))
     try:
         program = build_program(project)  # every weight fits its node, or say which not
