@@ -171,7 +171,8 @@ class ShapeInference:
         if isinstance(result, tuple):
             result, meta = result
         too_big = _over_budget(spec, name, params, shapes, result) or \
-            _over_activation_budget(spec, name, result, self.batch_size)
+            _over_activation_budget(spec, name, result, self.batch_size) or \
+            _one_value_per_channel(spec, name, shapes, self.batch_size)
         if too_big:
             return NodeState("error", message=too_big, inputs=shapes)
         return NodeState("ok", outputs=dict(result), meta=dict(meta), inputs=shapes)
@@ -281,6 +282,26 @@ def _param_count(spec: NodeSpec, params, shapes, outputs) -> int:
         return int(spec.cost(params, shapes, outputs).params)
     except Exception:  # noqa: BLE001 - a cost the shapes cannot give counts nothing
         return 0
+
+
+#: Normalisations over the batch: training them needs more than one value per channel.
+BATCH_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d"})
+
+
+def _one_value_per_channel(spec: NodeSpec, name: str, shapes, batch_size: int | None) -> str:
+    """A message if a batch norm would see one value per channel in training (batch_size
+    1 and no length or image dims): the engine refuses it, as PyTorch does ("Expected more
+    than 1 value per channel when training"), so it is refused here first."""
+    if spec.type not in BATCH_NORMS or batch_size != 1:
+        return ""
+    shape = shapes.get("input")
+    if not isinstance(shape, tuple) or len(shape) < 2 or \
+            prod(1 if d is None else d for d in shape[2:]) > 1:
+        return ""
+    return (f"{spec.type} '{name}' normalises each channel over the batch, but at "
+            f"batch_size 1 its input {format_shape(shape)} gives it one value per channel, "
+            "which cannot be normalised (PyTorch refuses it too). Raise training.batch_size "
+            "to 2 or more, or use LayerNorm.")
 
 
 def _over_activation_budget(spec: NodeSpec, name: str, outputs, batch_size: int | None

@@ -46,9 +46,13 @@ REGISTRY.register(NodeSpec(
 
 
 def _noise_infer(p, inputs):
-    if "reference" in inputs:
-        need(inputs, "reference", "any batch")
-        return {"output": (None, p["dim"])}
+    if "reference" in inputs:  # it emits as many rows as the reference has: its dim 0
+        shape = need(inputs, "reference", "any batch").shape
+        if not shape:
+            raise ShapeError("takes its number of rows from dim 0 of 'reference', but that "
+                             "is a scalar (). Wire a batch (N, ...) into 'reference', or "
+                             "leave it unwired to emit batch_size rows.")
+        return {"output": (shape[0], p["dim"])}
     return {"output": (p["batch_size"], p["dim"])}  # what it emits: batch_size rows, not N
 
 

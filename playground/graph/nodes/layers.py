@@ -118,6 +118,11 @@ def _flatten_infer(p, inputs):
                          f"{nd}-D input {format_shape(src.shape)} from '{src.node}'. Set "
                          "start_dim=1.", fix=("start_dim", 1))
     merged = src.shape[s:e + 1]
+    if None in merged and len(merged) > 1:  # N*F examples would no longer be N
+        raise ShapeError(f"would merge the batch dim N of {format_shape(src.shape)} from "
+                         f"'{src.node}' with other dims (start_dim={p['start_dim']}, "
+                         f"end_dim={p['end_dim']}): the examples would mix. Set start_dim=1.",
+                         fix=("start_dim", 1) if src.shape.index(None) == 0 else None)
     size = None if None in merged else prod(merged)
     return {"output": (*src.shape[:s], size, *src.shape[e + 1:])}
 

@@ -57,6 +57,12 @@ def _class_infer(what: str, fix_word: str):
         if not per_position and len(src.shape) != 2:
             raise ShapeError(f"expects {what} (N, C), got {format_shape(src.shape)} from "
                              f"'{src.node}'. Add a Flatten or Linear before it.")
+        if not per_position and src.shape[0] != tgt.shape[0]:
+            rows = lambda d: "N" if d is None else f"{d:,}"  # noqa: E731
+            raise ShapeError(f"gets {rows(src.shape[0])} rows of {what} from '{src.node}' but "
+                             f"{rows(tgt.shape[0])} targets from '{tgt.node}': each target "
+                             f"needs its own row, so '{src.node}' must keep the data's batch "
+                             "dim N in dim 0.")
         if per_position:
             layout = "(N, C, " + ", ".join(f"d{i}" for i in range(1, len(tgt.shape))) + ")"
             if len(src.shape) == 3 and len(tgt.shape) == 2:

@@ -120,16 +120,23 @@ def _concat_infer(p, inputs):
             i = diff[0]
             same_elsewhere = (len(diff) == 1 and first.shape[d] == src.shape[d]
                               and None not in (first.shape[i], src.shape[i]))
+            def n(v):  # the batch dim shows as N
+                return "N" if v is None else v
             fix = (f"Set dim={i}", ("dim", i)) if same_elsewhere else \
-                (_feature_fix(src, first.shape[i]) if i == nd - 1 or i == 1 else
-                 f"Make '{src.node}' output {first.shape[i]} in dim {i}", None)
+                (_feature_fix(src, first.shape[i]) if (i == nd - 1 or i == 1) and
+                 first.shape[i] is not None else
+                 f"Make '{src.node}' output {n(first.shape[i])} in dim {i}", None)
             raise ShapeError(f"joins along dim {p['dim']}, so every other dim must match; dim {i}"
-                             f" is {first.shape[i]} in '{first_port}' from '{first.node}' but "
-                             f"{src.shape[i]} in '{port}' from '{src.node}'. {fix[0]}.",
+                             f" is {n(first.shape[i])} in '{first_port}' from '{first.node}' but "
+                             f"{n(src.shape[i])} in '{port}' from '{src.node}'. {fix[0]}.",
                              fix=fix[1])
     sizes = [src.shape[d] for _, src in srcs]
-    total = None if None in sizes else sum(sizes)
-    return {"output": (*first.shape[:d], total, *first.shape[d + 1:])}
+    if None in sizes:  # the batch dim N: k batches joined are k*N examples, not N
+        raise ShapeError(f"joins along dim {p['dim']}, the batch dimension N: the result would "
+                         f"hold {len(sizes)}·N examples, which no longer match the targets. "
+                         "Join along the features instead (dim=1 or -1).",
+                         fix=("dim", 1) if nd > 1 and 1 != d else None)
+    return {"output": (*first.shape[:d], sum(sizes), *first.shape[d + 1:])}
 
 
 def _concat_build(p, ins):
