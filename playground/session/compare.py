@@ -21,7 +21,11 @@ Override keys are dotted paths into the project:
   ``"training.optimizer": "SGD"`` or ``"training.lr": 0.1``.
 - ``"recipe.<field>[.<field>]"``: a recipe field, e.g. ``"recipe.d_optimizer.lr": 1e-4``
   (a missing object on the way is created).
-- ``"node.<node_id>.<param>"``: a node's param, e.g. ``"node.drop.p": 0.5``.
+- ``"node.<node_id>.<param>"``: a node's param, e.g. ``"node.drop.p": 0.5``. The node id
+  may be a glob (:func:`fnmatch.fnmatchcase`: ``*``, ``?``, ``[...]``) that sets the param
+  on every node it matches that has it, e.g. ``"node.tanh_small*.init": "xavier_normal"``
+  (tanh_small1 ... tanh_small10; the Tanh nodes between them have no init and are
+  skipped); a glob that matches no node, or none with that param, is refused.
 - ``"node.<node_id>.type"``: swap the node for another type with the same port names (its
   params the new type does not take are dropped), e.g. an Identity placeholder made a
   layer: ``"node.bn1.type": "BatchNorm1d", "node.bn1.num_features": 256``; or
@@ -34,6 +38,7 @@ The session layer: no Qt. The UI runs :func:`compare` on a worker thread
 from __future__ import annotations
 
 import copy
+import fnmatch
 import math
 import time
 from dataclasses import dataclass, field
@@ -123,6 +128,57 @@ def _swap_type(node: dict, new_type: Any, key: str) -> None:
     node["params"] = {k: v for k, v in node.get("params", {}).items() if k in names}
 
 
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _matched_nodes(nodes: list[dict], pattern: str, key: str) -> list[dict]:
+    """The file-format nodes whose id is ``pattern``, or matches it when it is a glob.
+
+    Raises:
+        ProjectError: no node matches (the message lists the node ids).
+    """
+    if _is_glob(pattern):
+        found = [n for n in nodes if fnmatch.fnmatchcase(str(n.get("id", "")), pattern)]
+    else:
+        found = [n for n in nodes if n.get("id") == pattern]
+    if not found:
+        ids = ", ".join(str(n.get("id", "?")) for n in nodes)
+        what = (f"no node id matches the glob {pattern!r}" if _is_glob(pattern)
+                else f"the graph has no node {pattern!r}")
+        raise ProjectError(f"{key}: {what}; nodes: {ids}", key)
+    return found
+
+
+def _takes(node: dict, param: str) -> bool:
+    """Whether ``node``'s type has ``param`` (a node of an unknown type is left to the
+    graph's own validation, which names it)."""
+    spec = REGISTRY[node["type"]] if node.get("type") in REGISTRY else None
+    return spec is None or param in {p.name for p in spec.params}
+
+
+def _taking_param(nodes: list[dict], param: str, key: str, glob: bool) -> list[dict]:
+    """The ``nodes`` that take ``param``. A glob sets it on those of its nodes that have it
+    (``tanh*.init`` skips the Tanh activations between the Linear layers); a node named
+    exactly, or a glob none of whose nodes has the param, is refused.
+
+    Raises:
+        ProjectError: no node to set (names the node types and their params).
+    """
+    found = [n for n in nodes if _takes(n, param)]
+    if found and (glob or len(found) == len(nodes)):
+        return found
+    types = sorted({n["type"] for n in nodes if n.get("type") in REGISTRY})
+    params = "; ".join(f"{t}: {', '.join(p.name for p in REGISTRY[t].params) or 'none'}"
+                       for t in types)
+    if glob:
+        ids = ", ".join(str(n.get("id")) for n in nodes)
+        raise ProjectError(f"{key}: none of the nodes the glob matches ({ids}) has a param "
+                           f"{param!r}; their params: {params}", key)
+    raise ProjectError(f"{key}: node {nodes[0].get('id')!r} ({types[0]}) has no param "
+                       f"{param!r}; its params: {params.split(': ', 1)[1]}", key)
+
+
 def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
     """A copy of ``project`` with ``overrides`` applied and validated (weights not copied).
 
@@ -132,8 +188,10 @@ def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
 
     Raises:
         ProjectError: a key names no field (the message names the key and what it may be),
-            or a value is refused by the project's own validation (the message names the
-            field, e.g. ``training.lr``).
+            a node glob matches no node or none with that param, a node has no such
+            param, or a value is
+            refused by the project's own validation (the message names the field, e.g.
+            ``training.lr``).
     """
     raw = copy.deepcopy(to_dict(project))
     for key, value in overrides.items():
@@ -147,15 +205,13 @@ def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
         elif head == "recipe" and len(parts) >= 2:
             _set_path(raw["recipe"], parts[1:], value, key)
         elif head == "node" and len(parts) == 3:
-            node = next((n for n in raw["graph"]["nodes"] if n.get("id") == parts[1]), None)
-            if node is None:
-                ids = ", ".join(n.get("id", "?") for n in raw["graph"]["nodes"])
-                raise ProjectError(f"{key}: the graph has no node {parts[1]!r}; nodes: {ids}",
-                                   key)
+            nodes = _matched_nodes(raw["graph"]["nodes"], parts[1], key)
             if parts[2] == "type":  # no node type has a param called "type"
-                _swap_type(node, value, key)
+                for node in nodes:
+                    _swap_type(node, value, key)
             else:
-                node.setdefault("params", {})[parts[2]] = value
+                for node in _taking_param(nodes, parts[2], key, glob=_is_glob(parts[1])):
+                    node.setdefault("params", {})[parts[2]] = value
         else:
             raise ProjectError(f"{key!r} is not a setting: use 'training.<field>', "
                                "'recipe.<field>' or 'node.<node id>.<param>'", str(key))
@@ -210,7 +266,7 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
     initial = project.weights or Session(project, timeline=False).weights()
     results: list[RunResult] = []
     for i, (config, variant) in enumerate(zip(configs, variants)):
-        redrawn = _redrawn_nodes(config.overrides)  # "Xavier against He": their own init
+        redrawn = _redrawn_nodes(config.overrides, project.graph)  # their own init
         variant.weights = {k: np.array(v, copy=True) for k, v in initial.items()
                            if not k.startswith("@")  # the parameters, not the old run
                            and k.rsplit(".", 1)[0] not in redrawn}
@@ -232,14 +288,20 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
     return results
 
 
-def _redrawn_nodes(overrides: Mapping[str, Any]) -> set[str]:
-    """Ids of the nodes whose ``init`` or ``init_std`` the overrides change: they start
-    from the weights their new init draws (from the same seed), not the base project's."""
+def _redrawn_nodes(overrides: Mapping[str, Any], graph: Mapping[str, Any]) -> set[str]:
+    """Ids of the nodes of ``graph`` (file format) whose ``init`` or ``init_std`` the
+    overrides change, a glob's nodes included ("Xavier against He"): they start from the
+    weights their new init draws (from the same seed), not the base project's."""
+    ids = [str(n.get("id", "")) for n in graph.get("nodes", [])]
     out = set()
     for key in overrides:
         parts = str(key).split(".")
         if len(parts) == 3 and parts[0] == "node" and parts[2] in ("init", "init_std"):
-            out.add(parts[1])
+            pattern = parts[1]
+            if _is_glob(pattern):
+                out.update(i for i in ids if fnmatch.fnmatchcase(i, pattern))
+            else:
+                out.add(pattern)
     return out
 
 

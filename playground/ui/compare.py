@@ -2,8 +2,10 @@
 
 The dialog lists runs, one per row: a label and a setting. A setting is ``key=value``
 pairs separated by commas, e.g. ``training.optimizer=SGD, training.lr=0.1`` or
-``node.drop.p=0.5`` (see :mod:`playground.session.compare`). Values are read as JSON
-where they parse (numbers, ``true``/``false``, ``null``), else as text.
+``node.drop.p=0.5`` (see :mod:`playground.session.compare`). A node id may be a glob:
+``node.tanh_small*.init=xavier_normal`` sets the init of every node whose id matches and
+that has an init. Values are read as JSON where they parse (numbers, ``true``/``false``,
+``null``), else as text.
 
 Run trains every row from the same initial weights (the ones the project's seed
 initialises), on a background thread; a progress bar shows run and step, and Stop ends
@@ -101,6 +103,7 @@ class CompareDialog(QDialog):
     used: every run starts from the weights its seed initialises).
 
     Attributes:
+        intro: the help text above the runs (how a setting is written).
         runs_table: the runs to train (label, setting).
         results: the finished :class:`RunResult`s, or [] before a run.
         result_table: the run table of the last comparison.
@@ -129,10 +132,14 @@ class CompareDialog(QDialog):
         lay = QVBoxLayout(self)
         intro = QLabel("Each row is one run: a label and a setting, <i>key=value</i> pairs "
                        "such as <code>training.lr=0.1, training.optimizer=SGD</code> or "
-                       "<code>node.fc1.out_features=16</code>. Every run starts from the "
+                       "<code>node.fc1.out_features=16</code>. A node id may be a glob "
+                       "(<code>*</code>, <code>?</code>, <code>[...]</code>): "
+                       "<code>node.tanh_small*.init=xavier_normal</code> sets every "
+                       "matching node that has an init. Every run starts from the "
                        "same initial weights and sees the same batches.", self)
         intro.setWordWrap(True)
         lay.addWidget(intro)
+        self.intro = intro
         self.runs_table = QTableWidget(0, 2, self)
         self.runs_table.setHorizontalHeaderLabels(["Run", "Setting"])
         self.runs_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)

@@ -103,3 +103,42 @@ def test_progress_reports_each_step_and_can_stop():
     assert [r.config.label for r in info.value.results] == ["a", "b"]
     assert seen[:5] == [(0, s, 5, 3) for s in range(1, 6)]
     assert seen[-1] == (1, 3, 5, 3)
+
+
+def test_a_glob_node_id_sets_the_param_on_every_matching_node_that_has_it():
+    base = load("init_variance")
+    v = apply_overrides(base, {"node.tanh_small*.init": "xavier_normal"})
+    init = {n["id"]: n.get("params", {}).get("init") for n in v.graph["nodes"]}
+    assert sorted(k for k, i in init.items() if k.startswith("tanh_small")
+                  and i == "xavier_normal") == sorted(f"tanh_small{k}" for k in range(1, 11))
+    assert init["tanh_xavier1"] == "xavier_normal" and init["relu_large1"] == "normal"
+    assert "init" not in next(n for n in v.graph["nodes"]
+                              if n["id"] == "tanh_small1_act").get("params", {})
+    assert apply_overrides(base, {"node.relu_he[12].init": "normal"}).graph == \
+        apply_overrides(base, {"node.relu_he1.init": "normal",
+                               "node.relu_he2.init": "normal"}).graph
+    with pytest.raises(ProjectError, match=r"node\.tanh_smol\*\.init: no node id matches "
+                                           r"the glob 'tanh_smol\*'; nodes: data, "):
+        apply_overrides(base, {"node.tanh_smol*.init": "xavier_normal"})
+    with pytest.raises(ProjectError, match=r"none of the nodes the glob matches "
+                                           r"\(tanh_small1_act, .*\) has a param 'init'"):
+        apply_overrides(base, {"node.tanh_small*_act.init": "xavier_normal"})
+    with pytest.raises(ProjectError, match=r"node 'tanh_small1_act' \(Tanh\) has no param "
+                                           r"'init'"):
+        apply_overrides(base, {"node.tanh_small1_act.init": "xavier_normal"})
+    with pytest.raises(ProjectError, match="init must be one of"):
+        apply_overrides(base, {"node.tanh_small*.init": "bogus"})
+    swapped = apply_overrides(load("xor_mlp"), {"node.tanh*.type": "ReLU"})
+    assert next(n for n in swapped.graph["nodes"] if n["id"] == "tanh1")["type"] == "ReLU"
+
+
+def test_a_glob_init_override_redraws_its_nodes_like_the_pairs_it_stands_for():
+    base = load("xor_mlp")
+    glob, pairs, saved = compare(base, [
+        RunConfig("glob", {"node.fc*.init": "normal", "node.fc*.init_std": 2.0}),
+        RunConfig("pairs", {"node.fc1.init": "normal", "node.fc1.init_std": 2.0,
+                            "node.fc2.init": "normal", "node.fc2.init_std": 2.0}),
+        RunConfig("as saved")], steps=5)
+    np.testing.assert_array_equal(glob.history["loss"][1], pairs.history["loss"][1])
+    # redrawn at std 2, not the saved start: another first loss
+    assert abs(glob.history["loss"][1][0] - saved.history["loss"][1][0]) > 1e-3

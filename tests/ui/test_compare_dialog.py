@@ -64,3 +64,21 @@ def test_the_train_menu_opens_it_on_the_open_document(qtbot):
     dialog = window.compare_dialog
     assert dialog.project.name == "perceptron_xor" and dialog.project.weights is None
     dialog.close()
+
+
+def test_a_glob_row_runs_and_a_glob_matching_nothing_is_refused(qtbot):
+    dialog = CompareDialog(load("xor_mlp"))
+    qtbot.addWidget(dialog)
+    assert "node.tanh_small*.init=xavier_normal" in dialog.intro.text()
+    dialog.runs_table.item(1, 1).setText("node.fz*.init=xavier_normal")
+    dialog.start()
+    assert dialog.wait(timeout=60)
+    assert "no node id matches the glob 'fz*'" in dialog.status.text()
+    assert dialog.results == []
+    dialog.runs_table.item(1, 1).setText("node.fc*.init=xavier_normal")
+    dialog.steps_spin.setValue(5)
+    dialog.start()
+    assert dialog.wait(timeout=60)
+    assert [r.config.overrides for r in dialog.results] == [
+        {}, {"node.fc*.init": "xavier_normal"}]
+    assert dialog.result_table.item(1, 1).text() == "node.fc*.init=xavier_normal"
