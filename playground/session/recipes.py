@@ -657,7 +657,8 @@ class GAN(Recipe):
         """One discriminator update on a fresh real batch and fresh noise, the generator
         held fixed: ``d_loss = BCE(D(x), 1) + BCE(D(G(z)), 0)``. Returns ``d_loss``,
         ``d_real`` and ``d_fake`` (D's mean probability of "real" on each, before the
-        update)."""
+        update). The generator makes the fakes in training mode, so the running statistics
+        of its batch norms take the batch in (as in PyTorch); its weights do not move."""
         s = self.s
         x, y = s.loader.next_batch()
         s.batch = (x, y)

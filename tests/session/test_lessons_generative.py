@@ -120,3 +120,28 @@ def test_dcgan_draws_digits_of_many_classes_after_1000_steps(seed):
         assert 0.3 <= float(np.mean(values[-100:])) <= 0.7, (key, values[-100:].mean())
     samples = s.views()["samples"]
     assert samples.shape == (64, 1, 8, 8) and 0.0 <= samples.min() and samples.max() <= 1.0
+
+
+def _moved(before, after, params) -> set[str]:
+    return {k.split(".")[0] for k in params if not np.array_equal(before[k], after[k])}
+
+
+def test_one_players_step_moves_its_weights_only_and_is_not_a_training_step():
+    s = _session("dcgan_digits", 0)
+    params = [name for name, _ in s.program.named_parameters()]
+    g_nodes = set(s.project.recipe["generator"])
+    w0 = s.weights()
+    m = s.recipe.player_step("discriminator")
+    w1 = s.weights()
+    assert _moved(w0, w1, params) == {"d_conv1", "d_conv2", "d_out"}
+    # the generator made the fakes in training mode, so its batch norms' running
+    # statistics took that batch in (as in PyTorch); its weights did not move
+    assert not np.array_equal(w0["g_bn1.running_mean"], w1["g_bn1.running_mean"])
+    assert set(m) == {"d_loss", "d_real", "d_fake"} and s.metrics["d_real"] == m["d_real"]
+    s.recipe.player_step("generator")
+    w2 = s.weights()
+    assert _moved(w1, w2, params) == g_nodes - {"g_map", "g_act1", "g_act2", "g_pixels",
+                                                "g_flat"}
+    assert s.step_count == 0 and s.history.last_step("d_loss") is None
+    with pytest.raises(ValueError, match="player must be one of discriminator, generator"):
+        s.recipe.player_step("critic")
