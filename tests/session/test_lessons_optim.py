@@ -73,6 +73,21 @@ def test_gradient_noise_adds_the_batch_mean_of_its_draws_to_the_gradient():
     assert np.allclose(got, _analytic("rosenbrock", 0.3, 0.7) + eps.mean(axis=0))
 
 
+def test_the_path_keeps_the_latest_points_of_training_passes_only(monkeypatch):
+    from playground.engine import no_grad
+    from playground.graph.nodes import optimization
+
+    monkeypatch.setattr(optimization, "PATH_CAPACITY", 5)
+    m = TestFunctionModule("saddle")
+    for k in range(8):
+        m(Tensor(np.array([float(k)])), Tensor(np.array([0.5])))
+    with no_grad():  # an evaluation: not a step
+        m(Tensor(np.array([99.0])), Tensor(np.array([0.5])))
+    m.eval()
+    m(Tensor(np.array([98.0])), Tensor(np.array([0.5])))
+    assert m.path_array()[:, 0].tolist() == [3.0, 4.0, 5.0, 6.0, 7.0]
+
+
 def test_wiring_errors_name_the_port_and_the_fix():
     g = load("optimizers_race").graph
     model = GraphModel.from_dict(g)

@@ -36,6 +36,7 @@ Costs: 0 params, 0 MACs.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
@@ -109,13 +110,11 @@ class TestFunctionModule(nn.Module):
             raise ValueError(f"function must be one of {', '.join(FUNCTIONS)}, got "
                              f"{function!r}")
         self.function = function
-        self.path: list[tuple[float, float]] = []
+        self.path: deque[tuple[float, float]] = deque(maxlen=PATH_CAPACITY)
 
     def forward(self, x: Tensor, y: Tensor, noise: Tensor | None = None) -> Tensor:
         if self.training and is_grad_enabled() and x.data.size == 1:
             self.path.append((float(x.data.reshape(-1)[0]), float(y.data.reshape(-1)[0])))
-            if len(self.path) > PATH_CAPACITY:
-                del self.path[:len(self.path) - PATH_CAPACITY]
         loss = test_function(self.function, x, y).mean()
         if noise is not None:
             eps = noise.mean(dim=0)  # (2,)
