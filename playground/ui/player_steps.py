@@ -5,8 +5,8 @@ al. 2014, Algorithm 1). These two actions pull the step apart, so that a student
 what each player's update does to the other: Step D trains the discriminator once on a
 fresh real batch and fresh noise (the generator held fixed), Step G trains the generator
 once through the frozen discriminator (``GAN.player_step``). Neither counts as a training
-step and neither can be undone (it is training). The actions are enabled only for a project
-with the GAN recipe; the status bar and the stepper say which player stepped, with its
+step and neither can be undone (it is training). The actions are enabled and shown only for a
+project with the GAN recipe; the status bar and the stepper say which player stepped, with its
 numbers.
 
 :class:`PlayerSteps` is built by the stepper (``StepperController``), which routes its
@@ -71,10 +71,12 @@ class PlayerSteps(QObject):
         self.set_recipe("supervised")
 
     def set_recipe(self, recipe: str) -> None:
-        """Enable the actions for the GAN recipe only."""
+        """Enable and show the actions for the GAN recipe only (hidden otherwise, so
+        that they do not crowd the toolbar of every other lesson)."""
         gan = recipe == "gan"
         for player, action in self.actions.items():
             action.setEnabled(gan)
+            action.setVisible(gan)
             tip = ACTIONS[player][2]
             action.setToolTip(tip if gan else GAN_ONLY.format(tip[5:]))
         if not gan:

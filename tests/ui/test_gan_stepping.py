@@ -89,8 +89,10 @@ def test_step_d_and_step_g_are_disabled_without_the_gan_recipe(make_window):
     w = make_window("xor_mlp")
     players = w.stepper.players
     assert not players.step_d_action.isEnabled() and not players.step_g_action.isEnabled()
+    assert not players.step_d_action.isVisible()  # not in the toolbar of other lessons
     assert "Only for GAN projects" in players.step_d_action.toolTip()
     w._set_document(load("gan_ring"))
     assert players.step_d_action.isEnabled() and players.step_g_action.isEnabled()
+    assert players.step_d_action.isVisible() and players.step_g_action.isVisible()
     w._set_document(load("vae_digits"))
-    assert not players.step_g_action.isEnabled()
+    assert not players.step_g_action.isEnabled() and not players.step_g_action.isVisible()
