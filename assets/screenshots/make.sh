@@ -20,6 +20,16 @@ shot bilstm_reverse      bilstm_reverse --steps 1000
 shot word2vec_skipgram   word2vec_skipgram --steps 2000
 shot seq2seq_dates       seq2seq_dates --steps 400 --select attention
 shot transformer_lm      transformer_lm --steps 1000 --select self_attn/softmax
+shot activations_saturation activations_saturation --steps 300 --select sigmoid1
+shot init_variance       init_variance --steps 300 --select tanh_xavier2
+shot resnet_vs_plain     resnet_vs_plain --steps 300 --select res1_add
+shot regularization_overfit regularization_overfit --steps 1500
+shot inception_digits    inception_digits --steps 200 --select inception_a
+shot vgg_digits          vgg_digits --steps 400 --select block1
+shot densenet_digits     densenet_digits --steps 200 --select denseblock1
+python tools/make_vision_lessons.py --compare-png "$out/compare_regularization.png"
+shot autoencoder_digits  autoencoder_digits --steps 3000 --select z
+shot dcgan_digits        dcgan_digits --steps 3000 --select g_up1
 shot resnet18_closed     resnet18
 shot resnet18_open       resnet18 --open layer2_0
 shot summary_resnet18    resnet18 --select layer2_0
