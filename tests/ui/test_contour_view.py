@@ -69,6 +69,15 @@ def test_compare_runs_on_the_race_runs_six_optimizers_and_draws_their_paths(qtbo
     assert "best val_loss" in dialog.status.text()
 
 
+def test_the_views_race_button_opens_compare_runs_on_the_race(make_window, qtbot):
+    w = make_window("optimizers_race")
+    view = w.live_views.views["Contour"]
+    view.race_button.click()
+    dialog = w.compare_dialog
+    assert [c.label for c in dialog.configs()][0] == "SGD" and len(dialog.configs()) == 6
+    dialog.close()
+
+
 def test_a_project_without_a_test_function_has_no_contour_in_compare_runs(qtbot):
     dialog = CompareDialog(load("xor_mlp"))
     qtbot.addWidget(dialog)

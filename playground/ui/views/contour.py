@@ -166,6 +166,14 @@ class ContourView(ViewWidget):
         self.set_content(self.contour)
         self.data: dict | None = None
         self._shown = None
+        self.race_button = self._button("Race…", "Train ▸ Compare Runs…: race the six "
+                                        "optimizers from the same start", self._on_race)
+        self.layout().itemAt(0).layout().insertWidget(1, self.race_button)
+
+    def _on_race(self) -> None:
+        action = getattr(self.window(), "compare_action", None)
+        if action is not None:
+            action.trigger()
 
     def render(self, frame: Frame) -> str | None:
         land = frame.nodes.get("landscape")
