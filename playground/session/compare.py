@@ -91,12 +91,15 @@ class RunResult:
         final: the metrics after the last step, with the held-out evaluation (``step``,
             ``loss``, ``val_loss``, ``val_accuracy``... as ``Session.train`` returns).
         seconds: wall-clock training time, in seconds.
+        extras: what :func:`compare`'s ``collect`` took from the trained session (a race's
+            path: :func:`playground.session.race.race`); empty without one.
     """
 
     config: RunConfig
     history: Mapping[str, tuple[np.ndarray, np.ndarray]]
     final: Mapping[str, float]
     seconds: float
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _set_path(obj: dict, keys: list[str], value: Any, key: str) -> None:
@@ -225,7 +228,8 @@ def apply_overrides(project: Project, overrides: Mapping[str, Any]) -> Project:
 
 
 def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = None,
-            progress: Callable[[int, int, int, int], bool | None] | None = None
+            progress: Callable[[int, int, int, int], bool | None] | None = None,
+            collect: Callable[[Session], Mapping[str, Any]] | None = None
             ) -> list[RunResult]:
     """Train each of ``configs`` on ``project`` from the same initial weights.
 
@@ -236,6 +240,8 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
         steps: training steps per run (≥ 1); None = the project's ``training.steps``.
         progress: called after every step as ``progress(run_index, step, steps, n_runs)``;
             returning True stops (raises :class:`CompareCancelled` with the finished runs).
+        collect: called with each run's session after its training; what it returns is
+            the run's :attr:`RunResult.extras`.
 
     Returns:
         One :class:`RunResult` per config, in order.
@@ -282,7 +288,9 @@ def compare(project: Project, configs: Sequence[RunConfig], steps: int | None = 
         t0 = time.perf_counter()
         final = session.train(n_steps, on_step)
         seconds = time.perf_counter() - t0
-        results.append(RunResult(config, session.history.copy_arrays(), dict(final), seconds))
+        extras = dict(collect(session)) if collect is not None else {}
+        results.append(RunResult(config, session.history.copy_arrays(), dict(final), seconds,
+                                 extras))
         if stop:
             raise CompareCancelled(results)
     return results

@@ -19,8 +19,6 @@ layer: no Qt.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
@@ -28,12 +26,11 @@ import numpy as np
 
 from playground.graph.nodes.optimization import BOXES, MINIMA, test_function
 from playground.project import Project
-from playground.project.format import ProjectError
 
-from .compare import MAX_RUNS, CompareCancelled, RunConfig, RunResult, apply_overrides
+from .compare import RunConfig, RunResult, compare
 from .session import Session, SessionError
 
-__all__ = ["RACE", "RaceRun", "race", "race_configs", "test_function_node", "landscape",
+__all__ = ["RACE", "race", "race_configs", "test_function_node", "landscape",
            "landscape_view", "path_of", "GRID_RES"]
 
 #: The race's line-up: (label, overrides).
@@ -100,75 +97,27 @@ def _point(session: Session, call) -> np.ndarray | None:
     return np.array(out)
 
 
-@dataclass(frozen=True)
-class RaceRun(RunResult):
-    """A :class:`~playground.session.compare.RunResult` with its path.
-
-    Attributes:
-        path: float64 (steps + 1, 2): the point before each step, then the last point.
-        function: the test function's name.
-    """
-
-    path: np.ndarray = None  # type: ignore[assignment]
-    function: str = ""
-
-
 def race(project: Project, configs: Sequence[RunConfig] | None = None,
          steps: int | None = None,
          progress: Callable[[int, int, int, int], bool | None] | None = None
-         ) -> list[RaceRun]:
+         ) -> list[RunResult]:
     """Train each of ``configs`` (default :func:`race_configs`) on the race ``project`` from
-    the same start and keep each one's path.
+    the same start (:func:`~playground.session.compare.compare`) and keep each one's path.
 
     Args, Raises: as :func:`~playground.session.compare.compare`; also SessionError when
         the project has no TestFunction node.
 
     Returns:
-        One :class:`RaceRun` per config, in order.
+        One :class:`~playground.session.compare.RunResult` per config, in order, whose
+        ``extras`` hold ``"path"`` (float64 (steps + 1, 2): the point before each step,
+        then the last one) and ``"function"`` (the test function's name).
     """
-    configs = race_configs() if configs is None else list(configs)
     if test_function_node(project.graph) is None:
         raise SessionError("the race needs a TestFunction loss node fed by two Parameters "
                            "(the point's x and y); add one from the palette's Losses group")
-    if not configs:
-        raise ValueError("the race needs at least one run configuration")
-    if len(configs) > MAX_RUNS:
-        raise ValueError(f"the race takes at most {MAX_RUNS} runs, got {len(configs)}")
-    labels = [c.label for c in configs]
-    dup = next((lab for i, lab in enumerate(labels) if lab in labels[:i]), None)
-    if dup is not None:
-        raise ValueError(f"two runs are labelled {dup!r}: give each run its own label")
-    n_steps = project.training.steps if steps is None else int(steps)
-    if n_steps < 1:
-        raise ValueError(f"steps must be ≥ 1, got {n_steps}")
-    variants = []
-    for config in configs:
-        try:
-            variants.append(apply_overrides(project, config.overrides))
-        except ProjectError as exc:
-            raise ProjectError(f"run {config.label!r}: {exc}", exc.field) from None
-    initial = project.weights or Session(project, timeline=False).weights()
-    out: list[RaceRun] = []
-    for i, (config, variant) in enumerate(zip(configs, variants)):
-        variant.weights = {k: np.array(v, copy=True) for k, v in initial.items()
-                           if not k.startswith("@")}
-        session = Session(variant, timeline=False)
-        stop = False
-
-        def on_step(metrics, i=i, session=session):
-            nonlocal stop
-            if progress is not None and progress(i, session.step_count, n_steps, len(configs)):
-                stop = True
-            return stop
-
-        t0 = time.perf_counter()
-        final = session.train(n_steps, on_step)
-        seconds = time.perf_counter() - t0
-        out.append(RaceRun(config, session.history.copy_arrays(), dict(final), seconds,
-                           path=path_of(session), function=_call(session).module.function))
-        if stop:
-            raise CompareCancelled(out)
-    return out
+    configs = race_configs() if configs is None else list(configs)
+    return compare(project, configs, steps, progress, collect=lambda s: {
+        "path": path_of(s), "function": _call(s).module.function})
 
 
 @lru_cache(maxsize=8)

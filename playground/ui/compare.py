@@ -383,9 +383,9 @@ class CompareDialog(QDialog):
                 self.held_plot.plot(steps, values, pen=pen, name=r.config.label,
                                     symbol="o", symbolSize=4, symbolBrush=pen.color(),
                                     symbolPen=None)
-        paths = [(r.config.label, r.path) for r in results if getattr(r, "path", None) is not None]
+        paths = [(r.config.label, r.extras["path"]) for r in results if "path" in r.extras]
         if paths:
-            self.contour.set_function(results[0].function)
+            self.contour.set_function(results[0].extras["function"])
             self.contour.set_paths(paths)
             self.contour.show()
         header, rows = run_table(results)

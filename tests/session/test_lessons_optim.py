@@ -110,27 +110,27 @@ def test_rosenbrock_momentum_and_adam_reach_the_minimum_where_sgd_is_still_far()
     runs = _runs("rosenbrock", (-1.5, 2.0))
     assert [r for r in runs] == [label for label, _ in RACE]
     for r in runs.values():
-        assert r.path.shape == (STEPS + 1, 2)
-        assert np.allclose(r.path[0], (-1.5, 2.0))  # one start for all
-    far = {k: float(_dist(r.path[-1:], (1, 1))[0]) for k, r in runs.items()}
+        assert r.extras["path"].shape == (STEPS + 1, 2)
+        assert np.allclose(r.extras["path"][0], (-1.5, 2.0))  # one start for all
+    far = {k: float(_dist(r.extras["path"][-1:], (1, 1))[0]) for k, r in runs.items()}
     # the stated result: momentum, Nesterov and Adam end within 0.05 of (1, 1) after
     # 1,000 steps; plain SGD at the same lr is more than 1.5 away, still in the valley
     assert far["momentum"] < 0.05 and far["Nesterov"] < 0.05 and far["Adam"] < 0.05, far
     assert far["SGD"] > 1.5, far
-    assert np.allclose(runs["SGD"].path[-1], (-0.66, 0.44), atol=0.02)  # as the notes say
-    assert np.allclose(runs["AdaGrad"].path[-1], (-0.27, 0.08), atol=0.02)
+    assert np.allclose(runs["SGD"].extras["path"][-1], (-0.66, 0.44), atol=0.02)  # the notes
+    assert np.allclose(runs["AdaGrad"].extras["path"][-1], (-0.27, 0.08), atol=0.02)
     assert runs["SGD"].final["val_loss"] > 1.0 > 1e-3 > runs["momentum"].final["val_loss"]
     # the path is the run's: its last point is where the weights ended
     assert runs["Adam"].final["val_loss"] == pytest.approx(
-        test_function("rosenbrock", *runs["Adam"].path[-1]), rel=1e-4)
+        test_function("rosenbrock", *runs["Adam"].extras["path"][-1]), rel=1e-4)
 
 
 def test_saddle_plain_sgd_stays_near_it_while_momentum_and_the_adaptive_ones_escape():
     runs = _runs("saddle", (1.0, 0.001))
-    escaped = {k: int(np.argmax(np.abs(r.path[:, 1]) > 0.5)) if
-               (np.abs(r.path[:, 1]) > 0.5).any() else None for k, r in runs.items()}
+    escaped = {k: int(np.argmax(np.abs(r.extras["path"][:, 1]) > 0.5)) if
+               (np.abs(r.extras["path"][:, 1]) > 0.5).any() else None for k, r in runs.items()}
     assert escaped["SGD"] is None, escaped  # |y| < 0.5 after 1,000 steps
-    assert abs(runs["SGD"].path[-1, 1]) < 0.01
+    assert abs(runs["SGD"].extras["path"][-1, 1]) < 0.01
     assert 200 < escaped["momentum"] < 600 and 200 < escaped["Nesterov"] < 600, escaped
     for k in ("AdaGrad", "RMSprop", "Adam"):  # per-coordinate steps: out in a few
         assert escaped[k] <= 11, escaped
@@ -139,7 +139,7 @@ def test_saddle_plain_sgd_stays_near_it_while_momentum_and_the_adaptive_ones_esc
 
 def test_beale_sgd_lags_where_momentum_gets_there():
     runs = _runs("beale", (1.0, 1.5))
-    far = {k: float(_dist(r.path[-1:], (3, 0.5))[0]) for k, r in runs.items()}
+    far = {k: float(_dist(r.extras["path"][-1:], (3, 0.5))[0]) for k, r in runs.items()}
     assert far["momentum"] < 0.05 and far["Adam"] < 0.05, far
     assert far["SGD"] > 0.5, far
 

@@ -62,7 +62,7 @@ def test_compare_runs_on_the_race_runs_six_optimizers_and_draws_their_paths(qtbo
     assert len(dialog.contour._runs) == 6
     starts = [run[0].getData()[0][0] for run in dialog.contour._runs]
     assert np.allclose(starts, -1.5)  # one start for all
-    ends = {r.config.label: r.path[-1] for r in dialog.results}
+    ends = {r.config.label: r.extras["path"][-1] for r in dialog.results}
     xs, ys = dialog.contour._runs[5][0].getData()
     assert (xs[-1], ys[-1]) == pytest.approx(tuple(ends["Adam"]))
     assert dialog.result_table.rowCount() == 6
