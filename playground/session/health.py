@@ -92,8 +92,8 @@ def histogram(values: np.ndarray, bins: int = HIST_BINS,
     if flat.size == 0:
         return Histogram(0.0, 0.0, np.zeros(bins, np.float32))
     lo, hi = float(flat.min()), float(flat.max())
-    if hi <= lo:
-        hi = lo + 1e-12
+    if hi <= lo:  # one value: a width that lo + width still tells apart from lo
+        hi = lo + max(1e-12, abs(lo) * 1e-9)
     idx = ((flat - lo) * (bins / (hi - lo))).astype(np.intp)
     np.minimum(idx, bins - 1, out=idx)  # the maximum falls in the last bin
     counts = np.bincount(idx, minlength=bins)

@@ -73,8 +73,8 @@ def count_histogram(values: np.ndarray, bins: int = COUNT_BINS) -> Counts:
     if flat.size == 0:
         return Counts(0.0, 0.0, np.zeros(bins, np.int64))
     lo, hi = float(flat.min()), float(flat.max())
-    if hi <= lo:
-        hi = lo + 1e-12
+    if hi <= lo:  # one value: a width that lo + width still tells apart from lo
+        hi = lo + max(1e-12, abs(lo) * 1e-9)
     idx = ((flat - lo) * (bins / (hi - lo))).astype(np.intp)
     np.minimum(idx, bins - 1, out=idx)
     return Counts(lo, hi, np.bincount(idx, minlength=bins).astype(np.int64))
@@ -248,8 +248,10 @@ def node_views(session: "Session", focus: str | None, small: bool = False) -> di
     if need:
         restore = []
         if attn is not None:  # per-head weights for the view (the node may average them)
-            module = program.call(attn).module
-            if hasattr(module, "_node_average"):
+            module = program.call(attn).module  # (not when a node downstream takes them)
+            taken = any(src == attn and sport == "attn_weights"
+                        for c in program.calls for _, src, sport in c.inputs)
+            if hasattr(module, "_node_average") and not taken:
                 restore.append((module, module._node_average))
                 module._node_average = False
         try:

@@ -10,7 +10,8 @@ Checked for every graph:
   (a graph that cannot train, with its reason), a ``RecipeError`` from a step (a loss that
   depends on no weight);
 * every node's outputs at run time have the inferred shapes (N = the batch's rows);
-* the saved project reopens to the same graph, inferred the same.
+* the saved project reopens to the same graph, inferred the same;
+* the views (``Session.snapshot``, following one of the nodes) draw without an error.
 
 The suite runs :data:`SUITE_SEEDS` seeds (about 10 s on a quiet machine, 22 s on a busy one); ``benchmarks/fuzz_session.py``
 runs more. A finding prints the graph as JSON, so it can be reproduced with
@@ -304,6 +305,10 @@ def check_project(project: Project, folder: Path, stepping: bool = False) -> str
                 pass
             for _ in s.backward_steps(jacobians=False):
                 pass
+        # what the app's views draw, following one node (the worker publishes this)
+        nodes = s.model.nodes()
+        s.set_focus(nodes[len(nodes) // 2])
+        s.snapshot()
     return outcome
 
 
@@ -408,3 +413,35 @@ def test_batch_norm_at_batch_size_one_is_refused_before_training():
         raise AssertionError("a BatchNorm1d at batch_size 1 was not refused")
     project.training.batch_size = 2
     assert "loss" in Session(project, timeline=False).step()
+
+
+def test_histograms_of_one_large_value_do_not_divide_by_zero():
+    from playground.session.health import histogram
+    from playground.session.views import count_histogram
+
+    counts = count_histogram(np.full(7, 1e10))  # lo + 1e-12 == lo: ZeroDivisionError
+    assert counts.counts.sum() == 7 and counts.hi > counts.lo
+    h = histogram(np.full(7, -3e38, np.float32))
+    assert h.counts[0] == 1.0 and h.hi > h.lo
+
+
+def test_the_attention_view_keeps_averaged_weights_that_a_node_downstream_takes():
+    m = _model(
+        ("data", "Dataset", {"dataset": "reverse"}),
+        ("emb", "Embedding", {"num_embeddings": 10, "embedding_dim": 4}),
+        ("mha", "MultiheadAttention", {"embed_dim": 4, "num_heads": 2, "batch_first": True}),
+        ("enc", "TransformerEncoderLayer", {"d_model": 8, "nhead": 2, "batch_first": True,
+                                            "dim_feedforward": 16}),
+        ("fc", "Linear", {"in_features": 8, "out_features": 10}),
+        ("perm", "Permute", {"dims": (0, 2, 1)}), ("loss", "CrossEntropyLoss", {}),
+        edges=[("data", "x", "emb", "input"), ("emb", "output", "mha", "query"),
+               ("emb", "output", "mha", "key"), ("emb", "output", "mha", "value"),
+               ("mha", "attn_weights", "enc", "src"), ("enc", "output", "fc", "input"),
+               ("fc", "output", "perm", "input"), ("perm", "output", "loss", "input"),
+               ("data", "target", "loss", "target")])
+    assert not m.errors()
+    s = Session(Project(graph=m.to_dict()), timeline=False)
+    s.step()
+    s.set_focus("enc")  # the views ran mha per head, and enc got a 4-D input
+    snap = s.snapshot()
+    assert snap.views["nodes"]["focus"] == "enc"
