@@ -2,10 +2,10 @@
 data of the contour view that draws their paths.
 
 A race project's graph has a TestFunction loss node (``playground.graph.nodes.optimization``)
-fed by two Parameter nodes, the point's coordinates x and y. :func:`race` trains each
-setting from the same start, as :func:`~playground.session.compare.compare` does (the
-same overrides, the same initial weights, the same batches), and also keeps each run's
-path: the point before every step, then the point it ended at.
+fed by two Parameter nodes, the point's coordinates x and y. :func:`race` is
+:func:`~playground.session.compare.compare` (the same overrides, the same initial weights,
+the same batches) that also keeps each run's path: the point before every step, then the
+point it ended at.
 
 :data:`RACE` is the default line-up: SGD, SGD with momentum 0.9, Nesterov, AdaGrad, RMSprop
 and Adam. SGD and its momentum variants share one learning rate (1e-3, below 2/λ_max of
