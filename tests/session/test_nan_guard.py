@@ -232,3 +232,18 @@ def test_the_worker_never_dies_and_reset_save_close_still_work(monkeypatch):
     fut = worker.call(lambda s: None)  # a stopped worker answers at once
     with pytest.raises(RuntimeError, match="worker has stopped"):
         fut.result(timeout=1)
+
+
+def test_a_loss_a_thousand_times_its_best_is_flagged_at_once():
+    from playground.session.diagnose import RunawayWatch
+
+    watch = RunawayWatch()  # 1000x at once, or 10x for 20 steps
+    assert [watch.update(v) for v in (2.0, 0.5, 400.0)] == [None, None, None]  # 800x
+    warning = watch.update(600.0)  # 1200x its best
+    assert "running away: 600 now against 0.5 at its best, 1,200 times its best" in warning
+    assert watch.update(1e6) is None  # once per run
+    slow = RunawayWatch()
+    flags = [slow.update(v) for v in [1.0] + [20.0] * 20]  # 20x, never 1000x
+    assert flags[:20] == [None] * 20 and "for 20 steps" in flags[20]
+    negative = RunawayWatch(steps=2)  # a loss below 0 (an ELBO, a GAN's): no ratio
+    assert [negative.update(v) for v in (-5.0, 1.0, 2.0, 3.0)] == [None] * 4
