@@ -140,7 +140,7 @@ def cmd_train(args) -> int:
                 if k not in out and isinstance(v, (int, float))})
     if args.save:
         if "diverged" in final:
-            print(f"playground: not saved to {args.save}: the weights are not finite (its "
+            print(f"playground: not saved to {args.save}: training diverged (its "
                   "last checkpoint, if any, is kept)", file=sys.stderr)
         else:
             failed = checkpoint()
