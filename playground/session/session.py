@@ -223,7 +223,7 @@ class Session:
         if not self.model.errors() and all(graph.nodes[n]["type"] != "Input" for n in graph):
             too_big = self.model.memory_error()
             if too_big:
-                raise SessionError(too_big[0].upper() + too_big[1:])
+                raise SessionError(too_big)
         try:
             program = compile(self.model)
         except CompileError as exc:

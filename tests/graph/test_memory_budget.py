@@ -94,7 +94,7 @@ def test_a_conv_net_at_a_huge_batch_size_is_refused_for_its_activations(monkeypa
     total = str(info.value)
     fits = int(re.search(r"Lower training.batch_size to at most ([\d,]+)", total)[1]
                .replace(",", ""))
-    assert total.startswith("The graph would need ") and "for its activations at " \
+    assert total.startswith("the graph would need ") and "for its activations at " \
         "batch_size 24,414" in total and "over the 200.0 MB this machine allows" in total
     m.set_batch_size(fits)
     params, values = m.memory_use()
