@@ -388,6 +388,9 @@ class CompareDialog(QDialog):
             self.contour.set_function(results[0].extras["function"])
             self.contour.set_paths(paths)
             self.contour.show()
+            live = getattr(getattr(self.parent(), "live_views", None), "views", {})
+            if "Contour" in live:  # the window's Contour view keeps the race too
+                live["Contour"].show_race(results[0].extras["function"], paths)
         header, rows = run_table(results)
         self.result_table.setColumnCount(len(header))
         self.result_table.setHorizontalHeaderLabels(header)

@@ -75,7 +75,19 @@ def test_the_views_race_button_opens_compare_runs_on_the_race(make_window, qtbot
     view.race_button.click()
     dialog = w.compare_dialog
     assert [c.label for c in dialog.configs()][0] == "SGD" and len(dialog.configs()) == 6
+    dialog.steps_spin.setValue(50)
+    dialog.start()
+    assert dialog.wait(timeout=120)
     dialog.close()
+    # the window's view keeps the race's six paths, and the live run's joins them
+    assert len(view.contour._runs) == 6 and view.showing_content()
+    live = Session(load("optimizers_race"), timeline=False)
+    live.train(20)
+    view.show_frame(Frame(step=20, views=live.views()), force=True)
+    assert len(view.contour._runs) == 7
+    assert [label for label, _ in view.contour.paths][-1] == "this run"
+    view.show_frame(None, force=True)  # a new document forgets the race
+    assert view.race is None
 
 
 def test_a_project_without_a_test_function_has_no_contour_in_compare_runs(qtbot):

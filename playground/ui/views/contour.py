@@ -84,8 +84,9 @@ class ContourPlot(pg.PlotWidget):
                                         pen=pg.mkPen("w", width=2))
         self.minimum = pg.ScatterPlotItem(size=18, symbol="star", brush=pg.mkBrush("#ffd54f"),
                                           pen=pg.mkPen("k", width=1))
-        self.legend = self.plot.addLegend(offset=(-6, 6), labelTextSize="8pt",
-                                          verSpacing=-6)
+        self.legend = self.plot.addLegend(offset=(-6, -6), labelTextSize="8pt",
+                                          verSpacing=-6, brush=pg.mkBrush(0, 0, 0, 110),
+                                          labelTextColor="#e6e6e6")
         for item in (self.start, self.minimum):
             item.setZValue(20)
             self.plot.addItem(item)
@@ -155,7 +156,9 @@ class ContourPlot(pg.PlotWidget):
 
 
 class ContourView(ViewWidget):
-    """The live session's path on its TestFunction's landscape."""
+    """The live session's path on its TestFunction's landscape, over the paths of the last
+    race Compare Runs finished on this document (:meth:`show_race`; a new document clears
+    them)."""
 
     title = "Contour"
     blurb = "An optimizer's path on the contour plot of a 2-D test function."
@@ -166,6 +169,8 @@ class ContourView(ViewWidget):
         self.set_content(self.contour)
         self.data: dict | None = None
         self._shown = None
+        #: the last race's ``(function, [(label, path)])``, or None
+        self.race: tuple[str, list] | None = None
         self.race_button = self._button("Race…", "Train ▸ Compare Runs…: race the six "
                                         "optimizers from the same start", self._on_race)
         self.layout().itemAt(0).layout().insertWidget(1, self.race_button)
@@ -185,13 +190,33 @@ class ContourView(ViewWidget):
         self._shown = land
         self.data = land
         self.contour.set_function(land["function"])
-        self.contour.set_paths([("", land["path"])])
+        race = self.race[1] if self.race and self.race[0] == land["function"] else []
+        self.contour.set_paths([*race, ("this run" if race else "", land["path"])])
         path = np.asarray(land["path"], np.float64)
         x, y = path[-1] if len(path) else (np.nan, np.nan)
         mx, my = land["minimum"]
         self.set_caption(f"{land['function']}: ({x:.3f}, {y:.3f}) after {len(path) - 1:,} "
                          f"steps; minimum ({mx:g}, {my:g})", frame)
         return None
+
+    def show_race(self, function: str, paths) -> None:
+        """Draw a race's ``paths`` (``[(label, (K, 2))]`` on ``function``) under the live
+        path from now on (Compare Runs calls it when a race ends)."""
+        self.race = (function, list(paths))
+        self._shown = None
+        if self.frame is not None and self.frame.nodes.get("landscape") is not None:
+            self._drawn = None
+            self.show_frame(self.frame, force=True)
+        else:  # no run yet: the race alone
+            self.contour.set_function(function)
+            self.contour.set_paths(self.race[1])
+            self.stack.setCurrentWidget(self.contour)
+            self.set_caption(f"{function}: the race of {len(self.race[1])} runs", Frame())
+
+    def show_frame(self, frame, force: bool = False) -> None:
+        if frame is None:  # a new document: the last race was another's
+            self.race = None
+        super().show_frame(frame, force)
 
     def set_colors(self, colors: dict) -> None:
         self.contour.setBackground(colors["background"])
