@@ -69,3 +69,10 @@ def test_the_preset_is_the_seeds_upsampling_and_inspect_only():
     for heading in ("What it shows", "What to watch", "Things to try"):
         assert f"\n{heading}\n" in p.notes, heading
     assert "36" in p.notes and "[[1, 2], [3, 4]]" in p.notes
+    # the matrices the notes quote are the engine's
+    demo = trace_transposed(DEMO_INPUT, DEMO_KERNEL, stride=2).output[0]
+    ones = trace_transposed(DEMO_INPUT, np.ones((3, 3)), stride=2).output[0]
+    cropped = trace_transposed(DEMO_INPUT, DEMO_KERNEL, stride=2, padding=1).output[0]
+    assert str(demo.astype(int).tolist()) in p.notes
+    assert str(ones.astype(int).tolist()) in p.notes
+    assert np.array_equal(cropped, demo[1:4, 1:4])  # "the centre 3×3 of the 5×5 one"
