@@ -131,7 +131,7 @@ def test_saddle_plain_sgd_stays_near_it_while_momentum_and_the_adaptive_ones_esc
                (np.abs(r.extras["path"][:, 1]) > 0.5).any() else None for k, r in runs.items()}
     assert escaped["SGD"] is None, escaped  # |y| < 0.5 after 1,000 steps
     assert abs(runs["SGD"].extras["path"][-1, 1]) < 0.01
-    assert 200 < escaped["momentum"] < 600 and 200 < escaped["Nesterov"] < 600, escaped
+    assert 340 < escaped["momentum"] < 400 and 340 < escaped["Nesterov"] < 400, escaped
     for k in ("AdaGrad", "RMSprop", "Adam"):  # per-coordinate steps: out in a few
         assert escaped[k] <= 11, escaped
         assert runs[k].final["val_loss"] == pytest.approx(-0.5, abs=1e-4)
@@ -141,7 +141,7 @@ def test_beale_sgd_lags_where_momentum_gets_there():
     runs = _runs("beale", (1.0, 1.5))
     far = {k: float(_dist(r.extras["path"][-1:], (3, 0.5))[0]) for k, r in runs.items()}
     assert far["momentum"] < 0.05 and far["Adam"] < 0.05, far
-    assert far["SGD"] > 0.5, far
+    assert 0.5 < far["SGD"] < 0.62, far  # "0.56 short"
 
 
 def test_the_preset_trains_headless_and_its_session_shows_the_path():
@@ -153,6 +153,10 @@ def test_the_preset_trains_headless_and_its_session_shows_the_path():
     assert view["path"].shape == (project.training.steps + 1, 2)
     assert np.linalg.norm(view["path"][-1] - np.array([1, 1])) < 0.05  # Adam, as saved
     assert final["val_loss"] < 1e-3
+    steps, loss = s.history.copy_arrays()["loss"]  # the curve the notes describe
+    assert loss[0] == pytest.approx(12.5)  # f(-1.5, 2) = 2.5² + 100·0.25²
+    assert 5 < loss[steps == 20][0] < 8 and 0.05 < loss[steps == 500][0] < 0.2
+    assert loss[-1] < 1e-3
     small = s.views(small=True)["nodes"]["landscape"]["path"]
     assert len(small) <= 256 and np.allclose(small[-1], view["path"][-1])
     s.reset()
