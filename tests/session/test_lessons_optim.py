@@ -120,6 +120,11 @@ def test_rosenbrock_momentum_and_adam_reach_the_minimum_where_sgd_is_still_far()
     assert np.allclose(runs["SGD"].extras["path"][-1], (-0.66, 0.44), atol=0.02)  # the notes
     assert np.allclose(runs["AdaGrad"].extras["path"][-1], (-0.27, 0.08), atol=0.02)
     assert runs["SGD"].final["val_loss"] > 1.0 > 1e-3 > runs["momentum"].final["val_loss"]
+    # Adam's and AdaGrad's first steps are lr per coordinate whatever the gradient
+    # (-155, -50) at the start: the notes' "the same length in every direction"
+    for k, lr in (("Adam", 0.05), ("AdaGrad", 0.5)):
+        first = runs[k].extras["path"][1] - runs[k].extras["path"][0]
+        assert np.allclose(first, (lr, lr), rtol=1e-3), (k, first)
     # the path is the run's: its last point is where the weights ended
     assert runs["Adam"].final["val_loss"] == pytest.approx(
         test_function("rosenbrock", *runs["Adam"].extras["path"][-1]), rel=1e-4)
