@@ -71,6 +71,14 @@ def test_a_graph_without_a_transposed_convolution_says_so(make_window, qtbot):
     panel = w.transposed_panel
     qtbot.waitUntil(lambda: "No ConvTranspose2d" in panel.header.text(), timeout=5000)
     assert panel.trace is None and panel.output_table.rowCount() == 0
+    assert not w.transposed_dock.isVisible()  # no tab for it in this lesson
+
+
+def test_a_graph_with_data_and_a_transposed_convolution_keeps_the_tab_behind(make_window,
+                                                                           qtbot):
+    w = make_window("dcgan_digits")
+    qtbot.waitUntil(lambda: w.transposed_panel.trace is not None, timeout=5000)
+    assert not w.transposed_dock.isHidden()  # tabbed, not brought to the front
 
 
 def test_the_lesson_browser_lists_the_demo_under_vision():

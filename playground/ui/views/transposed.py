@@ -302,8 +302,10 @@ def _fit(table: QTableWidget) -> None:
 
 def install_transposed(window) -> QDockWidget:
     """Add the Transposed convolution dock to ``window`` (a MainWindow), tabbed with the
-    Summary; it follows the canvas selection and the graph's edits, and comes to the front
-    when a document without data that has a ConvTranspose2d opens (transposed_conv_demo)."""
+    Summary; it follows the canvas selection and the graph's edits. Opening a document
+    shows it only if the graph has a ConvTranspose2d (View ▸ Transposed convolution shows
+    it anyway), and brings it to the front when that graph has no data
+    (transposed_conv_demo)."""
     panel = TransposedPanel(window)
     dock = window._dock("Transposed convolution", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(window.summary_dock, dock)
@@ -328,8 +330,8 @@ def install_transposed(window) -> QDockWidget:
                            st.inputs.get("input"))
         if window.project is not state["project"]:  # a document opened
             state["project"] = window.project
+            dock.setVisible(bool(ups))  # a tab only where there is a ConvTranspose2d
             if ups and not has_data_source(model):
-                dock.show()
                 dock.raise_()
 
     def on_selected(node: str) -> None:
