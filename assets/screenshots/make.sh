@@ -23,6 +23,8 @@ shot transformer_lm      transformer_lm --steps 1000 --select self_attn/softmax
 shot activations_saturation activations_saturation --steps 300 --select sigmoid1
 shot init_variance       init_variance --steps 300 --select tanh_xavier2
 shot resnet_vs_plain     resnet_vs_plain --steps 300 --select res1_add
+shot optimizers_race     optimizers_race --steps 1000 --select f
+shot transposed_conv_demo transposed_conv_demo --select up
 shot regularization_overfit regularization_overfit --steps 1500
 shot inception_digits    inception_digits --steps 200 --select inception_a
 shot vgg_digits          vgg_digits --steps 400 --select block1
