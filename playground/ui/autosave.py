@@ -2,10 +2,13 @@
 
 While a window has unsaved edits or trained weights (``MainWindow.is_dirty`` /
 ``has_unsaved_weights``), it writes the document every :data:`INTERVAL_MS` to the autosave
-folder, through the project format's atomic save: ``<key>.json`` and ``<key>.npz`` (the
-weights with the run's step count and curves), and ``<key>.meta.json`` (where the document
-came from, when and by which process). Once nothing is unsaved, or the window closes with
-its work saved or discarded on purpose, the autosave is deleted.
+folder, through the project format's atomic save, as a new generation ``<key>.<n>.json``
+and ``<key>.<n>.npz`` (the weights with the run's step count and curves); then it replaces
+``<key>.meta.json`` (which generation, where the document came from, when, after how many
+steps, by which process) and deletes the generation before. The metadata is the commit
+point: a kill at any moment leaves metadata that describes the files it names (its step is
+the saved weights' own). Once nothing is unsaved, or the window closes with its work saved
+or discarded on purpose, the autosave is deleted.
 
 So an autosave that outlives its process is work a crash lost. :func:`pending` lists them;
 ``run_gui`` offers to recover each at start-up (:func:`offer_recovery`). A recovered
@@ -31,6 +34,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from playground.project import Project, ProjectError, load, save
+from playground.project.format import TRAINING_STEP_KEY
 
 __all__ = ["Autosave", "Recovery", "autosave_dir", "pending", "offer_recovery",
            "INTERVAL_MS", "install_autosave"]
@@ -68,14 +72,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove(json_path: Path) -> None:
-    """Delete an autosave: its ``.json``, ``.npz`` and ``.meta.json``."""
-    stem = json_path.with_suffix("")
-    for suffix in (".json", ".npz", ".meta.json"):
+def _remove(folder: Path, key: str) -> None:
+    """Delete the autosave ``key`` in ``folder``: its ``.meta.json``, every generation's
+    ``.json`` and ``.npz``, and any temp a kill left (a key has no dots, so ``key.*``
+    names only its own files)."""
+    for path in [*folder.glob(f"{key}.*"), *folder.glob(f".{key}.*")]:
         try:
-            Path(f"{stem}{suffix}").unlink()
+            path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _remove_other_generations(json_path: Path) -> None:
+    """Delete every file of ``json_path``'s autosave but its metadata and this generation
+    (the one before, and any a failed or killed write left)."""
+    key = json_path.name.split(".")[0]
+    keep = {json_path.name, json_path.with_suffix(".npz").name, f"{key}.meta.json"}
+    for path in json_path.parent.glob(f"{key}.*"):
+        if path.name not in keep:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,7 @@ class Recovery:
 
     def discard(self) -> None:
         """Delete the autosave's files."""
-        _remove(self.json_path)
+        _remove(self.json_path.parent, self.json_path.name.split(".")[0])
 
 
 def pending(directory: Path | None = None) -> list[Recovery]:
@@ -119,7 +137,12 @@ def pending(directory: Path | None = None) -> list[Recovery]:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             pid = int(meta["pid"])
-            json_path = folder / f"{meta_path.name[:-len('.meta.json')]}.json"
+            key = meta_path.name[:-len(".meta.json")]
+            file = str(meta.get("file", f"{key}.json"))  # no "file": an older autosave
+            if (Path(file).name != file or not file.startswith(f"{key}.")
+                    or not file.endswith(".json")):
+                continue  # not one of this autosave's own files: left alone
+            json_path = folder / file
             origin = Path(meta["origin"]) if meta.get("origin") else None
             rec = Recovery(json_path, str(meta["name"]), origin, float(meta["saved_at"]),
                            int(meta.get("step", 0)))
@@ -146,7 +169,8 @@ class Autosave:
     def __init__(self, window, interval_ms: int | None = None):
         self.window = window
         self.last_error = ""
-        self._written: Path | None = None
+        self._where: tuple[Path, str] | None = None  # (folder, key) of the autosave on disk
+        self._generation = 0
         self._writer: threading.Thread | None = None
         self.timer = QTimer(window)
         self.timer.setInterval(_interval() if interval_ms is None else interval_ms)
@@ -182,26 +206,34 @@ class Autosave:
         origin = self.window.project.path
         if origin is not None and self.window._is_preset(origin):
             origin = None  # a preset is not the user's file: Save asks where to write
+        # the weights' own step: the last snapshot the window drew may be behind them
+        if weights is not None and TRAINING_STEP_KEY in weights:
+            step = int(weights[TRAINING_STEP_KEY])
+        else:
+            step = self.window.current_step()
         folder = autosave_dir()
         key = self.key
-        old = self._written
-        self._written = folder / f"{key}.json"
+        if self._where is not None and self._where != (folder, key):
+            _remove(*self._where)  # the document moved: one autosave
+        self._where = (folder, key)
+        self._generation += 1
+        target = folder / f"{key}.{self._generation}.json"
         meta = {"pid": os.getpid(), "name": project.name, "saved_at": time.time(),
-                "origin": str(origin) if origin else None, "step": self.window.current_step()}
+                "origin": str(origin) if origin else None, "step": step,
+                "file": target.name}
 
         def write():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                save(project, folder / f"{key}.json")
+                save(project, target)
                 tmp = folder / f".{key}.meta.json.tmp"
                 tmp.write_text(json.dumps(meta), encoding="utf-8")
-                os.replace(tmp, folder / f"{key}.meta.json")
+                os.replace(tmp, folder / f"{key}.meta.json")  # the commit point
+                _remove_other_generations(target)
                 self.last_error = ""
             except (OSError, ProjectError) as exc:
                 self.last_error = f"Autosave failed: {exc}"
 
-        if old is not None and old != self._written:  # the document moved: one autosave
-            _remove(old)
         self._writer = threading.Thread(target=write, name="autosave", daemon=True)
         self._writer.start()
 
@@ -220,9 +252,9 @@ class Autosave:
     def discard(self) -> None:
         """Delete this window's autosave (its work is saved, or thrown away on purpose)."""
         self.wait()
-        if self._written is not None:
-            _remove(self._written)
-            self._written = None
+        if self._where is not None:
+            _remove(*self._where)
+            self._where = None
 
     def stop(self) -> None:
         """Stop autosaving and delete the autosave (a deliberate close)."""
