@@ -476,7 +476,7 @@ def test_package_imports_numpy_only():
     stdlib_ok = {"dataclasses", "types", "typing", "pathlib", "os", "zipfile", "math",
                  "operator", "collections", "functools", "itertools", "abc", "datetime",
                  "re", "csv", "gzip", "struct", "zlib"}
-    for f in PKG_DIR.glob("*.py"):
+    for f in PKG_DIR.rglob("*.py"):
         tree = ast.parse(f.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
