@@ -429,13 +429,14 @@ class Session:
         t0 = time.perf_counter()
         n = self.step_count + 1
         on_timeline = self.timeline is not None and self.timeline.due(n)
-        rng = self._arm_guard() if self.guard_nonfinite else None
+        if self.guard_nonfinite:
+            self._arm_guard()
         try:
             if on_timeline or (self.health_enabled and n % self._health_every == 0):
                 return self._probed_step(n, on_timeline, t0)
             metrics, _ = self.recipe.train_step()
         except NonFiniteStep as refused:
-            return self._refuse_step(n, refused.what, rng)
+            return self._refuse_step(n, refused.what)
         finally:
             self._train_trace = None
         metrics = self._finish_step(n, metrics)
@@ -445,15 +446,14 @@ class Session:
         self._after_step(metrics)
         return metrics
 
-    def _arm_guard(self):
-        """Before a step: guard every optimizer (see :func:`.diagnose.guard_optimizer`),
-        keep a copy of the buffers, and return the engine generator's state."""
+    def _arm_guard(self) -> None:
+        """Before a step: guard every optimizer (see :func:`.diagnose.guard_optimizer`)
+        and keep a copy of the buffers."""
         for opt in self.optimizers:
             if not getattr(opt, "_nonfinite_guard", False):
                 guard_optimizer(opt, self._pass_losses)
         for b, kept in self._kept_buffers:
             np.copyto(kept, b.data)
-        return _engine_generator().bit_generator.state
 
     def _pass_losses(self) -> list[np.ndarray]:
         """The loss nodes' outputs in the pass being stepped (0-d, or per example with
@@ -464,7 +464,7 @@ class Session:
         outs = trace.outputs
         return [outs[n]["output"].data for n in self.program.losses if n in outs]
 
-    def _refuse_step(self, n: int, what: str, rng_state) -> dict[str, float]:
+    def _refuse_step(self, n: int, what: str) -> dict[str, float]:
         """Step ``n`` had a non-finite loss or gradient, and its optimizer step was not
         taken: the weights and optimizer state are those before it; put the buffers back,
         name the culprit (:attr:`divergence`) and return ``{"step", "loss", "diverged"}``
@@ -473,7 +473,7 @@ class Session:
         losses = self._pass_losses()
         for b, kept in self._kept_buffers:
             b.data[...] = kept
-        culprit = find_culprit(self, trace, rng_state)
+        culprit = find_culprit(self, trace)
         self.divergence = Divergence(n, what, culprit, describe(self, culprit, what, n))
         with np.errstate(all="ignore"):
             loss = float(sum(np.sum(v) for v in losses)) if losses else math.nan
