@@ -33,7 +33,8 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["FUNCTIONS", "TRUTH", "RegressionSplit", "RegressionDataset", "make_regression",
-           "OUTLIER_SHIFT", "N_SAMPLES_RANGE", "NOISE_RANGE", "OUTLIERS_RANGE"]
+           "FloatTargetAttributes", "OUTLIER_SHIFT", "N_SAMPLES_RANGE", "NOISE_RANGE",
+           "OUTLIERS_RANGE"]
 
 FUNCTIONS = ("linear", "sine", "log", "quadratic")
 N_SAMPLES_RANGE = (4, 100_000)
@@ -93,8 +94,25 @@ class RegressionSplit:
         return len(self.input)
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class FloatTargetAttributes:
+    """The attributes the session reads from a :class:`~playground.data.Dataset`, as a
+    dataset of float targets has them: one float per example (``target_shape=(1,)``), no
+    classes, images or tokens. :class:`RegressionDataset` and GradientNoise's data
+    (``playground.graph.nodes.optimization``) build on it; keyword-only, so a subclass's own
+    fields come first in its constructor."""
+
+    target_shape: tuple[int, ...] = (1,)
+    num_classes: int = 0
+    class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] | None = None
+    input_vocab: tuple[str, ...] | None = None
+    input_vocab_size: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
-class RegressionDataset:
+class RegressionDataset(FloatTargetAttributes):
     """A loaded regression dataset, with the attributes the session reads from a
     :class:`~playground.data.Dataset` (no classes: ``num_classes`` is 0).
 
@@ -111,13 +129,6 @@ class RegressionDataset:
     val: RegressionSplit
     feature_shape: tuple[int, ...]
     truth: Mapping[str, float] = field(default_factory=dict)
-    target_shape: tuple[int, ...] = (1,)
-    num_classes: int = 0
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, ...] | None = None
-    input_vocab: tuple[str, ...] | None = None
-    input_vocab_size: int | None = None
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _split(function: str, d: int, n: int, noise: float, outliers: float,

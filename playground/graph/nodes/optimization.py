@@ -37,12 +37,13 @@ Costs: 0 params, 0 MACs.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
 
+from playground.data.regression import FloatTargetAttributes
 from playground.engine import Tensor, nn
 from playground.engine.grad_mode import is_grad_enabled
 
@@ -196,7 +197,7 @@ class NoiseSplit:
 
 
 @dataclass(frozen=True, eq=False)
-class NoiseDataset:
+class NoiseDataset(FloatTargetAttributes):
     """GradientNoise's data, with the attributes the session reads from a Dataset: the
     training split holds :data:`NOISE_POOL` draws of N(0, std² I) in R²; the held-out split
     one zero row, so the held-out loss is f(x, y) itself, without noise."""
@@ -205,13 +206,6 @@ class NoiseDataset:
     train: NoiseSplit
     val: NoiseSplit
     feature_shape: tuple[int, ...] = (2,)
-    target_shape: tuple[int, ...] = (1,)
-    num_classes: int = 0
-    class_names: tuple[str, ...] = ()
-    image_shape: tuple[int, ...] | None = None
-    input_vocab: tuple[str, ...] | None = None
-    input_vocab_size: int | None = None
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=8)
