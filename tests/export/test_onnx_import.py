@@ -485,20 +485,20 @@ def test_a_pytorch_lstm_and_gru_open_here_and_step_both_ways():
     _backward_is_finite(program, trace, ["fc"])
 
 
-def _attention_zoo():
-    from test_onnx_export import ZOO, _graph_project  # noqa: PLC0415
+def _zoo_program(case):
+    """test_onnx_export's ZOO[case] as a project, its program compiled from seed 0 in eval
+    mode, and the input shape (without N)."""
+    from test_onnx_export import ZOO, _dependency_order, _graph_project  # noqa: PLC0415
 
-    nodes, shape = ZOO["attention"]
-    done, ordered, todo = {"x"}, [], {n[0]: n for n in nodes}
-    while todo:
-        for nid, n in list(todo.items()):
-            if all(r.partition(".")[0] in done for r in n[3]):
-                ordered.append(n)
-                done.add(nid)
-                del todo[nid]
-    project = _graph_project(ordered, shape)
+    nodes, shape = ZOO[case]
+    project = _graph_project(_dependency_order(nodes), shape)
     manual_seed(0)
     program = compile(GraphModel.from_dict(project.graph)).eval()
+    return project, program, shape
+
+
+def _attention_zoo():
+    project, program, shape = _zoo_program("attention")
     x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
     return project, program, x
 
@@ -655,20 +655,9 @@ def test_corrupted_files_are_refused_never_crash():
 def test_node_types_round_trip_as_themselves(case):
     """Each mapped node type comes back as itself with the same outputs: GLU, Chunk and a
     Softplus with its own beta whole, Parameter and Constant as those nodes."""
-    from test_onnx_export import ZOO, _graph_project  # noqa: PLC0415
     from playground.export.onnx_import import _same_params, import_model
 
-    nodes, shape = ZOO[case]
-    done, ordered, todo = {"x"}, [], {n[0]: n for n in nodes}
-    while todo:
-        for nid, n in list(todo.items()):
-            if all(r.partition(".")[0] in done for r in n[3]):
-                ordered.append(n)
-                done.add(nid)
-                del todo[nid]
-    project = _graph_project(ordered, shape)
-    manual_seed(0)
-    program = compile(GraphModel.from_dict(project.graph)).eval()
+    project, program, shape = _zoo_program(case)
     back, outputs = import_model(to_onnx(project, program=program).SerializeToString())
     assert _model_types(back) == _model_types(project)
     theirs = {n["id"]: n for n in project.graph["nodes"]}
