@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
+from polling import wait_until as _wait  # tests/session/polling.py
 from playground.project import load
 from playground.session import Session, TrainingWorker
 from playground.session.diagnose import RunawayWatch, explain_divergence
-
-
-def _wait(pred, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def _exploding_transformer():

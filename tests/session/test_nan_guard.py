@@ -4,23 +4,13 @@ and the worker pauses within that step and lives on."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
+from polling import wait_until as _wait  # tests/session/polling.py
 from playground.project import Project, load
 from playground.session import Session, TrainingWorker
 from playground.session.diagnose import NonFiniteStep, guard_optimizer
-
-
-def _wait(pred, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def _chain(*layers, dataset="xor"):
