@@ -18,7 +18,6 @@ model: https://pytorch.org/vision/stable/models/generated/torchvision.models.<na
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playground.graph import GraphModel, layout, summary  # noqa: E402
-from playground.graph.layout import PRESET_WINDOW  # noqa: E402
-from playground.project import Project, save  # noqa: E402
+from playground.graph import GraphModel, summary  # noqa: E402
+from playground.project import Project  # noqa: E402
+from tools._preset_writer import check, chosen, lay_out, parser, write  # noqa: E402
 
 TV_PAGE = "https://pytorch.org/vision/stable/models/generated/torchvision.models.{}.html"
 
@@ -302,28 +301,17 @@ def compact(graph: dict, model: GraphModel) -> dict:
 
 def make(name: str) -> Project:
     model = BUILDERS[name]()
-    for node_id, pos in layout(model, window=PRESET_WINDOW).items():
-        model.move_node(node_id, pos)
-    errors = model.errors()
-    if errors:
-        raise SystemExit(f"{name}: the graph has errors: {errors}")
+    lay_out(model)
+    check(name, model)
     s = summary(model)
     return Project(name=name, graph=compact(model.to_dict(), model),
                    notes=notes(name, s.total_params, s.total_macs))
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", metavar="NAME",
-                    help=f"presets to write: {', '.join(BUILDERS)} (default: all)")
-    args = ap.parse_args(argv)
-    unknown = [n for n in args.names if n not in BUILDERS]
-    if unknown:
-        ap.error(f"no architecture {unknown[0]!r}; choose from {', '.join(BUILDERS)}")
-    for name in args.names or BUILDERS:
-        project = make(name)
-        path = save(project, ROOT / "presets" / f"{name}.json")
-        path.chmod(0o644)  # save() writes through a private temp file
+    ap = parser(__doc__, BUILDERS)
+    for name in chosen(ap, ap.parse_args(argv), BUILDERS, "architecture"):
+        path = write(make(name))
         s = summary(GraphModel.from_dict(json.loads(path.read_text())["graph"]))
         print(f"{path.relative_to(ROOT)}: {s.total_params:,} params, "
               f"{s.total_macs / 1e9:.3f} GMACs")

@@ -21,7 +21,6 @@ The measured results in the notes come from the tests that train these presets
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playground.graph import GraphModel  # noqa: E402
-from playground.project import Project, save  # noqa: E402
+from playground.project import Project  # noqa: E402
 from playground.project.format import Training  # noqa: E402
+from tools._preset_writer import check, chosen, parser, write  # noqa: E402
 
 TOPIC = {"activations_saturation": "Foundations", "init_variance": "Foundations",
          "resnet_vs_plain": "Vision"}
@@ -154,9 +154,7 @@ def graph(name: str) -> GraphModel:
     m = GraphModel()
     data = digits(m)
     place(m, data, [tower(m, data, **t) for t in TOWERS[name]])
-    errors = m.errors()
-    if errors:
-        raise SystemExit(f"{name}: the graph has errors: {errors}")
+    check(name, m)
     return m
 
 
@@ -168,17 +166,9 @@ def make(name: str) -> Project:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", metavar="NAME",
-                    help=f"presets to write: {', '.join(TOWERS)} (default: all)")
-    args = ap.parse_args(argv)
-    unknown = [n for n in args.names if n not in TOWERS]
-    if unknown:
-        ap.error(f"no depth lesson {unknown[0]!r}; choose from {', '.join(TOWERS)}")
-    for name in args.names or TOWERS:
-        path = save(make(name), ROOT / "presets" / f"{name}.json")
-        path.chmod(0o644)  # save() writes through a private temp file
-        print(path.relative_to(ROOT))
+    ap = parser(__doc__, TOWERS)
+    for name in chosen(ap, ap.parse_args(argv), TOWERS, "depth lesson"):
+        print(write(make(name)).relative_to(ROOT))
 
 
 NOTES = {

@@ -16,17 +16,16 @@ The measured results in the notes come from the tests that train these presets
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playground.graph import GraphModel, layout, summary  # noqa: E402
-from playground.graph.layout import PRESET_WINDOW  # noqa: E402
-from playground.project import Project, save  # noqa: E402
+from playground.graph import GraphModel, summary  # noqa: E402
+from playground.project import Project  # noqa: E402
 from playground.project.format import Training  # noqa: E402
+from tools._preset_writer import check, chosen, lay_out, parser, write  # noqa: E402
 
 #: The regularization lesson's Compare Runs rows: label -> overrides
 #: (see ``playground.session.compare``).
@@ -274,11 +273,8 @@ def _values(name: str, model: GraphModel) -> dict:
 def make(name: str) -> Project:
     lesson = LESSONS[name]
     model = lesson["build"]()
-    for node_id, pos in layout(model, window=PRESET_WINDOW).items():
-        model.move_node(node_id, pos)
-    errors = model.errors()
-    if errors:
-        raise SystemExit(f"{name}: the graph has errors: {errors}")
+    lay_out(model)
+    check(name, model)
     values = _values(name, model)
     return Project(name=name, graph=model.to_dict(), training=lesson["training"],
                    notes=lesson["notes"].format(**values), topic=lesson["topic"],
@@ -312,9 +308,7 @@ def compare_screenshot(path: Path, size: tuple[int, int] = (1300, 800)) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", metavar="NAME",
-                    help=f"presets to write: {', '.join(LESSONS)} (default: all)")
+    ap = parser(__doc__, LESSONS)
     ap.add_argument("--compare-png", metavar="FILE", type=Path,
                     help="instead, save the Compare Runs dialog after regularization_overfit's "
                          "four runs as FILE")
@@ -322,13 +316,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.compare_png:
         compare_screenshot(args.compare_png)
         return
-    unknown = [n for n in args.names if n not in LESSONS]
-    if unknown:
-        ap.error(f"no lesson {unknown[0]!r}; choose from {', '.join(LESSONS)}")
-    for name in args.names or LESSONS:
+    for name in chosen(ap, args, LESSONS, "lesson"):
         project = make(name)
-        path = save(project, ROOT / "presets" / f"{name}.json")
-        path.chmod(0o644)  # save() writes through a private temp file
+        path = write(project)
         s = summary(GraphModel.from_dict(project.graph))
         print(f"{path.relative_to(ROOT)}: {s.total_params:,} params")
 
