@@ -16,23 +16,17 @@ from playground.ui.main_window import MainWindow  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot):
-    made = []
+def window(make_window):
+    """``window(name, steps)``: conftest's shown window on preset ``name``, trained
+    ``steps`` steps."""
 
     def make(name: str, steps: int) -> MainWindow:
-        w = MainWindow(name)
-        w.confirm_discard = lambda: True
-        qtbot.addWidget(w)
-        w.resize(1400, 900)
-        w.show()
-        made.append(w)
+        w = make_window(name)
         w._ensure_session()
         w.train_steps_sync(steps)
         return w
 
-    yield make
-    for w in made:
-        w.shutdown()
+    return make
 
 
 def _draw(w: MainWindow):
