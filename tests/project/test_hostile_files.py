@@ -25,6 +25,9 @@ from playground.project import ProjectError, load, preset_names, resolve
 from playground.project import limits
 
 REFUSALS = (ProjectError, GraphFormatError)
+#: seconds a load may take before it counts as a hang: a guard, not a speed claim (a file
+#: loads in ~1 ms; a loaded CI machine can stall a process for seconds)
+HANG_S = 30.0
 
 
 def open_like_the_app(path):
@@ -73,7 +76,7 @@ def test_whole_file_damage_is_refused_with_one_message(tmp_path):
         t0 = time.perf_counter()
         with pytest.raises(REFUSALS) as err:
             open_like_the_app(path)
-        assert time.perf_counter() - t0 < 2.0, what
+        assert time.perf_counter() - t0 < HANG_S, what
         msg = err.value.message
         assert msg.startswith(str(path)) and "\n" not in msg, (what, msg)
         if "nested" in what or "brackets" in what:
@@ -101,7 +104,7 @@ def test_hostile_numbers_name_the_field(tmp_path, token, field, text):
     t0 = time.perf_counter()
     with pytest.raises(ProjectError) as err:
         load(path)
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < HANG_S
     assert err.value.field == field and f"{field}: {text}" in err.value.message
 
 
@@ -127,7 +130,7 @@ def test_an_oversized_project_file_is_refused_before_reading(tmp_path, monkeypat
         load(path)
 
 
-def _loads_within(path, seconds=5.0):
+def _loads_within(path, seconds=HANG_S):
     """Run open_like_the_app in a thread; returns its exception (or None) and asserts it
     finished: a FIFO opened for reading would block forever."""
     box = {}
@@ -200,7 +203,7 @@ def test_hostile_weights_files_are_refused_naming_the_array(tmp_path):
                         np.testing.assert_array_equal(project.weights[k], v)
                         assert project.weights[k].flags.c_contiguous
                         assert project.weights[k].dtype.isnative
-            assert time.perf_counter() - t0 < 2.0, what
+            assert time.perf_counter() - t0 < HANG_S, what
     assert n >= 300
 
 

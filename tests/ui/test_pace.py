@@ -4,6 +4,8 @@ the document modified."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytest.importorskip("PySide6")
@@ -88,16 +90,20 @@ def test_the_speed_control_caps_the_steps_per_second(make_window, qtbot):
     w.pace.speed_combo.setCurrentIndex(index)  # as the user picks it
     assert w.pace.speed_actions[index].isChecked()  # Train ▸ Speed follows
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 1, timeout=10_000)
-    start = w.worker.call(lambda s: s.step_count).result(5)
-    qtbot.wait(500)
-    taken = w.worker.call(lambda s: s.step_count).result(5) - start
-    assert 2 <= taken <= 8  # 10 steps/s for 0.5 s: 5
+    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 1, timeout=60_000)
+    t0 = time.perf_counter()
+    start = w.worker.call(lambda s: s.step_count).result(60)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step >= start + 3, timeout=60_000)
+    taken = w.worker.call(lambda s: s.step_count).result(60) - start
+    elapsed = time.perf_counter() - t0
+    # steps start >= 0.1 s apart: a loaded machine only makes it fewer (the worker's own
+    # tests check the cap and its lifting: tests/session/test_session.py)
+    assert taken <= 10 * elapsed + 1, (taken, elapsed)
+    assert w.worker.max_rate == 10.0
     w.pace.speed_actions[0].trigger()  # Train ▸ Speed ▸ Max speed, while training
     assert w.pace.speed_combo.currentIndex() == 0
-    start = w.worker.call(lambda s: s.step_count).result(5)
-    qtbot.wait(500)
-    assert w.worker.call(lambda s: s.step_count).result(5) - start > 30
+    w.worker.call(lambda s: None).result(60)  # the worker has taken the new pace
+    assert w.worker.max_rate is None and w.worker.running
 
 
 # ------------------------------------------------------------------ modified / unsaved

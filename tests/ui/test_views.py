@@ -321,10 +321,12 @@ def test_frames_are_spaced_so_the_ui_thread_keeps_its_cpu_share(make_window):
     snap = w.train_steps_sync(3)
     running = dataclasses.replace(snap, running=True, step=snap.step + 1)
     c._cpu_at = time.thread_time() - 0.06
-    c._shown_at = time.monotonic()
+    # the last frame: just now (with a minute's slack for a loaded machine's stalls)
+    c._shown_at = time.monotonic() + 60
     shown = c.frame
     c.show_snapshot(running)
     assert c.frame is shown  # too soon: the frame is skipped
-    c._shown_at -= 0.06 / V.UI_SHARE + 0.5  # (room for the CPU this test spends)
+    # long enough ago, with room for the CPU this test spends
+    c._shown_at = time.monotonic() - (0.06 / V.UI_SHARE + 0.5)
     c.show_snapshot(running)
     assert c.frame is not shown and c.frame.step == snap.step + 1
