@@ -22,6 +22,8 @@ from playground.ui.lesson import NO_NOTES, notes_html  # noqa: E402
 from playground.ui.main_window import MainWindow  # noqa: E402
 from playground.ui.plots import BoundaryWidget  # noqa: E402
 
+HANG_MS = 60_000  # waits end when their condition holds; this only stops a hang
+
 
 def in_front(dock: QDockWidget) -> bool:
     """Shown and not behind another tab."""
@@ -56,11 +58,11 @@ def test_the_lesson_dock_shows_the_notes_of_each_project_opened(make_window, qtb
     assert text.startswith("gan_ring") and "ring of eight Gaussians" in text
     assert panel.lineWrapMode() == panel.LineWrapMode.WidgetWidth
     w.canvas.select_node("g_fc1")  # the first node selected: the inspector comes forward
-    qtbot.waitUntil(lambda: in_front(w.inspector_dock), timeout=2_000)
+    qtbot.waitUntil(lambda: in_front(w.inspector_dock), timeout=HANG_MS)
     assert not in_front(dock)
 
     assert w.open_project("xor_mlp")
-    qtbot.waitUntil(lambda: in_front(dock), timeout=2_000)
+    qtbot.waitUntil(lambda: in_front(dock), timeout=HANG_MS)
     assert "XOR is the classic problem" in panel.toPlainText()
     assert "Gaussians" not in panel.toPlainText()
     assert w.new_project()
@@ -239,7 +241,7 @@ def test_view_has_one_gradient_health_entry_and_it_shows_the_dock(make_window, q
     dock.close()
     entry.trigger()  # the overlay on, and its dock in front
     assert entry.isChecked() and in_front(dock)
-    qtbot.waitUntil(lambda: w.stepper.health is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: w.stepper.health is not None, timeout=HANG_MS)
     entry.trigger()
     assert not entry.isChecked()
 

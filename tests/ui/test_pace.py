@@ -18,6 +18,8 @@ from playground.ui.commands import SetParamCommand  # noqa: E402
 from playground.ui.main_window import MainWindow  # noqa: E402
 from playground.ui.pace import SPEEDS, shown_target  # noqa: E402
 
+HANG_MS = 60_000  # waits end when their condition holds; this only stops a hang
+
 
 def xor(steps: int):
     project = load("xor_mlp")
@@ -42,7 +44,7 @@ def test_train_stops_at_the_projects_steps_and_train_again_trains_as_many_more(
     w = make_window(xor(60))
     assert w.step_label.text() == "step 0 / 60" and w.pace.progress.value() == 0
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 60, timeout=10_000)
+    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 60, timeout=HANG_MS)
     qtbot.wait(100)
     assert w.worker.call(lambda s: s.step_count).result(5) == 60  # exactly: not one more
     assert w.step_label.text() == "step 60 / 60"
@@ -51,7 +53,7 @@ def test_train_stops_at_the_projects_steps_and_train_again_trains_as_many_more(
     assert not w.pause_action.isEnabled()
 
     w.train_action.trigger()  # another 60
-    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 120, timeout=10_000)
+    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 120, timeout=HANG_MS)
     assert w.step_label.text() == "step 120 / 120"
 
 
@@ -59,14 +61,14 @@ def test_a_paused_run_resumes_to_the_same_target(make_window, qtbot):
     w = make_window(xor(400))
     w.pace.set_speed(SPEEDS.index(("100 steps/s", 100.0)))
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 5, timeout=10_000)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 5, timeout=HANG_MS)
     w.pause_action.trigger()
-    qtbot.waitUntil(lambda: not w.worker.snapshot.running, timeout=5_000)
+    qtbot.waitUntil(lambda: not w.worker.snapshot.running, timeout=HANG_MS)
     paused = w.worker.snapshot.step
     assert 5 <= paused < 400 and w.step_label.text() == f"step {paused} / 400"
     w.pace.set_speed(0)  # max speed
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 400, timeout=10_000)
+    qtbot.waitUntil(lambda: stopped(w) and w.worker.snapshot.step == 400, timeout=HANG_MS)
 
 
 def test_run_until_stopped_trains_past_the_target(make_window, qtbot):
@@ -74,12 +76,12 @@ def test_run_until_stopped_trains_past_the_target(make_window, qtbot):
     w.pace.until_stopped_action.trigger()  # checked
     assert w.pace.until_stopped
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: w.worker.snapshot.step > 100, timeout=10_000)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step > 100, timeout=HANG_MS)
     assert w.worker.running and not w.train_action.isEnabled()
-    qtbot.waitUntil(lambda: "/" not in w.step_label.text(), timeout=2_000)
+    qtbot.waitUntil(lambda: "/" not in w.step_label.text(), timeout=HANG_MS)
     assert w.pace.progress.isHidden()
     w.pace.until_stopped_action.trigger()  # off while training: stops at the next multiple
-    qtbot.waitUntil(lambda: stopped(w), timeout=10_000)
+    qtbot.waitUntil(lambda: stopped(w), timeout=HANG_MS)
     step = w.worker.snapshot.step
     assert step % 30 == 0 and step > 100
 
@@ -90,10 +92,10 @@ def test_the_speed_control_caps_the_steps_per_second(make_window, qtbot):
     w.pace.speed_combo.setCurrentIndex(index)  # as the user picks it
     assert w.pace.speed_actions[index].isChecked()  # Train ▸ Speed follows
     w.train_action.trigger()
-    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 1, timeout=60_000)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step >= 1, timeout=HANG_MS)
     t0 = time.perf_counter()
     start = w.worker.call(lambda s: s.step_count).result(60)
-    qtbot.waitUntil(lambda: w.worker.snapshot.step >= start + 3, timeout=60_000)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step >= start + 3, timeout=HANG_MS)
     taken = w.worker.call(lambda s: s.step_count).result(60) - start
     elapsed = time.perf_counter() - t0
     # steps start >= 0.1 s apart: a loaded machine only makes it fewer (the worker's own
@@ -127,7 +129,7 @@ def test_training_a_preset_marks_nothing_modified_and_closing_asks_nothing(make_
     w = make_window("xor_mlp")
     for _ in range(5):
         w.step_action.trigger()
-    qtbot.waitUntil(lambda: w.worker.snapshot.step == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: w.worker.snapshot.step == 5, timeout=HANG_MS)
     qtbot.wait(2 * 33)  # the tick has shown the snapshot
     assert w.current_step() == 5
     assert not w.isWindowModified() and not w.is_dirty() and not w.has_unsaved_weights()

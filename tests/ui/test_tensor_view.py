@@ -14,6 +14,8 @@ from PySide6.QtCore import QPointF  # noqa: E402
 from playground.ui.tensor_view import (TensorView, choose_mode, image_grid,  # noqa: E402
                                        pool_max_abs)
 
+HANG_MS = 60_000  # waits end when their condition holds; this only stops a hang
+
 
 @pytest.fixture
 def view(qtbot):
@@ -52,7 +54,7 @@ def test_heatmap_hover_names_the_index_and_value(view, qtbot):
     assert view.hover_text(40, 0) == ""  # outside
     # a real mouse move over pixel (row 10, col 2) writes its value below the plot
     pt = view.image.mapToScene(QPointF(2.5, 10.5))  # the pixel's centre
-    with qtbot.waitSignal(view.hovered, timeout=1000) as sig:
+    with qtbot.waitSignal(view.hovered, timeout=HANG_MS) as sig:
         view.plot_widget.scene().sigMouseMoved.emit(pt)
     assert sig.args == [f"[10, 2] = {a[10, 2]:g}"]
     assert view.hover_label.text() == f"[10, 2] = {a[10, 2]:g}"
