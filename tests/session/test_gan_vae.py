@@ -236,7 +236,7 @@ def test_worker_publishes_the_gan_views_and_health(project):
     try:
         w.set_health(True)
         w.train()
-        deadline = time.time() + 20
+        deadline = time.time() + 120  # a hang guard: the loop ends at step 30
         while w.snapshot.step < 30 and time.time() < deadline:
             time.sleep(0.01)
         w.pause()
