@@ -310,6 +310,7 @@ def install_transposed(window) -> QDockWidget:
     dock = window._dock("Transposed convolution", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(window.summary_dock, dock)
     window.summary_dock.raise_()
+    dock.hide()  # until the first refresh finds a ConvTranspose2d in the graph
     state = {"selected": "", "project": None}
     timer = QTimer(dock)
     timer.setSingleShot(True)
