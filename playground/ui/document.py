@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from playground.graph import GraphFormatError
 from playground.project import Project, ProjectError, load, save
-from playground.project.format import presets_dir
+from playground.project.format import TRAINING_STEP_KEY, presets_dir
 
 __all__ = ["DocumentMixin", "APP_NAME", "PROJECT_FILTER"]
 
@@ -146,7 +146,9 @@ class DocumentMixin:
         self.project.path = saved
         self.project.weights = weights
         self.undo_stack.setClean()
-        self._saved_step = self.current_step()
+        # the weights' own step: the last snapshot the window drew may be behind them
+        self._saved_step = int(weights[TRAINING_STEP_KEY]) \
+            if weights is not None and TRAINING_STEP_KEY in weights else self.current_step()
         self._update_title()
         self.show_message(f"Saved {saved}")
         return True
