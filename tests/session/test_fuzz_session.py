@@ -11,11 +11,13 @@ Checked for every graph:
   depends on no weight);
 * every node's outputs at run time have the inferred shapes (N = the batch's rows);
 * the saved project reopens to the same graph, inferred the same;
-* the views (``Session.snapshot``, following one of the nodes) draw without an error.
+* the views (``Session.snapshot``, following one of the nodes) draw without an error;
+* for some, a live edit (``Session.set_graph``) to another random graph either is refused
+  and leaves the old graph, or trains on with the new graph's inferred shapes.
 
-The suite runs :data:`SUITE_SEEDS` seeds (about 10 s on a quiet machine, 22 s on a busy one); ``benchmarks/fuzz_session.py``
-runs more. A finding prints the graph as JSON, so it can be reproduced with
-``Session(Project(graph=...))``.
+The suite runs :data:`SUITE_SEEDS` seeds (15 to 25 s here, on 2 shared cores);
+``benchmarks/fuzz_session.py`` runs more. A finding prints the graph as JSON, so it can be
+reproduced with ``Session(Project(graph=...))``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from playground.session import Session, SessionError
 from playground.session.recipes import RecipeError
 
 #: Graphs the suite builds and trains (seeds 0..SUITE_SEEDS-1).
-SUITE_SEEDS = 300
+SUITE_SEEDS = 200
 #: Training steps per graph.
 STEPS = 3
 #: Data nodes and their settings (small, quick to load).
@@ -58,6 +60,8 @@ VALUE_LOSSES = ["MSELoss", "MSELoss", "L1Loss", "SmoothL1Loss", "BCEWithLogitsLo
 TYPED_SESSION = (SessionError,)
 TYPED_STEP = (RecipeError,)
 MAX_VALUES = 20_000  # per example, so that a step stays fast
+#: The graph a live edit switches to is seed + EDIT_SEED's.
+EDIT_SEED = 1_000_003
 
 
 def _param(rng: random.Random, pspec):
@@ -268,9 +272,11 @@ def _shapes_agree(s: Session) -> list[str]:
     return wrong
 
 
-def check_project(project: Project, folder: Path, stepping: bool = False) -> str:
+def check_project(project: Project, folder: Path, stepping: bool = False,
+                  edit: Project | None = None) -> str:
     """Save and reopen, build a Session, train :data:`STEPS` steps, compare shapes (and
-    step one forward and backward pass when ``stepping``). Returns the outcome
+    step one forward and backward pass when ``stepping``; then, given ``edit``, switch
+    to its graph as a live edit and train a step). Returns the outcome
     (``"trained"``, ``"diverged"`` or a typed refusal's class name); raises
     AssertionError for a finding, or lets an untyped exception out."""
     path = save(project, folder / "fuzz.json")
@@ -309,6 +315,18 @@ def check_project(project: Project, folder: Path, stepping: bool = False) -> str
         nodes = s.model.nodes()
         s.set_focus(nodes[len(nodes) // 2])
         s.snapshot()
+        if edit is not None:  # a live edit: another graph, keeping what still fits
+            try:
+                s.set_graph(edit.graph)
+            except TYPED_SESSION:
+                assert s.model.to_dict() == GraphModel.from_dict(again.graph).to_dict()
+            try:
+                s.step()
+            except TYPED_STEP as exc:
+                assert str(exc).strip()
+                return outcome
+            wrong = _shapes_agree(s)
+            assert not wrong, "after a live edit, shapes differ: " + "; ".join(wrong)
     return outcome
 
 
@@ -322,9 +340,10 @@ def run(seeds, stepping_every: int = 4, log=None) -> tuple[Counter, list[tuple[i
             if project is None:
                 outcomes["not valid (skipped)"] += 1
                 continue
+            edit = random_project(seed + EDIT_SEED) if seed % stepping_every == 1 else None
             try:
                 outcomes[check_project(project, Path(tmp),
-                                       stepping=seed % stepping_every == 0)] += 1
+                                       stepping=seed % stepping_every == 0, edit=edit)] += 1
             except Exception as exc:  # noqa: BLE001 - a finding: keep going, report it
                 findings.append((seed, f"{type(exc).__name__}: {exc}"))
                 outcomes["FINDING"] += 1
