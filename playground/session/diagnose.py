@@ -172,7 +172,9 @@ class NonFiniteStep(Exception):
     ``what`` is ``"loss"`` or ``"gradient"``."""
 
     def __init__(self, what: str):
-        super().__init__(f"the {what} is not finite")
+        super().__init__(f"the {what} is not finite (NaN or infinity), so the update was not "
+                         "applied: the weights are the last finite ones. Lower the learning "
+                         "rate, or press Reset")
         self.what = what
 
 

@@ -203,6 +203,7 @@ class Session:
         #: the last step the guard refused, until a step is taken (None: none)
         self.divergence: Divergence | None = None
         self._train_trace: Trace | None = None  # the pass being stepped (the guard reads it)
+        self._in_step = False
         self._build(fresh=True)
         if project.weights:
             self.loaded_weights = self.program.load_matching(project.weights)
@@ -368,8 +369,8 @@ class Session:
                 if probe is not None:
                     probe.watch(outputs)
             trace = trace_of(program, out)
-        if own and is_grad_enabled():  # a training pass: the guard checks its losses
-            self._train_trace = trace
+        if self._in_step and own and is_grad_enabled():  # a training pass: the guard
+            self._train_trace = trace  # checks its losses (see step)
         return trace
 
     @contextlib.contextmanager
@@ -431,6 +432,7 @@ class Session:
         on_timeline = self.timeline is not None and self.timeline.due(n)
         if self.guard_nonfinite:
             self._arm_guard()
+        self._in_step = True
         try:
             if on_timeline or (self.health_enabled and n % self._health_every == 0):
                 return self._probed_step(n, on_timeline, t0)
@@ -438,6 +440,7 @@ class Session:
         except NonFiniteStep as refused:
             return self._refuse_step(n, refused.what)
         finally:
+            self._in_step = False
             self._train_trace = None
         metrics = self._finish_step(n, metrics)
         cost = time.perf_counter() - t0

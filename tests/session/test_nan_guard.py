@@ -237,3 +237,21 @@ def test_a_loss_a_thousand_times_its_best_is_flagged_at_once():
     assert flags[:20] == [None] * 20 and "for 20 steps" in flags[20]
     negative = RunawayWatch(steps=2)  # a loss below 0 (an ELBO, a GAN's): no ratio
     assert [negative.update(v) for v in (-5.0, 1.0, 2.0, 3.0)] == [None] * 4
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_gan_step_with_a_nan_is_refused_for_the_player_too():
+    s = Session(load("gan_ring"), timeline=False)
+    s.step()  # arms the guard on both players' optimizers
+    g_weights = [p for p in s.recipe.g_optimizer.param_groups[0]["params"]]
+    g_weights[0].data[...] = np.nan  # the generator's fakes are NaN from here
+    d_before = {k: v for k, v in s.weights().items()
+                if any(k.startswith(f"{n}.") for n in s.recipe.d_nodes)}
+    with pytest.raises(NonFiniteStep, match="the update was not applied"):
+        s.recipe.player_step("discriminator")  # Step D: D's gradients are NaN
+    d_after = {k: v for k, v in s.weights().items() if k in d_before}
+    assert d_before and _same(d_after, d_before)
+    m = s.step()  # and a training step names the generator node whose output is NaN
+    assert "diverged" in m and s.divergence.culprit.kind == "output"
+    assert s.divergence.node_id in {c.node_id for c in s.program.calls} and \
+        s.divergence.node_id not in s.recipe.d_nodes
