@@ -72,8 +72,10 @@ def test_every_node_of_every_trainable_preset_agrees(name):
         assert check.atol == pytest.approx(
             GRADCHECK_ROUNDING * FLOAT64_U * max(abs(check.loss), 1.0) / GRADCHECK_EPS)
         # perturbing the node's parameters moves the loss: the copy's weights are live
+        # (unless autograd's gradient is below what a central difference resolves, as in
+        # init_variance's normal(0.01) net, where it vanishes to ~1e-9 by design)
         params = [t for t in check.tensors if t.kind == "parameter"]
-        if params:
+        if params and max(abs(t.analytic) for t in params) > check.atol:
             assert max(t.max_numeric for t in params) > 0, node
     assert report
 
