@@ -65,6 +65,9 @@ def test_headless_command_runs_as_written(command, tmp_path):
     elif argv[1] == "screenshot":
         png = tmp_path / argv[argv.index("-o") + 1]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    elif argv[1] == "summary" and "-o" in argv:  # a table written to a file
+        table = (tmp_path / argv[argv.index("-o") + 1]).read_text().splitlines()
+        assert any(line.startswith("| fc1 |") for line in table), table[:3]
     elif argv[1] == "summary":
         assert any(line.startswith("fc1") for line in out)
     elif argv[1] == "export":
