@@ -192,9 +192,14 @@ class GraphModel(GroupEdits, GraphFile, ShapeInference):
         spec = self.registry[type_name] if type_name in self.registry else None
         stem = getattr(spec, "id_stem", "") or \
             re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type_name).lower()
+        # An id that heads another's path ("mha_1" of a dissolved block's "mha_1/q_proj")
+        # is taken too: opening the new block would need those inner ids.
+        heads = {i.split("/", 1)[0] for i in itertools.chain(self.graph, self._groups)
+                 if "/" in i}
         for k in itertools.count(1):
-            if f"{stem}_{k}" not in self.graph and f"{stem}_{k}" not in self._groups:
-                return f"{stem}_{k}"
+            cand = f"{stem}_{k}"
+            if cand not in self.graph and cand not in self._groups and cand not in heads:
+                return cand
 
     def add_node(self, type_name: str, params: Mapping[str, Any] | None = None,
                  pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None,

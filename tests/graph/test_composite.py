@@ -431,6 +431,20 @@ def test_dissolve_keeps_the_members_as_plain_nodes_and_restore_puts_the_frame_ba
     assert m.to_dict() == before
 
 
+def test_a_new_block_after_a_dissolved_one_gets_an_id_it_can_open_under():
+    # Found by the graph fuzzer: after "mha_1" was opened and dissolved, its members keep
+    # the ids "mha_1/q_proj", ...; a new block named "mha_1" then could not be opened.
+    m = GraphModel()
+    first = m.add_node("MultiheadAttentionBlock", {"embed_dim": 4, "num_heads": 1})
+    m.open_composite(first)
+    m.dissolve_group(first)
+    assert f"{first}/q_proj" in m
+    second = m.add_node("MultiheadAttentionBlock", {"embed_dim": 4, "num_heads": 1})
+    assert second != first
+    m.open_composite(second)
+    assert f"{second}/q_proj" in m and f"{first}/q_proj" in m
+
+
 def test_a_file_with_a_bad_subgraph_names_the_field():
     from playground.graph import GraphFormatError
     m, block, _ = block_model("VGGBlock")
