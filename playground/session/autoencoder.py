@@ -134,10 +134,7 @@ def autoencoder_views(session: "Session", small: bool = False) -> dict[str, Any]
     """The autoencoder's views (see the module docstring); ``{}`` for a graph that is not
     an autoencoder."""
     s = session
-    key = (s.program, s.data_node)
-    if getattr(s, "_autoencoder_key", None) != key:
-        s._autoencoder_key, s._autoencoder = key, find_autoencoder(s)
-    ae = s._autoencoder
+    ae = s.derived("autoencoder", lambda: find_autoencoder(s))
     if ae is None:
         return {}
     split = s.dataset.val or s.dataset.train

@@ -297,7 +297,7 @@ def find_culprit(session: "Session", trace=None, rng_state=None) -> Culprit | No
     from playground.graph import Program
 
     from .health import Probe
-    from .session import preserved_rng
+    from .session_stepping import preserved_rng
 
     program = session.program
     try:

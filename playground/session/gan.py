@@ -14,6 +14,7 @@ from playground.engine import Tensor, no_grad, optim
 from playground.engine import functional as F
 from playground.graph import Trace
 
+from .diagnose import NonFiniteStep
 from .recipes import Recipe, RecipeError, _has, _sigmoid, grid_points, make_optimizer
 
 
@@ -246,9 +247,25 @@ class GAN(Recipe):
         return {"g_loss": float(g_loss.data)}, trace
 
     def train_step(self, probe=None):
-        for _ in range(self.d_steps):
-            d_metrics = self.discriminator_step()
-        g_metrics, trace = self.generator_step(probe)
+        """``d_steps`` discriminator updates, then one generator update. With the
+        non-finite guard on, the step is one transaction: when the generator's update (or
+        a later one of the ``d_steps``) is refused
+        (:class:`~playground.session.diagnose.NonFiniteStep`), the discriminator's weights
+        and optimizer state are put back as they were before the step, and the refusal
+        is raised on."""
+        kept = None
+        if self.s.guard_nonfinite:  # a copy of D's weights and optimizer state
+            kept = ([p.data.copy() for p in self.d_params], self.d_optimizer.state_dict())
+        try:
+            for _ in range(self.d_steps):
+                d_metrics = self.discriminator_step()
+            g_metrics, trace = self.generator_step(probe)
+        except NonFiniteStep:
+            if kept is not None:
+                for p, data in zip(self.d_params, kept[0]):
+                    p.data[...] = data
+                self.d_optimizer.load_state_dict(kept[1])
+            raise
         metrics = {"loss": d_metrics["d_loss"] + g_metrics["g_loss"], **d_metrics,
                    **g_metrics}
         self.step_schedules()
@@ -275,7 +292,7 @@ class GAN(Recipe):
         else:
             metrics, _ = self.generator_step()
         s.metrics.update(metrics)
-        s._tape = None  # the pass a stepper walks was made with the old weights
+        s.drop_stepping_pass()  # the pass a stepper walks was made with the old weights
         return metrics
 
     def evaluate(self) -> dict[str, float]:

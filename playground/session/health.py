@@ -235,7 +235,7 @@ def measure(session) -> Health:
     import copy
     from dataclasses import replace
 
-    from .session import preserved_rng  # (session imports this module)
+    from .session_stepping import preserved_rng
 
     program = Program([replace(c, module=copy.deepcopy(c.module)) for c in
                        session.program.calls], session.program.aliases)

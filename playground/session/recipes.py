@@ -222,7 +222,7 @@ class Recipe:
     def metrics(self, trace: Trace, loss: Tensor, target: np.ndarray, prefix: str = ""
                 ) -> dict[str, float]:
         out = {f"{prefix}loss": float(loss.data)}
-        acc = self.s._accuracy(trace, target)
+        acc = self.s.accuracy(trace, target)
         if acc is not None:
             out[f"{prefix}accuracy"] = acc
         return out
@@ -458,17 +458,3 @@ def _has(program, node_id: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-# The GAN recipe builds on Recipe above, so it is imported after it (the package's __init__
-# imports this module first).
-from .gan import (GAN, KNN_AGREE, KNN_K, class_coverage, frechet_distance,  # noqa: E402,F401
-                  mode_coverage)
-
-
-RECIPES = {"supervised": Recipe, "vae": VAE, "gan": GAN}
-
-
-def make_recipe(session: "Session", fields: Mapping[str, Any]) -> Recipe:
-    """The recipe object for a project's (validated) recipe fields."""
-    return RECIPES[fields.get("type", "supervised")](session, fields)

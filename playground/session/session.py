@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import time
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from playground import data as datasets
 from playground.engine import Tensor, manual_seed, no_grad, optim
 from playground.engine.nn.utils import clip_grad_norm_
-from playground.engine._random import generator as _engine_generator
 from playground.engine.grad_mode import is_grad_enabled
 from playground.graph import CompileError, GraphModel, Program, Trace, compile
 from playground.graph.nodes.regression import DATA_SOURCES, source_dataset
@@ -26,10 +24,10 @@ from .diagnose import Divergence, NonFiniteStep, describe, find_culprit, guard_o
 from .health import Health, Probe
 from .history import History
 from .language_model import Sampling, language_model_views
-from .recipes import Recipe, RecipeError, grid_points, make_recipe
-from .stepping import (FLOAT64_U, GRADCHECK_EPS, GRADCHECK_ROUNDING, GRADCHECK_RTOL,
-                       BackwardRecord, ForwardRecord, GradCheck, Tape, check_tensor, claim_ops,
-                       float64_program, float64_wire, forward_record, run_calls, trace_of)
+from .gan import GAN
+from .recipes import VAE, Recipe, RecipeError, grid_points
+from .session_stepping import SessionError, SessionStepping, preserved_rng
+from .stepping import Tape, run_calls, trace_of
 from .timeline import Timeline, TimelineEntry
 from .views import node_views, sequence_view
 
@@ -61,19 +59,6 @@ TIMELINE_BUDGET = 0.01
 HEALTH_BUDGET = 0.25
 
 
-@contextlib.contextmanager
-def preserved_rng():
-    """Leave the engine's random generator as it was: views, evaluations and gradient
-    checks that draw noise (a GAN's samples, dropout) must not change what training draws
-    next, or a run would depend on when the UI looked at it."""
-    gen = _engine_generator()
-    state = gen.bit_generator.state
-    try:
-        yield gen
-    finally:
-        gen.bit_generator.state = state
-
-
 def perplexity(cross_entropy: float) -> float:
     """exp(mean cross-entropy in nats): the number of equally likely tokens the model is
     as unsure as, per token (Jurafsky & Martin, *Speech and Language Processing*, 3rd ed.,
@@ -84,8 +69,13 @@ def perplexity(cross_entropy: float) -> float:
         return math.inf
 
 
-class SessionError(ValueError):
-    """The project cannot be trained as drawn; the message says why and what to do."""
+#: recipe type (``project.recipe["type"]``) -> its class
+RECIPES: dict[str, type[Recipe]] = {"supervised": Recipe, "vae": VAE, "gan": GAN}
+
+
+def make_recipe(session: "Session", fields: Mapping[str, Any]) -> Recipe:
+    """The recipe object for a project's (validated) recipe fields."""
+    return RECIPES[fields.get("type", "supervised")](session, fields)
 
 
 @dataclass(frozen=True)
@@ -144,7 +134,7 @@ def saved_run_snapshot(weights: Mapping[str, np.ndarray] | None) -> Snapshot | N
                     history=MappingProxyType(history))
 
 
-class Session:
+class Session(SessionStepping):
     """Trains a project's graph with the project's recipe.
 
     ``Session(project)`` builds the graph, compiles it, loads the project's weights (those
@@ -178,7 +168,6 @@ class Session:
         self.model = GraphModel.from_dict(project.graph)
         self.history = History()
         self.metrics: dict[str, float] = {}
-        self._eval_every = self.training.eval_every
         self._eval_cost = 0.0
         self._step_cost = 0.0
         self._probe_cost = 0.0
@@ -196,6 +185,7 @@ class Session:
         self._tape_key: tuple | None = None
         #: the node the views follow (the UI's selection), or None for each view's default
         self.focus: str | None = None
+        self._derived: dict[str, tuple[tuple, Any]] = {}  # see derived()
         #: what the sampling view of a language model generates (see :meth:`set_sampling`)
         self.sampling = Sampling()
         #: refuse optimizer steps whose loss or gradients are not finite (see :meth:`step`)
@@ -399,7 +389,7 @@ class Session:
         trace = self.run(self.feeds(x, y))
         return trace, self.recipe.objective(trace)
 
-    def _accuracy(self, trace, y: np.ndarray) -> float | None:
+    def accuracy(self, trace: Trace, y: np.ndarray) -> float | None:
         """Fraction of correct class predictions (per position for sequence targets).
 
         Logits are (N, C), or for targets (N, L) PyTorch's (N, C, L) or else (N, L, C)."""
@@ -552,11 +542,11 @@ class Session:
     def _due_for_eval(self) -> bool:
         if self.step_count == 1:
             return True
-        if self._eval_every <= 0:  # auto: keep evaluation under 10% of the training time
+        if self.training.eval_every <= 0:  # auto: keep evaluation under 10% of the training time
             k = 10 if self._step_cost == 0 else math.ceil(10 * self._eval_cost / self._step_cost)
             every = max(10, k)
         else:
-            every = self._eval_every
+            every = self.training.eval_every
         return self.step_count % every == 0
 
     def evaluate(self) -> dict[str, float]:
@@ -590,149 +580,6 @@ class Session:
         self.metrics.update(final)
         return final
 
-    # -- stepping ---------------------------------------------------------------------
-
-    def _tape_valid(self) -> bool:
-        return self._tape is not None and self._tape_key == (self.step_count, self.program)
-
-    def forward_steps(self) -> Iterator[ForwardRecord]:
-        """Run the graph one node at a time on the current batch (:meth:`current_batch`),
-        yielding a :class:`~playground.session.stepping.ForwardRecord` after each node.
-
-        Running it to the end is ``Program.run`` on that batch (same outputs), and leaves
-        the pass ready for :meth:`backward_steps`. Noise (Reparameterize, NoiseSource,
-        dropout) is drawn from a copy of the engine's generator: stepping never changes
-        what training draws next, and batch norm's running statistics are left as they
-        were.
-        """
-        x, y = self.current_batch()
-        owner: dict = {}
-        out: dict[str, dict[str, Tensor]] = {}
-        self._tape = None
-        calls = run_calls(self.program, self.feeds(x, y))
-        gen = _engine_generator()
-        own = gen.bit_generator.state  # the pass draws the noise the next step would...
-        # ...and batch norm normalises with the batch's statistics, as in training, but
-        # its running statistics are put back after every node: stepping only looks
-        buffers = [(b.data, b.data.copy()) for call in self.program.calls
-                   if call.module is not None for b in call.module.buffers()
-                   if b is not None]
-        for i in itertools.count():
-            training = gen.bit_generator.state
-            gen.bit_generator.state = own
-            try:
-                call, kwargs, outputs = next(calls)
-            except StopIteration:
-                break
-            finally:  # ...and leaves training's own draws as they were, between nodes too
-                own = gen.bit_generator.state
-                gen.bit_generator.state = training
-                for live, kept in buffers:
-                    live[...] = kept
-            out[call.node_id] = outputs
-            claim_ops(outputs, call.node_id, owner)
-            yield forward_record(i, call, kwargs, outputs)
-        trace = trace_of(self.program, out)
-        self._tape = Tape(self.program, trace, owner, self.recipe.objective(trace))
-        self._tape_key = (self.step_count, self.program)
-
-    def backward_steps(self, jacobians: bool = True) -> Iterator[BackwardRecord]:
-        """Backpropagate the current batch's loss one engine op at a time, yielding a
-        :class:`~playground.session.stepping.BackwardRecord` per op (nearest the loss
-        first), with its node, upstream, downstream and local Jacobians.
-
-        Uses the pass :meth:`forward_steps` finished if nothing has changed since, else
-        runs the forward pass first. The parameters' gradients are zeroed before the walk,
-        so running it to the end leaves exactly the gradients ``loss.backward()`` leaves
-        (no optimizer step is taken).
-        """
-        if not self._tape_valid():
-            for _ in self.forward_steps():
-                pass
-        tape, self._tape = self._tape, None  # a backward walk frees the pass
-        for p in self.program.parameters():
-            p.grad = None
-        yield from tape.backward(jacobians=jacobians)
-
-    def gradcheck_node(self, node_id: str, eps: float = GRADCHECK_EPS,
-                       max_checks: int = 32) -> GradCheck:
-        """Check autograd's gradients of the loss with respect to node ``node_id``'s float
-        inputs (each port, as a leaf of its own) and parameters against central
-        differences, on the current batch, in a float64 copy of the program.
-
-        At most ``max_checks`` elements per tensor are checked (an even spread over its
-        flat C-order indices, always the same). Each element perturbs a C-contiguous
-        float64 copy of the tensor in place; a kink of the loss inside ``[x - eps, x +
-        eps]`` (ReLU at 0, a max-pool tie...) skips it and is reported. An element passes
-        when its relative error ``|a - n| / max(|a|, |n|, atol / rtol)`` is at most
-        ``rtol = 1e-6``, with the floor ``atol = 32 u max(|L|, 1) / eps`` (u = 2.2e-16)
-        above the rounding of the loss: the derivation is in
-        :func:`~playground.session.stepping.check_tensor`.
-
-        Training state is untouched: the copy has its own weights, the engine's random
-        generator is restored (and set back before every evaluation, so noise and
-        dropout draw the same values in each), and the batch is not redrawn.
-
-        Returns:
-            a :class:`~playground.session.stepping.GradCheck`: ``passed``, ``verdict``
-            (``"agrees"``/``"disagrees"``), ``max_error``, ``checked``,
-            ``skipped_kinks`` and one ``TensorCheck`` per tensor; ``float()`` of it is the
-            max error.
-
-        Raises:
-            SessionError: no node ``node_id``, it has neither parameters nor float inputs
-                to check, or the loss is not finite.
-        """
-        try:
-            call = self.program.call(node_id)
-        except KeyError:
-            raise SessionError(f"no node {node_id!r} in the compiled graph") from None
-        prog = float64_program(self.program)
-        x, y = (np.array(a, np.float64) if a.dtype.kind == "f" else a
-                for a in self.current_batch())  # copies: the check perturbs its own arrays
-        feeds = {self.data_node: {"x": Tensor(x), "target": Tensor(y)}}
-        with preserved_rng() as gen:
-            state = gen.bit_generator.state
-
-            def run(inputs=None) -> Trace:  # every value on the wires in float64
-                gen.bit_generator.state = state  # the same noise in every evaluation
-                return trace_of(prog, {c.node_id: outputs for c, _, outputs in run_calls(
-                    prog, feeds, inputs=inputs, wire=float64_wire)})
-
-            def loss(inputs=None) -> Tensor:
-                return self.recipe.objective(run(inputs))
-
-            with no_grad():
-                base = run()
-            leaves = {}
-            for port, src, sport in call.inputs:
-                t = base[src][sport]
-                if t.data.dtype.kind == "f":  # a fresh C-contiguous float64 copy per port
-                    leaves[(node_id, port)] = Tensor(np.array(t.data, np.float64, order="C"),
-                                                     requires_grad=True)
-            module = prog.call(node_id).module
-            params = list(module.named_parameters()) if module is not None else []
-            if not leaves and not params:
-                raise SessionError(f"node {node_id!r} has no parameters or float inputs to "
-                                   "check")
-            value = loss(leaves)
-            value.backward()
-            at = float(value.data)  # the loss at the unperturbed point
-            if not math.isfinite(at):
-                raise SessionError(f"the loss is {at} on the current batch: nothing to check")
-            atol = GRADCHECK_ROUNDING * FLOAT64_U * max(abs(at), 1.0) / eps
-            tensors = [*((p, "input", t) for (_, p), t in leaves.items()),
-                       *((n, "parameter", t) for n, t in params)]
-            checks = []
-            with no_grad():
-                for name, kind, t in tensors:
-                    analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
-                    idx = np.unique(np.linspace(0, t.data.size - 1,
-                                                min(max_checks, t.data.size)).astype(int))
-                    checks.append(check_tensor(name, kind, lambda: float(loss(leaves).data),
-                                               t.data, analytic, idx, at, atol=atol, eps=eps))
-        return GradCheck(node_id, tuple(checks), GRADCHECK_RTOL, atol, eps, at)
-
     # -- views ------------------------------------------------------------------------
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -760,6 +607,16 @@ class Session:
         grid, x_range, y_range = grid_points(lo - pad, hi + pad, res)
         probs = self.predict_proba(grid)
         return Boundary(x_range, y_range, probs.reshape(res, res, -1).astype(np.float32))
+
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per compiled graph and data node and kept under
+        ``name`` until either changes (a live edit recompiles): what a view finds in the
+        graph (an autoencoder's encoder and decoder) need not be found again per frame."""
+        key = (self.program, self.data_node)
+        hit = self._derived.get(name)
+        if hit is None or hit[0] != key:
+            hit = self._derived[name] = (key, make())
+        return hit[1]
 
     def set_focus(self, node_id: str | None) -> None:
         """Make the per-node views follow ``node_id`` (the selected node; None or an

@@ -202,9 +202,9 @@ class Autosave:
         except Exception as exc:  # noqa: BLE001 - the worker is busy or gone: next time
             self._fail(f"could not read the weights: {exc}")
             return
-        project = self.window._document_project(weights)
+        project = self.window.document_project(weights)
         origin = self.window.project.path
-        if origin is not None and self.window._is_preset(origin):
+        if origin is not None and self.window.is_preset(origin):
             origin = None  # a preset is not the user's file: Save asks where to write
         # the weights' own step: the last snapshot the window drew may be behind them
         if weights is not None and TRAINING_STEP_KEY in weights:
@@ -286,9 +286,9 @@ def offer_recovery(window, recoveries: list[Recovery] | None = None) -> bool:
     except ProjectError as exc:
         window.show_error("Cannot recover", f"The autosave cannot be read: {exc.message}")
         return False
-    window._set_document(project)
+    window.set_document(project)
     window.undo_stack.resetClean()  # unsaved until the user saves it
-    window._update_title()
+    window.update_title()
     rec.discard()  # the window's own autosave takes over from here
     window.show_message(f"Recovered '{rec.name}' (autosaved {when})")
     return True

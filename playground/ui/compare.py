@@ -441,8 +441,8 @@ def install_compare(window) -> QAction:
     def open_dialog():
         from .main_window import plot_colors  # the window's theme (imported late: no cycle)
 
-        dialog = CompareDialog(window._document_project(weights=None), window,
-                               plot_colors(window._theme))
+        dialog = CompareDialog(window.document_project(weights=None), window,
+                               plot_colors(window.theme))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.compare_dialog = dialog
         dialog.show()

@@ -28,7 +28,7 @@ PROJECT_FILTER = "DL Playground projects (*.json);;All files (*)"
 class DocumentMixin:
     """File actions and the document's saved state (see the module doc)."""
 
-    def _document_project(self, weights=None) -> Project:
+    def document_project(self, weights=None) -> Project:
         """The document as a Project (its own copy of the graph and settings)."""
         return Project(name=self.project.name, graph=self.model.to_dict(),
                        training=dataclasses.replace(self.project.training),
@@ -36,7 +36,7 @@ class DocumentMixin:
                        topic=self.project.topic, result=self.project.result,
                        weights=weights, path=self.project.path)
 
-    def _update_title(self) -> None:
+    def update_title(self) -> None:
         self.setWindowTitle(f"{self.project.name}[*] — {APP_NAME}")
         self.setWindowModified(self.is_dirty())
 
@@ -57,7 +57,7 @@ class DocumentMixin:
         and closing it loses nothing the preset does not give again."""
         if self.current_step() == self._saved_step:
             return False
-        own_file = self.project.path is not None and not self._is_preset(self.project.path)
+        own_file = self.project.path is not None and not self.is_preset(self.project.path)
         return own_file or self.is_dirty()
 
     def confirm_discard(self) -> bool:
@@ -83,7 +83,7 @@ class DocumentMixin:
     def new_project(self) -> bool:
         if not self.confirm_discard():
             return False
-        self._set_document(Project())
+        self.set_document(Project())
         self.show_message("New project")
         return True
 
@@ -99,7 +99,7 @@ class DocumentMixin:
             return False
         try:
             project = load(path)
-            self._set_document(project)
+            self.set_document(project)
         except (ProjectError, GraphFormatError) as exc:
             where = f"\n\nField: {exc.field}" if getattr(exc, "field", "") else ""
             self.show_error("Cannot open project", f"{exc.message}{where}")
@@ -110,18 +110,18 @@ class DocumentMixin:
         self.show_message(f"Opened {project.path or path}")
         return True
 
-    def _is_preset(self, path: Path | None) -> bool:
+    def is_preset(self, path: Path | None) -> bool:
         return path is not None and path.resolve().parent == presets_dir().resolve()
 
     def save_project(self) -> bool:
         """Save to the project's file; asks for a file for new projects and presets."""
-        if self.project.path is None or self._is_preset(self.project.path):
+        if self.project.path is None or self.is_preset(self.project.path):
             return self.save_project_as_dialog()
         return self.save_project_as(self.project.path)
 
     def save_project_as_dialog(self) -> bool:
         start = str(self.project.path
-                    if self.project.path and not self._is_preset(self.project.path)
+                    if self.project.path and not self.is_preset(self.project.path)
                     else Path.cwd() / f"{self.project.name}.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save project as", start, PROJECT_FILTER)
         return self.save_project_as(path) if path else False
@@ -134,7 +134,7 @@ class DocumentMixin:
         except Exception as exc:  # the worker failed to hand them over
             self.show_error("Cannot save project", f"Could not read the trained weights: {exc}")
             return False
-        project = self._document_project(weights)
+        project = self.document_project(weights)
         if path.with_suffix(".json") != self.project.path:
             project.name = path.stem
         try:
@@ -149,7 +149,7 @@ class DocumentMixin:
         # the weights' own step: the last snapshot the window drew may be behind them
         self._saved_step = int(weights[TRAINING_STEP_KEY]) \
             if weights is not None and TRAINING_STEP_KEY in weights else self.current_step()
-        self._update_title()
+        self.update_title()
         self.show_message(f"Saved {saved}")
         return True
 

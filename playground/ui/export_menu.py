@@ -69,7 +69,7 @@ class ExportMenu:
                 return w.worker.call(lambda s: to_onnx(s.to_project(), program=s.program)
                                      ).result(timeout=60)
             return to_onnx(w.session.to_project(), program=w.session.program)
-        return to_onnx(w._document_project(w.project.weights))
+        return to_onnx(w.document_project(w.project.weights))
 
     def export_onnx(self, path: str | Path) -> bool:
         """Write the model to ``path``; an error box says why when it cannot."""
@@ -124,7 +124,7 @@ class ExportMenu:
             return False
         try:
             project = import_onnx(path, dataset=dataset)
-            w._set_document(project)
+            w.set_document(project)
         except (OnnxImportError, ValueError) as exc:
             field = getattr(exc, "field", "")
             where = f"\n\nField: {field}" if field else ""

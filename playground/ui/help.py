@@ -110,10 +110,10 @@ class HelpMenu:
     def __init__(self, window):
         self.window = window
         self.dialog: QDialog | None = None
-        self.shortcuts_action = window._action(
+        self.shortcuts_action = window.make_action(
             "&Keyboard Shortcuts…", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents],
             "Every action's keyboard shortcut")
-        self.about_action = window._action("&About DL Playground", self.show_about,
+        self.about_action = window.make_action("&About DL Playground", self.show_about,
                                            tip="What this app is")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         menu = window.menuBar().addMenu("&Help")

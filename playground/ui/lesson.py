@@ -133,7 +133,7 @@ class LessonController:
     def __init__(self, window):
         self.window = window
         self.panel = LessonPanel(window)
-        self.dock = window._dock("Lesson", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.dock = window.add_dock("Lesson", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         window.tabifyDockWidget(window.inspector_dock, self.dock)
         self._auto_raised = False
         window.canvas.selected_node_changed.connect(self._on_node_selected)

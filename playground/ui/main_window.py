@@ -111,7 +111,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._last_worker_error = ""
         self._saved_step = 0
         self._dataset_key: tuple | None = None
-        self._theme = current_theme()
+        self.theme = current_theme()
 
         self.canvas = CanvasView(self.model, self.undo_stack, self)
         self.setCentralWidget(self.canvas)
@@ -166,9 +166,9 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._shown_once = False
         if project is not None:
             proj = project if isinstance(project, Project) else load(project)
-            self._set_document(proj)
+            self.set_document(proj)
         else:
-            self._set_document(Project())
+            self.set_document(Project())
 
     # ------------------------------------------------------------------ construction
 
@@ -176,24 +176,24 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.setDockNestingEnabled(True)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        colors = plot_colors(self._theme)
+        colors = plot_colors(self.theme)
         self.node_palette = PaletteWidget(parent=self)
         self.inspector = InspectorWidget(self.model, self.undo_stack, self)
         self.curves = CurvesWidget(self, colors)
         self.boundary = BoundaryWidget(self, colors)
-        self.palette_dock = self._dock("Palette", self.node_palette,
+        self.palette_dock = self.add_dock("Palette", self.node_palette,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", self.inspector,
+        self.inspector_dock = self.add_dock("Inspector", self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
-        self.boundary_dock = self._dock("Decision boundary", self.boundary,
+        self.boundary_dock = self.add_dock("Decision boundary", self.boundary,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.curves_dock = self._dock("Training curves", self.curves,
+        self.curves_dock = self.add_dock("Training curves", self.curves,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self.summary = SummaryWidget(self.model, self)
         self.errors_panel = ErrorsWidget(self.model, self)
-        self.summary_dock = self._dock("Summary", self.summary,
+        self.summary_dock = self.add_dock("Summary", self.summary,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.errors_dock = self._dock("Errors", self.errors_panel,
+        self.errors_dock = self.add_dock("Errors", self.errors_panel,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.curves_dock, self.summary_dock)
         self.tabifyDockWidget(self.summary_dock, self.errors_dock)
@@ -201,7 +201,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.splitDockWidget(self.inspector_dock, self.boundary_dock, Qt.Orientation.Vertical)
         # (their sizes: window_state.default_sizes on the first show, or the saved layout)
 
-    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+    def add_dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_").lower() + "_dock")
         dock.setWidget(widget)
@@ -211,7 +211,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None,
+    def make_action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None,
                 owner: QWidget | None = None) -> QAction:
         action = QAction(text, self)
         if shortcuts:
@@ -227,14 +227,14 @@ class MainWindow(DocumentMixin, QMainWindow):
 
     def _make_actions(self) -> None:
         sp = QStyle.StandardPixmap
-        self.new_action = self._action("&New", self.new_project, [QKeySequence.StandardKey.New])
-        self.open_action = self._action("&Open…", self.open_project_dialog,
+        self.new_action = self.make_action("&New", self.new_project, [QKeySequence.StandardKey.New])
+        self.open_action = self.make_action("&Open…", self.open_project_dialog,
                                         [QKeySequence.StandardKey.Open])
-        self.save_action = self._action("&Save", self.save_project,
+        self.save_action = self.make_action("&Save", self.save_project,
                                         [QKeySequence.StandardKey.Save])
-        self.save_as_action = self._action("Save &As…", self.save_project_as_dialog,
+        self.save_as_action = self.make_action("Save &As…", self.save_project_as_dialog,
                                            ["Ctrl+Shift+S"])
-        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
+        self.quit_action = self.make_action("&Quit", self.close, ["Ctrl+Q"])
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
@@ -243,27 +243,27 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.addAction(self.redo_action)
         # The canvas handles the Delete and Backspace keys itself (only when it has focus and
         # no gesture is under way), so the action shows the key but does not bind it.
-        self.delete_action = self._action("&Delete\tDel", self.canvas.delete_selected,
+        self.delete_action = self.make_action("&Delete\tDel", self.canvas.delete_selected,
                                           tip="Delete the selected nodes and wires")
-        self.zoom_fit_action = self._action("&Zoom to Fit", self.canvas.zoom_to_fit, ["Ctrl+0"])
-        self.arrange_action = self._action("&Arrange", self.canvas.arrange, ["Ctrl+L"],
+        self.zoom_fit_action = self.make_action("&Zoom to Fit", self.canvas.zoom_to_fit, ["Ctrl+0"])
+        self.arrange_action = self.make_action("&Arrange", self.canvas.arrange, ["Ctrl+L"],
                                            "Lay the graph out left to right, then zoom to fit")
-        self.group_action = self._action("&Group", self.canvas.group_selected, ["Ctrl+G"],
+        self.group_action = self.make_action("&Group", self.canvas.group_selected, ["Ctrl+G"],
                                          "Fold the selected nodes into one block (Ctrl+G)")
-        self.ungroup_action = self._action("U&ngroup", self.canvas.ungroup_selected,
+        self.ungroup_action = self.make_action("U&ngroup", self.canvas.ungroup_selected,
                                            ["Ctrl+Shift+G"],
                                            "Open the selected block for good (Ctrl+Shift+G)")
-        self.open_block_action = self._action("&Open/Close Block", self.canvas.open_selected,
+        self.open_block_action = self.make_action("&Open/Close Block", self.canvas.open_selected,
                                               ["Ctrl+E"],
                                               "Open the selected block in place, or close the "
                                               "block the selection is in (Ctrl+E)")
-        self.train_action = self._action("Train", self.train, ["Ctrl+Return", "F5"],
+        self.train_action = self.make_action("Train", self.train, ["Ctrl+Return", "F5"],
                                          "Train continuously (Ctrl+Return, F5)", sp.SP_MediaPlay)
-        self.pause_action = self._action("Pause", self.pause, ["F6"], "Pause training (F6)",
+        self.pause_action = self.make_action("Pause", self.pause, ["F6"], "Pause training (F6)",
                                          sp.SP_MediaPause)
-        self.step_action = self._action("Step", self.step_one_batch, ["F10"],
+        self.step_action = self.make_action("Step", self.step_one_batch, ["F10"],
                                         "Train on one batch (F10)", sp.SP_MediaSkipForward)
-        self.reset_action = self._action("Reset", self.reset_training, ["Ctrl+R"],
+        self.reset_action = self.make_action("Reset", self.reset_training, ["Ctrl+R"],
                                          "Fresh weights and an empty history (Ctrl+R)",
                                          sp.SP_BrowserReload)
         self.pause_action.setEnabled(False)
@@ -273,7 +273,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         for action, theme in ((self.dark_action, DARK), (self.light_action, LIGHT)):
             self.theme_group.addAction(action)
             action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
-        (self.dark_action if self._theme.dark else self.light_action).setChecked(True)
+        (self.dark_action if self.theme.dark else self.light_action).setChecked(True)
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -340,7 +340,7 @@ class MainWindow(DocumentMixin, QMainWindow):
 
     # -------------------------------------------------------------------- document
 
-    def _set_document(self, project: Project) -> None:
+    def set_document(self, project: Project) -> None:
         """Show ``project``: replaces the graph, clears undo, stops training.
 
         Raises GraphFormatError (naming the field) before touching anything when the
@@ -351,6 +351,10 @@ class MainWindow(DocumentMixin, QMainWindow):
         try:
             self.inspector.set_node("")
             self.model.load(project.graph)  # one edit, one shape inference
+            # a node too large to train at the batch size is red on the canvas, as Train
+            # would refuse it (an architecture to inspect, without data, is not trained)
+            self.model.set_batch_size(project.training.batch_size
+                                      if has_data_source(self.model) else None)
         finally:
             self._loading = False
         self.project = project
@@ -377,7 +381,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         if inspect_only:  # room for its rows: a chain of closed blocks is one row on the canvas
             self.resizeDocks([self.summary_dock], [self.height() * 2 // 5],
                              Qt.Orientation.Vertical)
-        self._update_title()
+        self.update_title()
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
     def _set_training_controls(self, training: Training, refresh_panel: bool = True) -> None:
@@ -408,14 +412,14 @@ class MainWindow(DocumentMixin, QMainWindow):
             self.show_message(f"Cannot train: {next(iter(errors.values()))}")
             return None
         try:
-            self.session = Session(self._document_project(self.project.weights))
+            self.session = Session(self.document_project(self.project.weights))
         except (SessionError, GraphFormatError, ProjectError, ValueError, KeyError) as exc:
             self.show_message(f"Cannot train: {exc}")
             return None
         self._session_stale = False
         return self.session
 
-    def _ensure_worker(self) -> TrainingWorker | None:
+    def ensure_worker(self) -> TrainingWorker | None:
         if self.worker is not None:
             return self.worker
         session = self._ensure_session()
@@ -435,7 +439,7 @@ class MainWindow(DocumentMixin, QMainWindow):
             first = next(iter(self.model.errors().values()))
             self.show_message(f"Cannot train: {first}")
             return
-        worker = self._ensure_worker()
+        worker = self.ensure_worker()
         if worker is None:
             return
         self._wants_training = True
@@ -457,7 +461,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         self._set_running(False)
 
     def step_one_batch(self) -> None:
-        worker = self._ensure_worker()
+        worker = self.ensure_worker()
         if worker is not None:
             worker.step_batches(1)
 
@@ -621,7 +625,7 @@ class MainWindow(DocumentMixin, QMainWindow):
 
     def set_theme(self, theme: Theme) -> None:
         """Switch between the dark and light themes."""
-        self._theme = theme
+        self.theme = theme
         app = QApplication.instance()
         if app is not None:
             apply_theme(app, theme)

@@ -45,7 +45,7 @@ class PaceControls:
     def __init__(self, window):
         self.window = window
         self.run_length = 1000
-        self.until_stopped_action = window._action(
+        self.until_stopped_action = window.make_action(
             "Run Until Stopped", lambda: self._on_until_stopped(),
             tip=("Train past the project's steps until Pause (otherwise Train stops at "
                  "them, and Train again trains as many more)"))

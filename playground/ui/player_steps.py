@@ -62,7 +62,7 @@ class PlayerSteps(QObject):
         self._submit = submit
         self.actions = {}
         for player, (text, key, tip) in ACTIONS.items():
-            action = window._action(text, lambda p=player: self._submit(p), [key], tip)
+            action = window.make_action(text, lambda p=player: self._submit(p), [key], tip)
             self.actions[player] = action
         self.step_d_action = self.actions["discriminator"]
         self.step_g_action = self.actions["generator"]

@@ -152,7 +152,7 @@ class RunExport:
         from playground.export.pytorch_code import export_pytorch
 
         w = self.window
-        return export_pytorch(w._document_project(w.project.weights), Path(folder),
+        return export_pytorch(w.document_project(w.project.weights), Path(folder),
                               self._weights())
 
     def export_pytorch_dialog(self) -> bool:

@@ -409,7 +409,7 @@ class StepperController(QObject):
         self.window = window
         self.panel = StepperPanel(window)
         self.panel.gradcheck_requested.connect(self.gradient_check)
-        self.dock = window._dock("Stepper", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.dock = window.add_dock("Stepper", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         curves = getattr(window, "curves_dock", None)
         if isinstance(curves, QDockWidget):
             window.tabifyDockWidget(curves, self.dock)
@@ -421,17 +421,17 @@ class StepperController(QObject):
         self._health_snapshot = None
         self._stepped_at: int | None = None
 
-        self.step_forward_action = window._action(
+        self.step_forward_action = window.make_action(
             "Step Forward", self.step_forward, ["F11"],
             "Run the next node of the forward pass on the current batch (F11)")
-        self.step_backward_action = window._action(
+        self.step_backward_action = window.make_action(
             "Step Backward", self.step_backward, ["Shift+F11"],
             "Backpropagate through the next op and show the chain rule there (Shift+F11)")
-        self.gradcheck_action = window._action(
+        self.gradcheck_action = window.make_action(
             "Gradient Check Node", self.gradient_check, ["Ctrl+Shift+K"],
             "Compare autograd with central differences for the selected (or stepped) node "
             "(Ctrl+Shift+K)")
-        self.health_action = window._action(
+        self.health_action = window.make_action(
             "Gradient Health", lambda: self.set_health_overlay(self.health_action.isChecked()),
             ["Ctrl+H"], "Colour wires by gradient norm; mark dead and saturated units (Ctrl+H)")
         self.health_action.setCheckable(True)
@@ -495,7 +495,7 @@ class StepperController(QObject):
         window = self.window
         if getattr(window, "_wants_training", False):
             window.pause()
-        worker = window._ensure_worker()
+        worker = window.ensure_worker()
         if worker is None:
             self.panel.show_message("Cannot step", window.last_message or
                                     "The graph cannot run; fix the errors first.")
@@ -568,7 +568,7 @@ class StepperController(QObject):
             if self.window.worker is not None:
                 self.window.worker.set_health(False)
             return
-        worker = self.window._ensure_worker()
+        worker = self.window.ensure_worker()
         if worker is None:
             self.set_health_overlay(False)
             self.window.show_message(f"Gradient health: {self.window.last_message}")

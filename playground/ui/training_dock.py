@@ -31,6 +31,7 @@ from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFormLayout,
                                QHBoxLayout, QLabel, QSpinBox, QWidget)
 
+from playground.graph.nodes.regression import has_data_source
 from playground.project.format import (LR_SCHEDULES, OPTIMIZERS, ProjectError,
                                        check_training_value)
 
@@ -236,6 +237,8 @@ class TrainingPanel(QWidget):
         w._set_training_controls(w.project.training, refresh_panel=False)
         if key == "steps":
             w.pace.set_run_length(value)
+        elif key == "batch_size" and has_data_source(w.model):  # red where it won't fit
+            w.model.set_batch_size(value)
         def push(session, key=key, value=value):
             if key == "lr":
                 session.set_lr(value)
@@ -246,8 +249,6 @@ class TrainingPanel(QWidget):
             elif key in SCHEDULE_KEYS or (key == "steps" and
                                           session.training.lr_schedule == "CosineAnnealingLR"):
                 session.recipe.make_schedules()
-            elif key == "eval_every":
-                session._eval_every = value
 
         if w.worker is not None:
             w.worker.call(push)

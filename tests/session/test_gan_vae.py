@@ -9,7 +9,7 @@ import pytest
 from playground.engine._random import generator
 from playground.project import load
 from playground.session import Session, SessionError
-from playground.session.recipes import GAN, mode_coverage
+from playground.session.gan import GAN, mode_coverage
 
 RING = ("data", "Dataset", {"dataset": "ring", "n_samples": 256, "noise": 0.05, "seed": 0})
 

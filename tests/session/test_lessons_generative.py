@@ -82,7 +82,7 @@ def test_a_classifier_is_not_an_autoencoder():
 
 def test_frechet_distance_of_two_known_gaussians():
     """N(0, I) against N(m, 4 I) in 4 dimensions: |m|² + 4 (1 + 4 - 2·2) = |m|² + 4."""
-    from playground.session.recipes import frechet_distance
+    from playground.session.gan import frechet_distance
     rng = np.random.default_rng(0)
     a = rng.standard_normal((20000, 4))
     b = 2.0 * rng.standard_normal((20000, 4)) + np.array([1.0, 0.0, 0.0, 2.0])
@@ -91,7 +91,7 @@ def test_frechet_distance_of_two_known_gaussians():
 
 
 def test_real_digits_cover_every_class_and_the_mean_digit_one():
-    from playground.session.recipes import class_coverage, frechet_distance
+    from playground.session.gan import class_coverage, frechet_distance
     s = _session("autoencoder_digits", 0)  # (any digits project: its dataset)
     train, val = s.dataset.train, s.dataset.val
     covered, recognisable = class_coverage(train.input, val.input, val.target, 10)

@@ -255,3 +255,29 @@ def test_a_gan_step_with_a_nan_is_refused_for_the_player_too():
     assert "diverged" in m and s.divergence.culprit.kind == "output"
     assert s.divergence.node_id in {c.node_id for c in s.program.calls} and \
         s.divergence.node_id not in s.recipe.d_nodes
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_gan_step_refused_in_the_generator_half_puts_the_discriminator_back():
+    s = Session(load("gan_ring"), timeline=False)
+    s.step()
+    s.step()  # Adam has moments to keep
+    recipe = s.recipe
+    d_keys = [k for k in s.weights() if any(k.startswith(f"{n}.") for n in recipe.d_nodes)]
+    d_before = {k: s.weights()[k] for k in d_keys}
+    opt_before = recipe.d_optimizer.state_dict()
+    d_step = recipe.discriminator_step
+
+    def d_step_then_poison_g():  # D's update is finite and taken; then G's pass is NaN
+        metrics = d_step()
+        recipe.g_optimizer.param_groups[0]["params"][0].data[...] = np.nan
+        return metrics
+    recipe.discriminator_step = d_step_then_poison_g
+    m = s.step()
+    assert m.get("diverged") == 1.0 and s.step_count == 2
+    assert _same({k: s.weights()[k] for k in d_keys}, d_before)
+    opt_after = recipe.d_optimizer.state_dict()
+    assert opt_after["state"].keys() == opt_before["state"].keys() and opt_before["state"]
+    for i, st in opt_before["state"].items():
+        for name, v in st.items():
+            assert np.array_equal(opt_after["state"][i][name], v), (i, name)

@@ -92,4 +92,4 @@ def test_token_accuracy_for_sequence_logits_in_either_layout():
     from playground.engine import Tensor
     node, port = s.logits_node
     for arr in (logits, logits.transpose(0, 2, 1)):
-        assert s._accuracy(Trace({node: {port: Tensor(arr)}}), y) == 6 / 8
+        assert s.accuracy(Trace({node: {port: Tensor(arr)}}), y) == 6 / 8

@@ -37,7 +37,7 @@ def test_step_d_moves_only_the_discriminator_and_step_g_only_the_generator(make_
     players = w.stepper.players
     assert players.step_d_action.isEnabled() and players.step_g_action.isEnabled()
     w.step_one_batch()  # a first training step, so that both players have moved once
-    assert w._ensure_worker().call(lambda s: s.step_count).result(10) == 1
+    assert w.ensure_worker().call(lambda s: s.step_count).result(10) == 1
     g_nodes = tuple(w.project.recipe["generator"])
     d_nodes = tuple(w.project.recipe["discriminator"])
     w0 = _weights(w)
@@ -91,8 +91,8 @@ def test_step_d_and_step_g_are_disabled_without_the_gan_recipe(make_window):
     assert not players.step_d_action.isEnabled() and not players.step_g_action.isEnabled()
     assert not players.step_d_action.isVisible()  # not in the toolbar of other lessons
     assert "Only for GAN projects" in players.step_d_action.toolTip()
-    w._set_document(load("gan_ring"))
+    w.set_document(load("gan_ring"))
     assert players.step_d_action.isEnabled() and players.step_g_action.isEnabled()
     assert players.step_d_action.isVisible() and players.step_g_action.isVisible()
-    w._set_document(load("vae_digits"))
+    w.set_document(load("vae_digits"))
     assert not players.step_g_action.isEnabled() and not players.step_g_action.isVisible()

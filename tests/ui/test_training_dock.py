@@ -97,3 +97,18 @@ def test_a_schedule_chosen_mid_run_starts_from_the_base_rate_at_the_current_step
     assert _session_value(w, lr) == pytest.approx(0.1 * 0.5 ** 2)  # step 4: two decays
     panel.edit("lr_schedule", "none")
     assert _session_value(w, lr) == pytest.approx(0.1)
+
+
+def test_a_batch_size_too_large_for_memory_marks_the_node_red_and_undo_clears_it(
+        make_window, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MEMORY_BUDGET", "2000000")  # 2 MB
+    w = make_window("xor_mlp")
+    scene = w.canvas.canvas_scene
+    assert w.model.errors() == {} and not scene.node_item("data").is_invalid()
+    assert w.training_panel.edit("batch_size", 100_000)
+    error = w.model.errors()["data"]
+    assert "at batch_size 100,000" in error and "at most 83,333" in error
+    assert scene.node_item("data").is_invalid()
+    w.undo_stack.undo()
+    assert w.project.training.batch_size == 32 and w.model.errors() == {}
+    assert not scene.node_item("data").is_invalid()

@@ -222,7 +222,7 @@ class ViewsController(QObject):
                                         area.BottomDockWidgetArea)):
             for cls in classes:
                 view = cls(colors, window)
-                dock = window._dock(view.title, view, where)
+                dock = window.add_dock(view.title, view, where)
                 window.tabifyDockWidget(anchor, dock)
                 self.views[view.title], self.docks[view.title] = view, dock
         for view in self.views.values():
@@ -487,7 +487,7 @@ def install_views(window) -> ViewsController:
     from ..main_window import plot_colors
     from .transposed import install_transposed
 
-    controller = ViewsController(window, plot_colors(window._theme))
+    controller = ViewsController(window, plot_colors(window.theme))
     install_transposed(window)  # the ConvTranspose2d trace dock (needs no session)
     return controller
 

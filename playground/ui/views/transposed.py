@@ -307,7 +307,7 @@ def install_transposed(window) -> QDockWidget:
     it anyway), and brings it to the front when that graph has no data
     (transposed_conv_demo)."""
     panel = TransposedPanel(window)
-    dock = window._dock("Transposed convolution", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+    dock = window.add_dock("Transposed convolution", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(window.summary_dock, dock)
     window.summary_dock.raise_()
     dock.hide()  # until the first refresh finds a ConvTranspose2d in the graph
