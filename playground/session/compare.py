@@ -38,6 +38,7 @@ The session layer: no Qt. The UI runs :func:`compare` on a worker thread
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import math
 import time
@@ -146,11 +147,24 @@ def _matched_nodes(nodes: list[dict], pattern: str, key: str) -> list[dict]:
     else:
         found = [n for n in nodes if n.get("id") == pattern]
     if not found:
-        ids = ", ".join(str(n.get("id", "?")) for n in nodes)
         what = (f"no node id matches the glob {pattern!r}" if _is_glob(pattern)
                 else f"the graph has no node {pattern!r}")
+        ids = _some_ids([str(n.get("id", "?")) for n in nodes], pattern)
         raise ProjectError(f"{key}: {what}; nodes: {ids}", key)
     return found
+
+
+#: At most this many node ids are listed in a message (a ResNet has hundreds).
+LISTED_IDS = 12
+
+
+def _some_ids(ids: list[str], near: str) -> str:
+    """``"a, b, c"``, or for a long list the :data:`LISTED_IDS` ids most like ``near``
+    (difflib's ratio) and how many others there are."""
+    if len(ids) <= LISTED_IDS:
+        return ", ".join(ids)
+    close = difflib.get_close_matches(near.replace("*", ""), ids, n=LISTED_IDS, cutoff=0.0)
+    return f"{', '.join(close)} and {len(ids) - len(close)} others"
 
 
 def _takes(node: dict, param: str) -> bool:
@@ -175,7 +189,7 @@ def _taking_param(nodes: list[dict], param: str, key: str, glob: bool) -> list[d
     params = "; ".join(f"{t}: {', '.join(p.name for p in REGISTRY[t].params) or 'none'}"
                        for t in types)
     if glob:
-        ids = ", ".join(str(n.get("id")) for n in nodes)
+        ids = _some_ids([str(n.get("id")) for n in nodes], key)
         raise ProjectError(f"{key}: none of the nodes the glob matches ({ids}) has a param "
                            f"{param!r}; their params: {params}", key)
     raise ProjectError(f"{key}: node {nodes[0].get('id')!r} ({types[0]}) has no param "

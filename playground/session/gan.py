@@ -13,6 +13,7 @@ import numpy as np
 from playground.engine import Tensor, no_grad, optim
 from playground.engine import functional as F
 from playground.graph import Trace
+from playground.graph.spec import format_shape
 
 from .diagnose import NonFiniteStep
 from .recipes import Recipe, RecipeError, _has, _sigmoid, grid_points, make_optimizer
@@ -118,6 +119,7 @@ class GAN(Recipe):
                               f"{src!r}, which is not in recipe.generator. Wire the "
                               "generator's output into it; the recipe feeds it the real data "
                               "in turn.")
+        self._check_samples_fit_the_data(src, sport, dst, port)
         consumed = {(s_, sp) for call in program.calls if call.node_id in d_nodes
                     for _, s_, sp in call.inputs}
         ends = [(n, p.name) for n in sides["discriminator"]
@@ -126,6 +128,13 @@ class GAN(Recipe):
             raise RecipeError("the discriminator must end in one output, its logits (N, 1); "
                               f"it has {len(ends)} unconnected outputs: "
                               f"{', '.join(f'{n}.{p}' for n, p in ends) or 'none'}")
+        states = self.s.model.states()
+        end, end_port = ends[0]
+        logits = states[end].outputs.get(end_port) if end in states else None
+        if isinstance(logits, tuple) and logits not in ((None, 1), (None,)):
+            raise RecipeError(f"the discriminator's output ({end}.{end_port}) is "
+                              f"{format_shape(logits)}; it must be one logit per example, "
+                              f"(N, 1). Make its last layer output 1 feature.")
         for call in program.calls:
             if call.node_id not in g_nodes | d_nodes and call.module is not None and \
                     any(True for _ in call.module.parameters()):
@@ -142,6 +151,23 @@ class GAN(Recipe):
         self.d_steps = int(self.fields.get("d_steps", 1))
         self.g_loss = self.fields.get("g_loss", "non_saturating")
         self.make_optimizers()
+
+    def _check_samples_fit_the_data(self, src: str, sport: str, dst: str, port: str) -> None:
+        """The discriminator takes the real x and the generator's samples in turn, so
+        their inferred shapes must be the same (N and all).
+
+        Raises:
+            RecipeError: they differ; the message gives both shapes and the fix.
+        """
+        states = self.s.model.states()
+        fake = states[src].outputs.get(sport) if src in states else None
+        data = states[self.s.data_node].outputs.get("x")
+        if isinstance(fake, tuple) and isinstance(data, tuple) and fake != data:
+            raise RecipeError(
+                f"the generator's samples ({src}.{sport}, {format_shape(fake)}) and the "
+                f"real data ({self.s.data_node}.x, {format_shape(data)}) must have the same "
+                f"shape: the discriminator ({dst}.{port}) takes both in turn. Make the "
+                f"generator's last layer output {format_shape(data)}.")
 
     def _params(self, nodes) -> list:
         program = self.s.program

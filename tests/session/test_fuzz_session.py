@@ -15,7 +15,8 @@ Checked for every graph:
 * for some, a live edit (``Session.set_graph``) to another random graph either is refused
   and leaves the old graph, or trains on with the new graph's inferred shapes.
 
-The suite runs :data:`SUITE_SEEDS` seeds (15 to 25 s here, on 2 shared cores);
+The suite runs :data:`SUITE_SEEDS` seeds (15 to 25 s here, on 2 shared cores) and
+:data:`SUITE_GENERATIVE_SEEDS` mutated GAN and VAE presets (:func:`generative_project`);
 ``benchmarks/fuzz_session.py`` runs more. A finding prints the graph as JSON, so it can be
 reproduced with ``Session(Project(graph=...))``.
 """
@@ -253,6 +254,48 @@ def random_project(seed: int) -> Project | None:
     return p
 
 
+#: The generative presets the recipe fuzzer mutates (a GAN on points, a VAE and a DCGAN on
+#: digit scans): the supervised generator above never makes their recipes.
+GENERATIVE = ("gan_ring", "vae_digits", "dcgan_digits")
+#: Generative seeds in the suite (``benchmarks/fuzz_session.py --generative`` runs more).
+SUITE_GENERATIVE_SEEDS = 30
+
+
+def generative_project(seed: int) -> Project | None:
+    """One of :data:`GENERATIVE` with random params on about a quarter of its layers
+    (repaired with the fixes inference offers), random recipe fields (a GAN's
+    ``d_steps``, a VAE's ``beta``) and random training settings; None if it did not come
+    out valid."""
+    rng = random.Random(seed)
+    project = load(GENERATIVE[seed % len(GENERATIVE)])
+    m = GraphModel.from_dict(project.graph)
+    for node in m.nodes():
+        spec = m.spec(node)
+        if spec.type in NOT_DRAWN or not spec.params or rng.random() > 0.25:
+            continue
+        pspec = rng.choice(spec.params)
+        try:
+            m.set_param(node, pspec.name, _param(rng, pspec))
+        except (ParamError, CompositeError):
+            continue
+        for other in m.nodes():
+            _repair(m, other)
+    if m.errors():
+        return None
+    project.graph = m.to_dict()
+    recipe = dict(project.recipe)
+    if recipe.get("type") == "gan":
+        recipe["d_steps"] = rng.choice([1, 2])
+    elif recipe.get("type") == "vae":
+        recipe["beta"] = rng.choice([0.0, 0.5, 1.0, 4.0])
+    project.recipe = recipe
+    project.training.batch_size = rng.choice([2, 5, 16])
+    project.training.optimizer = rng.choice(["SGD", "Adam", "RMSprop"])
+    project.training.lr = rng.choice([1e-3, 1e-2, 0.1, 1.0])
+    project.training.seed = seed
+    return project
+
+
 def _shapes_agree(s: Session) -> list[str]:
     """Every node's outputs on the current batch against its inferred shapes (None = N)."""
     x, y = s.current_batch()
@@ -330,17 +373,21 @@ def check_project(project: Project, folder: Path, stepping: bool = False,
     return outcome
 
 
-def run(seeds, stepping_every: int = 4, log=None) -> tuple[Counter, list[tuple[int, str]]]:
-    """Fuzz ``seeds``; returns the outcome counts and the findings ``(seed, error)``."""
+def run(seeds, stepping_every: int = 4, log=None, generative: bool = False
+        ) -> tuple[Counter, list[tuple[int, str]]]:
+    """Fuzz ``seeds`` (:func:`random_project`'s graphs, or with ``generative``
+    :func:`generative_project`'s); returns the outcome counts and the findings
+    ``(seed, error)``."""
     outcomes: Counter = Counter()
     findings = []
+    make = generative_project if generative else random_project
     with tempfile.TemporaryDirectory(prefix="fuzz_session_") as tmp:
         for seed in seeds:
-            project = random_project(seed)
+            project = make(seed)
             if project is None:
                 outcomes["not valid (skipped)"] += 1
                 continue
-            edit = random_project(seed + EDIT_SEED) if seed % stepping_every == 1 else None
+            edit = make(seed + EDIT_SEED) if seed % stepping_every == 1 else None
             try:
                 outcomes[check_project(project, Path(tmp),
                                        stepping=seed % stepping_every == 0, edit=edit)] += 1
@@ -361,6 +408,14 @@ def test_random_valid_graphs_train_with_the_inferred_shapes_and_no_untyped_error
     assert findings == []
     ran = outcomes["trained"] + outcomes["diverged"]
     assert ran >= SUITE_SEEDS // 2, outcomes  # the generator makes mostly valid graphs
+
+
+def test_mutated_gan_and_vae_projects_train_with_the_inferred_shapes_and_no_untyped_error():
+    outcomes, findings = run(range(SUITE_GENERATIVE_SEEDS), stepping_every=3, log=print,
+                             generative=True)
+    print(f"{SUITE_GENERATIVE_SEEDS} generative seeds: {dict(outcomes)}")
+    assert findings == []
+    assert outcomes["trained"] + outcomes["diverged"] >= SUITE_GENERATIVE_SEEDS // 2, outcomes
 
 
 # ------------------------------------------------------------------- what the fuzzing found

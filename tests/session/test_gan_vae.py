@@ -278,3 +278,26 @@ def test_stepping_a_vae_leaves_its_training_noise_alone(project):
     assert [r.node for r in records][-1] in ("recon", "kl")
     list(stepped.backward_steps())
     assert [stepped.step()["loss"] for _ in range(3)] == expected
+
+
+@pytest.mark.parametrize("node, param, value, message", [
+    ("g_out", "out_features", 3, "the generator's samples (g_out.output, (N, 3)) and the real "
+     "data (data.x, (N, 2)) must have the same shape"),
+    ("d_out", "out_features", 4, "the discriminator's output (d_out.output) is (N, 4); it "
+     "must be one logit per example, (N, 1)"),
+])
+def test_a_gan_whose_players_do_not_fit_the_data_is_refused_with_the_shapes(node, param,
+                                                                            value, message):
+    # found by the generative fuzzer: these trained on silently (D's input took the first
+    # layer's in_features; logits (N, 4) broadcast in BCE) until a view failed to reshape
+    from playground.graph import GraphModel
+    p = load("gan_ring")
+    m = GraphModel.from_dict(p.graph)
+    m.set_param(node, param, value)
+    if node == "g_out":
+        m.set_param("d_fc1", "in_features", value)  # the wiring itself is consistent
+    assert m.errors() == {}
+    p.graph = m.to_dict()
+    with pytest.raises(SessionError) as err:
+        Session(p, timeline=False)
+    assert message in str(err.value)
