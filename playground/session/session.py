@@ -21,10 +21,10 @@ from playground.project import Project, ProjectError, Training
 from playground.project.format import HISTORY_PREFIX, OPTIMIZERS, TRAINING_STEP_KEY
 
 from .diagnose import Divergence, NonFiniteStep, describe, find_culprit, guard_optimizer
+from .gan import GAN
 from .health import Health, Probe
 from .history import History
 from .language_model import Sampling, language_model_views
-from .gan import GAN
 from .recipes import VAE, Recipe, RecipeError, grid_points
 from .session_stepping import SessionError, SessionStepping, preserved_rng
 from .stepping import Tape, run_calls, trace_of
