@@ -119,7 +119,6 @@ class GAN(Recipe):
                               f"{src!r}, which is not in recipe.generator. Wire the "
                               "generator's output into it; the recipe feeds it the real data "
                               "in turn.")
-        self._check_samples_fit_the_data(src, sport, dst, port)
         consumed = {(s_, sp) for call in program.calls if call.node_id in d_nodes
                     for _, s_, sp in call.inputs}
         ends = [(n, p.name) for n in sides["discriminator"]
@@ -128,13 +127,7 @@ class GAN(Recipe):
             raise RecipeError("the discriminator must end in one output, its logits (N, 1); "
                               f"it has {len(ends)} unconnected outputs: "
                               f"{', '.join(f'{n}.{p}' for n, p in ends) or 'none'}")
-        states = self.s.model.states()
-        end, end_port = ends[0]
-        logits = states[end].outputs.get(end_port) if end in states else None
-        if isinstance(logits, tuple) and logits not in ((None, 1), (None,)):
-            raise RecipeError(f"the discriminator's output ({end}.{end_port}) is "
-                              f"{format_shape(logits)}; it must be one logit per example, "
-                              f"(N, 1). Make its last layer output 1 feature.")
+        self._check_shapes((src, sport), (dst, port), ends[0])
         for call in program.calls:
             if call.node_id not in g_nodes | d_nodes and call.module is not None and \
                     any(True for _ in call.module.parameters()):
@@ -152,22 +145,33 @@ class GAN(Recipe):
         self.g_loss = self.fields.get("g_loss", "non_saturating")
         self.make_optimizers()
 
-    def _check_samples_fit_the_data(self, src: str, sport: str, dst: str, port: str) -> None:
-        """The discriminator takes the real x and the generator's samples in turn, so
-        their inferred shapes must be the same (N and all).
+    def _check_shapes(self, samples: tuple[str, str], entry: tuple[str, str],
+                      logits: tuple[str, str]) -> None:
+        """The discriminator takes the real x and the generator's ``samples`` in turn (at
+        ``entry``), so their inferred shapes must be the same (N and all); and its
+        ``logits`` must be one per example, (N, 1) or (N,).
 
         Raises:
-            RecipeError: they differ; the message gives both shapes and the fix.
+            RecipeError: a shape does not fit; the message gives the shapes and the fix.
         """
         states = self.s.model.states()
-        fake = states[src].outputs.get(sport) if src in states else None
-        data = states[self.s.data_node].outputs.get("x")
-        if isinstance(fake, tuple) and isinstance(data, tuple) and fake != data:
+
+        def shape(node: str, port: str):  # None inside a closed block, or not inferred
+            out = states[node].outputs.get(port) if node in states else None
+            return out if isinstance(out, tuple) else None
+
+        fake, data = shape(*samples), shape(self.s.data_node, "x")
+        if fake is not None and data is not None and fake != data:
             raise RecipeError(
-                f"the generator's samples ({src}.{sport}, {format_shape(fake)}) and the "
-                f"real data ({self.s.data_node}.x, {format_shape(data)}) must have the same "
-                f"shape: the discriminator ({dst}.{port}) takes both in turn. Make the "
-                f"generator's last layer output {format_shape(data)}.")
+                f"the generator's samples ({samples[0]}.{samples[1]}, {format_shape(fake)}) "
+                f"and the real data ({self.s.data_node}.x, {format_shape(data)}) must have "
+                f"the same shape: the discriminator ({entry[0]}.{entry[1]}) takes both in "
+                f"turn. Make the generator's last layer output {format_shape(data)}.")
+        out = shape(*logits)
+        if out is not None and out not in ((None, 1), (None,)):
+            raise RecipeError(f"the discriminator's output ({logits[0]}.{logits[1]}) is "
+                              f"{format_shape(out)}; it must be one logit per example, "
+                              "(N, 1). Make its last layer output 1 feature.")
 
     def _params(self, nodes) -> list:
         program = self.s.program

@@ -60,8 +60,8 @@ class SessionStepping:
     recipe: "Recipe"
     step_count: int
     data_node: str
-    _tape: Tape | None = None
-    _tape_key: tuple | None = None
+    _tape: Tape | None  # (set in Session.__init__)
+    _tape_key: tuple | None
 
     def drop_stepping_pass(self) -> None:
         """Forget the pass :meth:`forward_steps` finished: the weights it was made with

@@ -114,7 +114,7 @@ class HelpMenu:
             "&Keyboard Shortcuts…", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents],
             "Every action's keyboard shortcut")
         self.about_action = window.make_action("&About DL Playground", self.show_about,
-                                           tip="What this app is")
+                                               tip="What this app is")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         menu = window.menuBar().addMenu("&Help")
         menu.addAction(self.shortcuts_action)

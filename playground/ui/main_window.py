@@ -182,19 +182,19 @@ class MainWindow(DocumentMixin, QMainWindow):
         self.curves = CurvesWidget(self, colors)
         self.boundary = BoundaryWidget(self, colors)
         self.palette_dock = self.add_dock("Palette", self.node_palette,
-                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+                                          Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self.add_dock("Inspector", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
+                                            Qt.DockWidgetArea.RightDockWidgetArea)
         self.boundary_dock = self.add_dock("Decision boundary", self.boundary,
-                                        Qt.DockWidgetArea.RightDockWidgetArea)
+                                           Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves_dock = self.add_dock("Training curves", self.curves,
-                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.summary = SummaryWidget(self.model, self)
         self.errors_panel = ErrorsWidget(self.model, self)
         self.summary_dock = self.add_dock("Summary", self.summary,
-                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+                                          Qt.DockWidgetArea.BottomDockWidgetArea)
         self.errors_dock = self.add_dock("Errors", self.errors_panel,
-                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.curves_dock, self.summary_dock)
         self.tabifyDockWidget(self.summary_dock, self.errors_dock)
         self.curves_dock.raise_()
@@ -212,7 +212,7 @@ class MainWindow(DocumentMixin, QMainWindow):
         return dock
 
     def make_action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None,
-                owner: QWidget | None = None) -> QAction:
+                    owner: QWidget | None = None) -> QAction:
         action = QAction(text, self)
         if shortcuts:
             action.setShortcuts([QKeySequence(s) for s in shortcuts])
@@ -229,11 +229,11 @@ class MainWindow(DocumentMixin, QMainWindow):
         sp = QStyle.StandardPixmap
         self.new_action = self.make_action("&New", self.new_project, [QKeySequence.StandardKey.New])
         self.open_action = self.make_action("&Open…", self.open_project_dialog,
-                                        [QKeySequence.StandardKey.Open])
+                                            [QKeySequence.StandardKey.Open])
         self.save_action = self.make_action("&Save", self.save_project,
-                                        [QKeySequence.StandardKey.Save])
+                                            [QKeySequence.StandardKey.Save])
         self.save_as_action = self.make_action("Save &As…", self.save_project_as_dialog,
-                                           ["Ctrl+Shift+S"])
+                                               ["Ctrl+Shift+S"])
         self.quit_action = self.make_action("&Quit", self.close, ["Ctrl+Q"])
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
@@ -244,28 +244,29 @@ class MainWindow(DocumentMixin, QMainWindow):
         # The canvas handles the Delete and Backspace keys itself (only when it has focus and
         # no gesture is under way), so the action shows the key but does not bind it.
         self.delete_action = self.make_action("&Delete\tDel", self.canvas.delete_selected,
-                                          tip="Delete the selected nodes and wires")
+                                              tip="Delete the selected nodes and wires")
         self.zoom_fit_action = self.make_action("&Zoom to Fit", self.canvas.zoom_to_fit, ["Ctrl+0"])
         self.arrange_action = self.make_action("&Arrange", self.canvas.arrange, ["Ctrl+L"],
-                                           "Lay the graph out left to right, then zoom to fit")
+                                               "Lay the graph out left to right, then zoom to fit")
         self.group_action = self.make_action("&Group", self.canvas.group_selected, ["Ctrl+G"],
-                                         "Fold the selected nodes into one block (Ctrl+G)")
+                                             "Fold the selected nodes into one block (Ctrl+G)")
         self.ungroup_action = self.make_action("U&ngroup", self.canvas.ungroup_selected,
-                                           ["Ctrl+Shift+G"],
-                                           "Open the selected block for good (Ctrl+Shift+G)")
+                                               ["Ctrl+Shift+G"],
+                                               "Open the selected block for good (Ctrl+Shift+G)")
         self.open_block_action = self.make_action("&Open/Close Block", self.canvas.open_selected,
-                                              ["Ctrl+E"],
-                                              "Open the selected block in place, or close the "
-                                              "block the selection is in (Ctrl+E)")
+                                                  ["Ctrl+E"],
+                                                  "Open the selected block in place, or close the "
+                                                  "block the selection is in (Ctrl+E)")
         self.train_action = self.make_action("Train", self.train, ["Ctrl+Return", "F5"],
-                                         "Train continuously (Ctrl+Return, F5)", sp.SP_MediaPlay)
+                                             "Train continuously (Ctrl+Return, F5)",
+                                             sp.SP_MediaPlay)
         self.pause_action = self.make_action("Pause", self.pause, ["F6"], "Pause training (F6)",
-                                         sp.SP_MediaPause)
+                                             sp.SP_MediaPause)
         self.step_action = self.make_action("Step", self.step_one_batch, ["F10"],
-                                        "Train on one batch (F10)", sp.SP_MediaSkipForward)
+                                            "Train on one batch (F10)", sp.SP_MediaSkipForward)
         self.reset_action = self.make_action("Reset", self.reset_training, ["Ctrl+R"],
-                                         "Fresh weights and an empty history (Ctrl+R)",
-                                         sp.SP_BrowserReload)
+                                             "Fresh weights and an empty history (Ctrl+R)",
+                                             sp.SP_BrowserReload)
         self.pause_action.setEnabled(False)
         self.theme_group = QActionGroup(self)
         self.dark_action = QAction("&Dark theme", self, checkable=True)
